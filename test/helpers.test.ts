@@ -1,0 +1,43 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type TestServer } from './helpers/redis-server.js';
+import { missingKeys, pointMasterFile, startWriteLoad } from './helpers/write-load.js';
+
+describe('test helpers', () => {
+  let a: TestServer;
+  let b: TestServer;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startRedis(), startRedis()]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  it('write-load follows the master file and records acknowledged writes', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ferry-load-')), 'master');
+    pointMasterFile(file, a.host, a.port);
+    const load = startWriteLoad({ masterFile: file, maxMs: 5000 });
+    await new Promise((r) => setTimeout(r, 300));
+    pointMasterFile(file, b.host, b.port);
+    await new Promise((r) => setTimeout(r, 300));
+    const report = await load.stop();
+    expect(report.switches).toBe(1);
+    expect(report.acked.length).toBeGreaterThan(100);
+    const ca = a.client();
+    const cb = b.client();
+    const onA = report.acked.length - (await missingKeys(ca, report.acked)).length;
+    const onB = report.acked.length - (await missingKeys(cb, report.acked)).length;
+    expect(onA).toBeGreaterThan(0);
+    expect(onB).toBeGreaterThan(0);
+    expect(onA + onB).toBe(report.acked.length);
+  });
+
+  it('stop() kills the server by pid', async () => {
+    const s = await startRedis();
+    const pid = s.pid;
+    await s.stop();
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+});

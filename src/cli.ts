@@ -1,19 +1,26 @@
 /**
- * The CLI: a thin shell over the core (STYLE.md #1). Commands load lazily.
+ * The CLI: a thin shell over the core (STYLE.md #1). Each command lives in src/commands/NAME.ts and
+ * exports `register(program)`; its heavy imports happen inside its action, so `--help` stays fast.
  */
 import { Command } from 'commander';
 import { exitCodeOf, FerryError } from './core/errors.js';
 import { redact } from './core/redact.js';
 
+/** Command modules, in help order. Add one line per command. */
+const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
+  // e.g. () => import('./commands/run.js'),
+];
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('ferry')
     .description('Move a live Redis dataset to a new instance with zero downtime and zero lost writes')
     .exitOverride();
+  for (const load of COMMANDS) (await load()).register(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') process.exit(0);
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(0);
     if (e.code?.startsWith('commander.')) process.exit(2);
     const code = exitCodeOf(err);
     const msg = err instanceof FerryError ? err.message : `internal error: ${(err as Error)?.stack ?? err} (please report this bug)`;

@@ -37,6 +37,8 @@ export class LinkError extends Error {
 
 /** What the caller does with the data after PSYNC. */
 export interface LinkHandlers {
+  /** The PSYNC reply, before any byte after it is handled (set up the RDB or the stream here). */
+  onPsync?(r: PsyncResult): void;
   /** RDB payload bytes (framing removed), in order. */
   onRdbData?(chunk: Buffer): void;
   /** The payload is complete; the command stream follows. */
@@ -261,7 +263,9 @@ export class SourceLink {
       this.phase = 'payload';
       this.framer = new PayloadFramer();
       const rest = this.decoder.takeRest();
-      w.resolve({ kind: 'full', replid: this.replid, offset: this.offset });
+      const r: PsyncResult = { kind: 'full', replid: this.replid, offset: this.offset };
+      this.handlers?.onPsync?.(r);
+      w.resolve(r);
       if (rest.length) this.onPayloadData(rest);
       return;
     }
@@ -271,7 +275,9 @@ export class SourceLink {
       this.offset = w.requested - 1;
       this.phase = 'stream';
       this.startAcks();
-      w.resolve({ kind: 'continue', replid: this.replid, offset: this.offset });
+      const r: PsyncResult = { kind: 'continue', replid: this.replid, offset: this.offset };
+      this.handlers?.onPsync?.(r);
+      w.resolve(r);
       this.onStreamData(Buffer.alloc(0));
       return;
     }

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodePayload, parseRdbBuffer, RdbParser } from '../../src/engine/rdb/index.js';
+import { parseScore } from '../helpers/dataset.js';
 import { KeyCollector, type CollectedKey } from './collect.js';
 
 const CORPUS = join(process.cwd(), '..', 'shared', 'rdb-corpus');
@@ -51,7 +52,7 @@ function hdtShape(k: CollectedKey): Record<string, unknown> {
       break;
     case 'zset': {
       const entries = [];
-      for (let i = 0; i < it.length; i += 2) entries.push({ member: text(it[i]), score: Number(text(it[i + 1])) });
+      for (let i = 0; i < it.length; i += 2) entries.push({ member: text(it[i]), score: parseScore(text(it[i + 1])) });
       o.entries = entries;
       break;
     }

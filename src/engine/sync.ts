@@ -335,7 +335,11 @@ export class SyncEngine {
       warn: (message) => this.emit({ event: 'warning', step: STEP, message }),
       fail: (err) => this.die(new FerryError(err.message, ExitCode.stepFailed)),
     });
-    const rdb = createRdbSink({ mode: this.choice.mode === 'restore' ? 'payload' : 'decode', onEntry: (e) => writer.write(e) });
+    const rdb = createRdbSink({
+      mode: this.choice.mode === 'restore' ? 'payload' : 'decode',
+      onEntry: (e) => writer.write(e),
+      onWarning: (message) => this.emit({ event: 'warning', step: STEP, message }),
+    });
     this.fullOffset = r.offset;
     this.fullReplid = r.replid;
     return { rdb, writer };

@@ -14,6 +14,7 @@
  * source socket is paused (TCP pushes back to the master), and resumed at half the window.
  */
 import { Redis } from 'ioredis';
+import { ferryClientName } from '../core/connect.js';
 import type { Endpoint } from '../core/endpoint.js';
 import { toPublicUrl } from '../core/endpoint.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
@@ -108,6 +109,19 @@ export class SyncEngine {
     return this.applier?.replid ?? '';
   }
 
+  /** A snapshot for drivers and UIs. */
+  status(): { phase: SyncPhase; appliedOffset: number; linkUp: boolean; rdbBytes: number; rdbTotal: number; checkpoint: Checkpoint | null } {
+    const link = this.link;
+    return {
+      phase: this.phase,
+      appliedOffset: this.appliedOffset,
+      linkUp: !!link && !link.closed && this.phase === 'stream',
+      rdbBytes: link?.payloadBytes ?? 0,
+      rdbTotal: link?.payloadTotal ?? -1,
+      checkpoint: this.currentCheckpoint(),
+    };
+  }
+
   /** The source's master_repl_offset now. */
   async masterOffset(): Promise<number> {
     const info = await this.control.info('replication');
@@ -121,7 +135,7 @@ export class SyncEngine {
     const o = this.opts;
     this.control = new Redis({
       host: o.from.host, port: o.from.port, username: o.from.username, password: o.from.password,
-      tls: o.from.tls ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'ferry-sync-control',
+      tls: o.from.tls ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
       retryStrategy: (n: number) => (n > 20 ? null : Math.min(n * 100, 1000)),
     });
     this.control.on('error', () => {});

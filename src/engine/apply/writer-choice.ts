@@ -59,3 +59,8 @@ export function chooseWriter(sourceInfo: string, targetInfo: string, forced?: Wr
     targetRdb,
   };
 }
+
+/** The same choice from bare version strings (preflight facts: redis_version of each side). */
+export function chooseWriterFromVersions(sourceVersion: string, targetVersion: string, forced?: WriterMode | 'auto'): WriterChoice {
+  return chooseWriter(`redis_version:${sourceVersion}`, `redis_version:${targetVersion}`, forced);
+}

@@ -9,6 +9,7 @@ import { redact } from './core/redact.js';
 /** Command modules, in help order. Add one line per command. */
 const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   // e.g. () => import('./commands/run.js'),
+  () => import('./commands/rdb.js'),
 ];
 
 export async function main(argv: string[]): Promise<void> {

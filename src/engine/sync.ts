@@ -14,7 +14,7 @@
  * source socket is paused (TCP pushes back to the master), and resumed at half the window.
  */
 import { Redis } from 'ioredis';
-import { ferryClientName } from '../core/connect.js';
+import { connectEndpoint, ferryClientName } from '../core/connect.js';
 import type { Endpoint } from '../core/endpoint.js';
 import { toPublicUrl } from '../core/endpoint.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
@@ -133,6 +133,10 @@ export class SyncEngine {
   /** Connects both sides and starts the replication loop in the background. */
   async start(): Promise<void> {
     const o = this.opts;
+    // Probe both ends first: an unreachable server or a wrong password is a one-line usage error.
+    for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
+      (await connectEndpoint(e, { role, flag })).disconnect();
+    }
     this.control = new Redis({
       host: o.from.host, port: o.from.port, username: o.from.username, password: o.from.password,
       tls: o.from.tls ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),

@@ -35,8 +35,8 @@ describe('ferry sync: auth and bad input', () => {
     expect(res.stdout).toContain(':***@');
 
     const bad = await ferry(['sync', '--from', url.replace(PW, 'wrong'), '--to', target.url, '--until-caught-up']);
-    expect(bad.exitCode).toBe(4);
-    expect(bad.stderr).toMatch(/source/i);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/refused the password/);
     expect(bad.stderr).not.toContain('wrong@');
   }, 40_000);
 

@@ -98,7 +98,7 @@ export class EngineDriver implements ReplicationDriver {
     const m = await (await ctx.sourceClient()).info('replication');
     const masterOffset = Number(/master_repl_offset:(\d+)/.exec(m)?.[1] ?? 0);
     const s = engine.status();
-    if (s.checkpoint && Date.now() - Number(ctx.state.data[`${CHECKPOINT}.at`] ?? 0) > 1000) {
+    if (s.checkpoint && s.checkpoint.offset >= 0 && Date.now() - Number(ctx.state.data[`${CHECKPOINT}.at`] ?? 0) > 1000) {
       ctx.state.data[CHECKPOINT] = s.checkpoint;
       ctx.state.data[`${CHECKPOINT}.at`] = Date.now();
     }

@@ -101,11 +101,15 @@ export class SourceLink {
         ? tlsConnect({ host: endpoint.host, port: endpoint.port, servername: endpoint.host, ...this.opts.tls }, () => resolve())
         : netConnect({ host: endpoint.host, port: endpoint.port }, () => resolve());
       sock.once('error', onError);
+      // NOTE: close() during the connect destroys the socket without an 'error': end here too.
+      sock.once('close', () => reject(this.closedErr ?? new LinkError('source link closed while connecting')));
       sock.setTimeout(this.opts.connectTimeoutMs ?? 10_000, () => sock.destroy(new Error('connect timeout')));
       this.socket = sock;
     });
+    if (this.closedErr) throw this.closedErr;
     const sock = this.socket;
     sock.removeAllListeners('error');
+    sock.removeAllListeners('close');
     sock.setTimeout(0);
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 10_000);

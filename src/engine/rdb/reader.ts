@@ -216,6 +216,7 @@ export class Reader {
       case ENC_LZF: {
         const clen = this.byteLen(`${what} (LZF compressed length)`);
         const ulen = this.byteLen(`${what} (LZF length)`);
+        checkLzfRatio(this, clen, ulen, what);
         const p = this.pos;
         if (p + clen > this.end) this.short(clen, what);
         this.pos = p + clen;
@@ -251,7 +252,7 @@ export class Reader {
         return this.skip(4, what);
       case ENC_LZF: {
         const clen = this.byteLen(`${what} (LZF compressed length)`);
-        this.byteLen(`${what} (LZF length)`);
+        checkLzfRatio(this, clen, this.byteLen(`${what} (LZF length)`), what);
         return this.skip(clen, what);
       }
       default:
@@ -272,6 +273,14 @@ export class Reader {
     const n = this.u8(what);
     if (n < 253) this.skip(n, what);
   }
+}
+
+/**
+ * LZF cannot expand more than ~88x (a 3-byte back reference yields at most 264 bytes): a larger
+ * declared length is corruption, rejected before allocating it.
+ */
+export function checkLzfRatio(r: Reader, clen: number, ulen: number, what: string): void {
+  if (ulen > clen * 88 + 64) r.fail(`${what}: LZF length ${ulen} impossible for ${clen} compressed bytes`);
 }
 
 export const NAN_TEXT = Buffer.from('nan');

@@ -295,6 +295,7 @@ export class RdbParser {
     const r = this.r;
     this.unitStart = r.pos;
     const op = r.u8('opcode');
+    if (op === T.RDB_TYPE_STRING && this.mode === 'payload' && this.plainString(out)) return;
     if (op < 0xf4) return this.keyRecord(op, out);
     switch (op) {
       case T.RDB_OPCODE_EOF:
@@ -365,44 +366,87 @@ export class RdbParser {
       if (type === T.RDB_TYPE_MODULE_PRE_GA) r.fail('value of type 6 (MODULE pre-GA, Redis 4.0 RC): not supported', r.pos - 1);
       return r.fail(`value of unknown RDB type ${type} (written by a newer Redis/Valkey? ferry supports types 0-25)`, r.pos - 1);
     }
-    const key = r.string('key');
-    r.key = key;
+    const decoded = r.keyString();
+    const keyFrom = r.rawFrom;
+    const keyTo = r.rawTo;
+    if (decoded === null) r.setKeyRange(r.buf, keyFrom, keyTo);
+    else r.key = decoded;
     const valueStart = r.pos;
     try {
-      this.fastValue(type, vtype, key, valueStart, out);
+      if (this.mode === 'payload' || vtype === 'module') {
+        skipValue(r, type);
+        const size = r.pos - valueStart;
+        if (size <= this.payloadLimit || vtype === 'module') {
+          const entry = new RdbKeyEntry(this.db, type, this.expireAt, size, r.buf, keyFrom, valueStart, this.version);
+          if (decoded !== null) entry.key = decoded;
+          if (this.idle !== null) entry.idle = this.idle;
+          if (this.freq !== null) entry.freq = this.freq;
+          if (vtype !== 'module' || this.keepModule(entry, valueStart, size)) out.push(entry);
+          this.expireAt = this.idle = this.freq = null;
+          return;
+        }
+        r.pos = valueStart;
+      }
+      const key = decoded ?? r.buf.subarray(keyFrom, keyTo);
+      r.key = key;
+      const chunk = newChunk();
+      decodeValue(r, type, chunk);
+      chunk.last = true;
+      const entry = this.chunkedKey(key, vtype, type);
+      entry.size = r.pos - valueStart;
+      out.push(entry, chunk);
+      this.resetKeyState();
     } catch (e) {
       if (e !== NEED_MORE) throw e;
       r.pos = valueStart;
-      this.enterSlow(type, vtype, key, out);
+      this.enterSlow(type, vtype, decoded ?? r.buf.subarray(keyFrom, keyTo), out);
     }
   }
 
-  /** The whole value is buffered (else NEED_MORE): slice it as a payload, or decode it at once. */
-  private fastValue(type: number, vtype: ValueType, key: Buffer, valueStart: number, out: RdbRecord[]): void {
+  private chunkedKey(key: Buffer, vtype: ValueType, type: number): RdbKeyEntry {
+    const e = RdbKeyEntry.of(this.db, key, type, this.expireAt, this.version);
+    if (this.idle !== null) e.idle = this.idle;
+    if (this.freq !== null) e.freq = this.freq;
+    return e;
+  }
+
+  /**
+   * The hottest record (DEBUG POPULATE, caches, sessions): a string key whose key and value are
+   * short raw or int-encoded strings, fully buffered. Handled inline without calls or a try/catch;
+   * false (nothing consumed) sends it down the general path.
+   */
+  private plainString(out: RdbRecord[]): boolean {
     const r = this.r;
-    if (this.mode === 'payload' || vtype === 'module') {
-      let value: Buffer | undefined;
-      if (type === T.RDB_TYPE_STRING && !r.peekIsLzf()) value = r.string('string value');
-      else skipValue(r, type);
-      const size = r.pos - valueStart;
-      if (size <= this.payloadLimit || vtype === 'module') {
-        const entry = new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, size, r.buf, valueStart, this.version, value);
-        if (vtype === 'module') {
-          entry.module = this.moduleOf(r.buf, valueStart);
-          if (this.skipModules || size > this.payloadLimit) return this.dropModule(key, entry.module.name, size);
-        }
-        out.push(entry);
-        this.resetKeyState();
-        return;
-      }
-      r.pos = valueStart;
-    }
-    const chunk = newChunk();
-    decodeValue(r, type, chunk);
-    chunk.last = true;
-    const size = r.pos - valueStart;
-    out.push(new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, size, null, 0, this.version, undefined), chunk);
-    this.resetKeyState();
+    const buf = r.buf;
+    const end = r.end;
+    const ks = r.pos + 1;
+    const kb = buf[ks - 1];
+    if (kb >= 0x40 || ks + kb >= end) return false;
+    const vs = ks + kb;
+    const vb = buf[vs];
+    let ve: number;
+    if (vb < 0x40) ve = vs + 1 + vb;
+    else if (vb < 0x80) ve = vs + 2 + (((vb & 0x3f) << 8) | buf[vs + 1]);
+    else if (vb === 0xc0) ve = vs + 2;
+    else if (vb === 0xc1) ve = vs + 3;
+    else if (vb === 0xc2) ve = vs + 5;
+    else return false;
+    if (ve > end || ve - vs > this.payloadLimit) return false;
+    const e = new RdbKeyEntry(this.db, 0, this.expireAt, ve - vs, buf, ks, vs, this.version);
+    if (this.idle !== null) e.idle = this.idle;
+    if (this.freq !== null) e.freq = this.freq;
+    out.push(e);
+    r.pos = ve;
+    this.expireAt = this.idle = this.freq = null;
+    return true;
+  }
+
+  /** Module values: names the module; false (with a warning) when the value is dropped. */
+  private keepModule(entry: RdbKeyEntry, valueStart: number, size: number): boolean {
+    entry.module = this.moduleOf(this.r.buf, valueStart);
+    if (!this.skipModules && size <= this.payloadLimit) return true;
+    this.dropModule(entry.key, entry.module.name, size);
+    return false;
   }
 
   private moduleOf(buf: Buffer, at: number): { name: string; version: number } {
@@ -420,7 +464,8 @@ export class RdbParser {
   private enterSlow(type: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
     const r = this.r;
     const emit = this.mode === 'decode' && vtype !== 'module';
-    this.slowKey = new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, 0, null, 0, this.version, undefined);
+    this.slowKey = this.chunkedKey(key, vtype, type);
+    r.key = key;
     this.slowType = type;
     this.slowValueAbs = r.base + r.pos;
     this.parts = [];
@@ -489,7 +534,6 @@ export class RdbParser {
       const value = parts.length === 1 ? parts[0] : Buffer.concat(parts);
       entry.setPayload(buildPayload(this.slowType, value, 0, value.length, this.version));
       if (entry.type === 'module') entry.module = this.moduleOf(value, 0);
-      else if (this.slowType === T.RDB_TYPE_STRING && value[0] !== 0xc3) entry.value = this.stringOf(value);
       out.push(entry);
     }
     this.parts = [];
@@ -501,14 +545,6 @@ export class RdbParser {
 
   private moduleOfParts(): string {
     return T.moduleName(this.walker.moduleId).name;
-  }
-
-  /** A string value from its RDB bytes (raw or int-encoded). */
-  private stringOf(value: Buffer): Buffer {
-    const tmp = new Reader();
-    tmp.reset(value, 0, value.length, 0, true);
-    tmp.maxLen = this.r.maxLen;
-    return tmp.string('string value');
   }
 
   private resetKeyState(): void {

@@ -8,6 +8,8 @@
  * trailer) and RESTORE payloads hash their bytes again.
  */
 
+import { createWasmCrc, wasmUpdate } from './crc64-wasm.js';
+
 const POLY_HI = 0x95ac9329;
 const POLY_LO = 0xac4bc9b5;
 
@@ -41,6 +43,10 @@ for (let k = 1; k < 8; k++) {
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Ranges at least this long go through WebAssembly (crc64-wasm.ts). */
+const WASM_MIN = 4096;
+const WASM = LITTLE_ENDIAN && process.env.FERRY_CRC64_JS !== '1' ? createWasmCrc(T_LO, T_HI) : null;
+const pair = new Int32Array(2);
 
 /** A running CRC64: feed byte ranges with update(), read it with digest() or writeLE(). */
 export class Crc64 {
@@ -49,6 +55,12 @@ export class Crc64 {
 
   /** Adds buf[start, end) to the checksum. */
   update(buf: Uint8Array, start = 0, end = buf.length): this {
+    if (WASM !== null && end - start >= WASM_MIN) {
+      wasmUpdate(WASM, this.lo, this.hi, buf, start, end, pair);
+      this.lo = pair[0];
+      this.hi = pair[1];
+      return this;
+    }
     let lo = this.lo;
     let hi = this.hi;
     let p = start;

@@ -65,6 +65,9 @@ const SLOW = 4;
 /** A chunk record is flushed once it holds this many items or bytes. */
 const CHUNK_ITEMS = 4096;
 const CHUNK_BYTES = 1 << 20;
+/** Bridge buffers (see combine()): at least this many bytes of the new chunk, for leftovers up to BRIDGE_MAX_LEFT. */
+const BRIDGE_BYTES = 4096;
+const BRIDGE_MAX_LEFT = 1 << 16;
 
 const NO_RECORDS: RdbRecord[] = [];
 
@@ -105,6 +108,10 @@ export class RdbParser {
   private freq: number | null = null;
   private trail: Buffer[] = [];
   private unitStart = 0;
+  /** Bridge mode (see combine()): the chunk being bridged into, where it starts in the bridge buffer, and how many of its bytes the bridge holds. */
+  private bridgeChunk: Buffer | null = null;
+  private bridgeSplit = 0;
+  private bridgeRest = 0;
   // Slow path (one key record at a time):
   private readonly walker = new ValueWalker();
   private slowKey: RdbKeyEntry | null = null;
@@ -139,7 +146,8 @@ export class RdbParser {
   get bufferedBytes(): number {
     const r = this.r;
     const part = this.state === SLOW && !this.walker.emit ? r.pos - this.partFrom + this.partsLen : 0;
-    return r.end - r.pos + this.pendingLen + part;
+    const rest = this.bridgeChunk !== null ? this.bridgeChunk.length - this.bridgeRest : 0;
+    return r.end - r.pos + this.pendingLen + part + rest;
   }
 
   /** Bytes that followed the RDB's end in the input (empty until done). */
@@ -183,12 +191,52 @@ export class RdbParser {
     this.flushCrc();
     this.saveValuePart();
     const parts = this.pending;
+    const left = r.end - r.pos;
+    if (parts.length === 1 && left <= BRIDGE_MAX_LEFT) {
+      // NOTE: a record straddling two chunks is the common case (every chunk boundary). Instead of
+      // copying the whole new chunk behind the leftover, copy only its first bytes into a small
+      // "bridge" buffer, parse across the boundary there, then continue in the chunk itself.
+      const chunk = parts[0];
+      const m = Math.max(this.needAbs - (r.base + r.end), BRIDGE_BYTES);
+      if (m * 2 < chunk.length) {
+        const bridge = Buffer.allocUnsafe(left + m);
+        r.buf.copy(bridge, 0, r.pos, r.end);
+        chunk.copy(bridge, left, 0, m);
+        r.reset(bridge, 0, left + m, r.base + r.pos, false);
+        this.bridgeChunk = chunk;
+        this.bridgeSplit = left;
+        this.bridgeRest = m;
+        this.pending = [];
+        this.pendingLen = 0;
+        return;
+      }
+    }
     if (r.pos < r.end) parts.unshift(r.buf.subarray(r.pos, r.end));
     const base = r.base + r.pos;
     const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     r.reset(buf, 0, buf.length, base, false);
     this.pending = [];
     this.pendingLen = 0;
+  }
+
+  /** Moves from the bridge buffer into the chunk it was cut from (at a unit boundary). */
+  private leaveBridge(): void {
+    const r = this.r;
+    const chunk = this.bridgeChunk!;
+    this.flushCrc();
+    this.saveValuePart();
+    const off = r.pos - this.bridgeSplit;
+    r.reset(chunk, off, chunk.length, r.base + this.bridgeSplit, false);
+    this.partFrom = off;
+    this.bridgeChunk = null;
+  }
+
+  /** A unit in the bridge needs more than it holds: fall back to joining it with the chunk's rest. */
+  private bridgeShort(): void {
+    const chunk = this.bridgeChunk!;
+    this.bridgeChunk = null;
+    this.pending.unshift(chunk.subarray(this.bridgeRest));
+    this.pendingLen += chunk.length - this.bridgeRest;
   }
 
   /** Slow path, payload mode: keeps the value bytes of the buffer about to be replaced. */
@@ -223,10 +271,15 @@ export class RdbParser {
   private run(out: RdbRecord[]): void {
     const r = this.r;
     for (;;) {
+      if (this.bridgeChunk !== null && r.pos >= this.bridgeSplit) this.leaveBridge();
       this.unitStart = r.pos;
       try {
         if (this.state === BODY) {
-          while (this.state === BODY) this.unit(out);
+          if (this.bridgeChunk === null) {
+            while (this.state === BODY) this.unit(out);
+          } else {
+            while (this.state === BODY && r.pos < this.bridgeSplit) this.unit(out);
+          }
         } else if (this.state === SLOW) {
           this.slowStep(out);
         } else if (this.state === HEADER) {
@@ -240,6 +293,13 @@ export class RdbParser {
         if (e !== NEED_MORE) throw e;
         r.pos = this.unitStart;
         this.needAbs = r.needAbs;
+        if (this.bridgeChunk !== null) {
+          this.bridgeShort();
+          if (r.base + r.end + this.pendingLen >= this.needAbs) {
+            this.combine();
+            continue;
+          }
+        }
         // Hand over what was decoded so far: the caller sees progress, memory stays bounded.
         if (this.state === SLOW && this.walker.emit) this.flushSink(out, false);
         return;
@@ -284,6 +344,10 @@ export class RdbParser {
     this.state = DONE;
     this.done = true;
     if (r.pos < r.end) this.trail.push(r.buf.subarray(r.pos, r.end));
+    if (this.bridgeChunk !== null) {
+      this.trail.push(this.bridgeChunk.subarray(this.bridgeRest));
+      this.bridgeChunk = null;
+    }
     this.trail.push(...this.pending);
     this.pending = [];
     this.pendingLen = 0;
@@ -490,18 +554,21 @@ export class RdbParser {
       return;
     }
     const size = this.partsLen + (r.pos - this.partFrom);
-    if (done) return this.finishSlow(out);
     if (size > this.payloadLimit && !this.discard) {
-      if (this.slowKey!.type === 'module') this.discard = true;
-      else this.switchToDecode(out);
+      // Too big for one payload: decode it from its start instead (even if it just ended).
+      if (this.slowKey!.type !== 'module') return this.switchToDecode(out);
+      this.discard = true;
     }
+    if (done) this.finishSlow(out);
   }
 
   /** Payload mode, value above the limit: decode it from its start instead (bytes are all kept). */
   private switchToDecode(out: RdbRecord[]): void {
     const r = this.r;
     this.flushCrc();
-    const all = Buffer.concat([...this.parts, r.buf.subarray(this.partFrom, r.end)]);
+    const rest = this.bridgeChunk !== null ? [this.bridgeChunk.subarray(this.bridgeRest)] : [];
+    this.bridgeChunk = null;
+    const all = Buffer.concat([...this.parts, r.buf.subarray(this.partFrom, r.end), ...rest]);
     r.reset(all, 0, all.length, this.slowValueAbs, false);
     this.parts = [];
     this.partsLen = 0;

@@ -30,6 +30,8 @@ export interface WriteLoadOptions {
   /** Hard stop, whatever happens. */
   maxMs?: number;
   prefix?: string;
+  /** CLIENT SETNAME of the writer's connections (default ferry-test-load). */
+  connectionName?: string;
 }
 
 /** Writes `host:port` to the master file (what a repoint hook does). */
@@ -41,13 +43,13 @@ function readMaster(file: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-function connect(addr: string, password?: string): Redis {
+function connect(addr: string, password?: string, connectionName = 'ferry-test-load'): Redis {
   const i = addr.lastIndexOf(':');
   const c = new Redis({
     host: addr.slice(0, i),
     port: Number(addr.slice(i + 1)),
     password,
-    connectionName: 'ferry-test-load',
+    connectionName,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: true,
     retryStrategy: (n) => (n > 50 ? null : 50),
@@ -66,7 +68,7 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
   let stopping = false;
   let switches = 0;
   let addr = readMaster(opts.masterFile);
-  let client = connect(addr, opts.password);
+  let client = connect(addr, opts.password, opts.connectionName);
   const started = Date.now();
   let lastAck = started;
   let longestGapMs = 0;
@@ -83,7 +85,7 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
     if (next && next !== addr) {
       const old = client;
       addr = next;
-      client = connect(addr, opts.password);
+      client = connect(addr, opts.password, opts.connectionName);
       switches++;
       old.quit().catch(() => old.disconnect());
     }

@@ -8,7 +8,10 @@ import { redact } from './core/redact.js';
 
 /** Command modules, in help order. Add one line per command. */
 const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
-  // e.g. () => import('./commands/run.js'),
+  () => import('./commands/plan.js'),
+  () => import('./commands/run.js'),
+  () => import('./commands/resume.js'),
+  () => import('./commands/status.js'),
 ];
 
 export async function main(argv: string[]): Promise<void> {

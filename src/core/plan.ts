@@ -1,0 +1,91 @@
+/**
+ * The plan: every step with the exact commands it would send to which server, plus preflight's
+ * findings. `buildPlan` is pure (STYLE.md #2); `makePlan` connects, reads the facts and builds it.
+ * `ferry plan` and `ferry run --dry-run` print it and change nothing.
+ */
+import type { Redis } from 'ioredis';
+import { connectEndpoint } from './connect.js';
+import { type Endpoint, toPublicUrl } from './endpoint.js';
+import { type Facts, gatherFacts } from './facts.js';
+import { redactDeep } from './redact.js';
+import { assess } from './safety.js';
+import type { MigrationSpec } from './spec.js';
+import { driverFor } from '../drivers/index.js';
+import type { ReplicationDriver } from '../drivers/driver.js';
+import { STEPS } from '../steps/index.js';
+import type { PlannedCommand, StepId } from '../steps/step.js';
+
+export const PLAN_VERSION = 1;
+
+/** A plan as printed by `ferry plan --json`. */
+export interface Plan {
+  version: typeof PLAN_VERSION;
+  sync: MigrationSpec['sync'];
+  source: string;
+  target: string;
+  findings: { refusals: string[]; warnings: string[] };
+  facts: {
+    source: { version: string; role: string; keys: number; usedMemory: number };
+    target: { version: string; role: string; keys: number; usedMemory: number } | null;
+    writeRateBytesPerSec: number;
+  };
+  steps: Array<{ id: StepId; title: string; commands: PlannedCommand[] }>;
+}
+
+/** The target's address: the URL, or host + the chosen port (0 = picked at run time) for `start`. */
+export function targetEndpoint(spec: MigrationSpec, chosenPort?: number): Endpoint {
+  if (spec.to.kind === 'attach') return spec.to.endpoint;
+  // NOTE: a started target requires the same password as the source unless FERRY_TO_PASSWORD
+  // says otherwise, so repointed clients keep working with the credentials they have.
+  return { host: spec.to.host, port: spec.to.port ?? chosenPort ?? 0, db: 0, password: spec.to.password ?? spec.from.password, tls: false };
+}
+
+/** Builds the plan from the spec and what preflight read. Pure. */
+export function buildPlan(spec: MigrationSpec, facts: Facts, driver: ReplicationDriver, target: Endpoint = targetEndpoint(spec)): Plan {
+  const pc = { spec, facts, driver, target };
+  const summary = (f: Facts['source'] | null) => (f ? { version: f.version, role: f.role, keys: f.keys, usedMemory: f.usedMemory } : null);
+  const plan: Plan = {
+    version: PLAN_VERSION,
+    sync: spec.sync,
+    source: toPublicUrl(spec.from),
+    target: spec.to.kind === 'attach' ? toPublicUrl(spec.to.endpoint) : `start redis-server on ${target.host}:${target.port || '<free port>'}`,
+    findings: assess(spec, facts),
+    facts: { source: summary(facts.source)!, target: summary(facts.target), writeRateBytesPerSec: Math.round(facts.writeRateBytesPerSec) },
+    steps: STEPS.map((s) => ({ id: s.id, title: s.title, commands: s.describe(pc) })),
+  };
+  return redactDeep(plan);
+}
+
+/** Connects to the servers (read-only), reads the facts and builds the plan. */
+export async function makePlan(spec: MigrationSpec): Promise<Plan> {
+  const driver = await driverFor(spec.sync);
+  const target = targetEndpoint(spec);
+  let source: Redis | undefined;
+  let tclient: Redis | undefined;
+  try {
+    source = await connectEndpoint(spec.from, { role: 'source', flag: '--from', tls: spec.tls });
+    tclient = spec.to.kind === 'attach' ? await connectEndpoint(target, { role: 'target', flag: '--to', tls: spec.tls }) : undefined;
+    const facts = await gatherFacts(source, toPublicUrl(spec.from), tclient ?? null, toPublicUrl(target));
+    return buildPlan(spec, facts, driver, target);
+  } finally {
+    source?.disconnect();
+    tclient?.disconnect();
+    await driver.close();
+  }
+}
+
+/** The plan as numbered human text. */
+export function formatPlan(plan: Plan): string {
+  const lines: string[] = [`Plan: ${plan.source} → ${plan.target} (sync: ${plan.sync})`];
+  const f = plan.facts;
+  lines.push(`  source: redis ${f.source.version}, ${f.source.role}, ${f.source.keys} keys; writes ≈ ${f.writeRateBytesPerSec} bytes/s`);
+  if (f.target) lines.push(`  target: redis ${f.target.version}, ${f.target.role}, ${f.target.keys} keys`);
+  for (const r of plan.findings.refusals) lines.push(`  REFUSED: ${r}`);
+  for (const w of plan.findings.warnings) lines.push(`  warning: ${w}`);
+  plan.steps.forEach((s, i) => {
+    lines.push(`${i + 1}. ${s.id}: ${s.title}`);
+    if (s.commands.length === 0) lines.push('     (nothing to do)');
+    for (const c of s.commands) lines.push(`     [${c.on}] ${c.command}${c.note ? `   # ${c.note}` : ''}`);
+  });
+  return `${lines.join('\n')}\n`;
+}

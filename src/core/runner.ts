@@ -1,0 +1,287 @@
+/**
+ * The runner: walks the steps in order, persists the state file after every transition, and
+ * turns whatever goes wrong into the documented exit codes. Resume is the same walk over a loaded
+ * state: done steps are skipped, the others are asked `check()` first, so nothing is done twice.
+ *
+ * Test-only hook: FERRY_TEST_KILL_AFTER=<step id> makes the process SIGKILL itself right after the
+ * state recording that step as done is on disk (to prove resume works at every step boundary).
+ */
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { connectEndpoint } from './connect.js';
+import { type Endpoint } from './endpoint.js';
+import { ExitCode, FerryError, InterruptedError, StepError, UsageError, exitCodeOf } from './errors.js';
+import type { EventBus, FerryEvent } from './events.js';
+import type { Facts } from './facts.js';
+import { targetEndpoint } from './plan.js';
+import { pickFreePort } from './provision-server.js';
+import type { MigrationSpec } from './spec.js';
+import { type RunState, lockState, loadState, newState, recordEvent, saveState, stateExists } from './state.js';
+import { driverFor } from '../drivers/index.js';
+import type { ReplicationDriver } from '../drivers/driver.js';
+import { STEPS } from '../steps/index.js';
+import { isPausedByFerry, unpause } from '../steps/fence.js';
+import type { Step, StepContext, StepId } from '../steps/step.js';
+
+/** How to run. */
+export interface RunOptions {
+  /** State file (default .ferry/run-<timestamp>.json). */
+  statePath?: string;
+  /** Answer every confirmation with yes. */
+  yes: boolean;
+  bus: EventBus;
+  /** Aborting it stops the run cleanly (exit 130): unpause, save, close. */
+  signal?: AbortSignal;
+  /** Asks the operator; needed when `yes` is false. */
+  confirm?: (question: string) => Promise<boolean>;
+  /** Continue the run stored in `statePath`. */
+  resume?: boolean;
+}
+
+/** What a finished run reports (also the `report` of the final `done` event). */
+export interface RunReport {
+  statePath: string;
+  steps: Array<{ id: StepId; ms?: number; skipped?: boolean }>;
+  /** How long the old master refused writes (CLIENT PAUSE → UNPAUSE), ms. */
+  pauseMs?: number;
+  /** The source's replication offset at the cutover. */
+  finalOffset?: number;
+  target: { host: string; port: number; pid?: number; dataDir?: string };
+  warnings: string[];
+}
+
+/** Default state file path for a new run. */
+export function defaultStatePath(now = new Date()): string {
+  return join('.ferry', `run-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}.json`);
+}
+
+/** Runs (or resumes) a migration. Throws a FerryError carrying the exit code on failure. */
+export async function runMigration(spec: MigrationSpec, opts: RunOptions): Promise<RunReport> {
+  const statePath = opts.statePath ?? defaultStatePath();
+  const signal = opts.signal ?? new AbortController().signal;
+  const warnings: string[] = [];
+  const stopWarnings = opts.bus.add((e) => {
+    if (e.event === 'warning') warnings.push(e.message);
+  });
+  let run: Run | undefined;
+  try {
+    const lock = lockState(statePath);
+    try {
+      run = await Run.open(spec, opts, statePath, signal);
+      const report = await run.walk(warnings);
+      opts.bus.emit({ event: 'done', exitCode: 0, report: report as unknown as Record<string, unknown> });
+      return report;
+    } finally {
+      await run?.close();
+      lock.release();
+    }
+  } catch (raw) {
+    const err = signal.aborted && !(raw instanceof FerryError && raw.exitCode === ExitCode.refused) ? new InterruptedError('interrupted: the old master is not paused; state saved: ferry resume --state ' + statePath) : raw;
+    const failed: FerryEvent = { event: 'failed', exitCode: exitCodeOf(err), error: (err as Error)?.message ?? String(err) };
+    if (err instanceof StepError) failed.step = err.step;
+    if (run && exitCodeOf(err) !== ExitCode.ok) failed.resume = `ferry resume --state ${statePath}`;
+    if (run) failed.report = run.figures();
+    opts.bus.emit(failed);
+    throw err;
+  } finally {
+    stopWarnings();
+  }
+}
+
+/** One run: the state, the connections, the step context. */
+class Run {
+  private sourceClient?: Redis;
+  private targetClient?: Redis;
+  private stopRecording: () => void;
+  private driverStarted = false;
+  readonly ctx: StepContext;
+
+  private constructor(
+    readonly spec: MigrationSpec,
+    readonly opts: RunOptions,
+    readonly statePath: string,
+    readonly state: RunState,
+    readonly driver: ReplicationDriver,
+    readonly target: Endpoint,
+    readonly signal: AbortSignal,
+  ) {
+    this.stopRecording = opts.bus.add((e) => recordEvent(state, e as unknown as Record<string, unknown>));
+    const run = this;
+    this.ctx = {
+      spec,
+      get facts(): Facts {
+        if (!state.facts) throw new StepError('preflight', 'preflight has not run; resume from the start');
+        return state.facts;
+      },
+      target,
+      driver,
+      state,
+      bus: opts.bus,
+      signal,
+      yes: opts.yes,
+      confirm: (q) => run.confirm(q),
+      sourceClient: () => run.source(),
+      targetClient: () => run.targetConn(),
+      save: async () => run.save(),
+      warn: (message) => opts.bus.emit({ event: 'warning', message }),
+      info: (message) => opts.bus.emit({ event: 'info', message }),
+    };
+  }
+
+  static async open(spec: MigrationSpec, opts: RunOptions, statePath: string, signal: AbortSignal): Promise<Run> {
+    const state = opts.resume ? loadState(statePath) : freshState(spec, statePath);
+    if (opts.resume && state.status === 'done') throw new UsageError(`the run in ${statePath} is already complete; nothing to resume`);
+    if (!state.target) {
+      const host = spec.to.kind === 'attach' ? spec.to.endpoint.host : spec.to.host;
+      const port = spec.to.kind === 'attach' ? spec.to.endpoint.port : (spec.to.port ?? (await pickFreePort(host)));
+      state.target = { host, port, started: false };
+    }
+    state.status = 'running';
+    delete state.error;
+    const driver = await driverFor(spec.sync);
+    const run = new Run(spec, opts, statePath, state, driver, targetEndpoint(spec, state.target.port), signal);
+    run.save();
+    return run;
+  }
+
+  /** Walks the steps; returns the report. */
+  async walk(warnings: string[]): Promise<RunReport> {
+    await this.restartDriverIfNeeded();
+    for (const step of STEPS) {
+      this.throwIfAborted();
+      await this.runStep(step);
+      if (step.id === 'preflight') await this.confirmStart();
+    }
+    this.state.status = 'done';
+    this.save();
+    return { ...this.figures(), warnings } as RunReport;
+  }
+
+  /** Figures for the report and the final event. */
+  figures(): Record<string, unknown> & Omit<RunReport, 'warnings'> {
+    const t = this.state.target!;
+    return {
+      statePath: this.statePath,
+      steps: STEPS.map((s) => ({ id: s.id, ms: this.state.steps[s.id].ms, skipped: this.state.steps[s.id].skipped })),
+      pauseMs: this.state.cutover.pauseMs,
+      finalOffset: this.state.cutover.finalOffset,
+      target: { host: t.host, port: t.port, pid: t.pid, dataDir: t.dataDir },
+    };
+  }
+
+  private async runStep(step: Step): Promise<void> {
+    const rec = this.state.steps[step.id];
+    if (rec.status === 'done') {
+      this.opts.bus.emit({ event: 'step.done', step: step.id, ms: 0, skipped: true, detail: { reason: 'done in an earlier run' } });
+      return;
+    }
+    this.opts.bus.emit({ event: 'step.start', step: step.id, title: step.title });
+    const started = Date.now();
+    Object.assign(rec, { status: 'running', startedAt: new Date().toISOString(), error: undefined });
+    this.save();
+    try {
+      const already = step.id !== 'preflight' && (await step.check(this.ctx));
+      const detail = already ? { reason: 'already in place' } : ((await step.run(this.ctx, (p) => this.opts.bus.emit({ event: 'progress', step: step.id, ...p }))) ?? undefined);
+      Object.assign(rec, { status: 'done', finishedAt: new Date().toISOString(), ms: Date.now() - started, skipped: already || undefined, detail });
+      if (step.id === 'replicate') this.driverStarted = true;
+      this.save();
+      this.opts.bus.emit({ event: 'step.done', step: step.id, ms: rec.ms!, skipped: already || undefined, detail: detail as Record<string, unknown> | undefined });
+      if (process.env.FERRY_TEST_KILL_AFTER === step.id) process.kill(process.pid, 'SIGKILL');
+    } catch (raw) {
+      const err = this.classify(step, raw);
+      Object.assign(rec, { status: 'failed', finishedAt: new Date().toISOString(), ms: Date.now() - started, error: err.message });
+      this.state.error = { message: err.message, exitCode: exitCodeOf(err), step: step.id };
+      this.opts.bus.emit({ event: 'step.failed', step: step.id, error: err.message });
+      throw err;
+    }
+  }
+
+  private classify(step: Step, raw: unknown): Error {
+    if (this.signal.aborted) return new InterruptedError();
+    if (raw instanceof FerryError) return raw;
+    const msg = (raw as Error)?.message ?? String(raw);
+    return new StepError(step.id, `step ${step.id} failed: ${msg.split('\n')[0]}; fix the cause, then ferry resume --state ${this.statePath}`);
+  }
+
+  /**
+   * On resume with replication started but not promoted, the driver must be running again (the
+   * engine's replica lived in the dead process). If ferry died inside promote, check first
+   * whether the promotion already happened: restarting replication then would undo it.
+   */
+  private async restartDriverIfNeeded(): Promise<void> {
+    const s = this.state.steps;
+    if (s.replicate.status !== 'done' || s.promote.status === 'done') return;
+    if (s.promote.status !== 'pending' && (await this.driver.isPromoted(this.ctx))) {
+      Object.assign(s.promote, { status: 'done', skipped: true, finishedAt: new Date().toISOString() });
+      this.save();
+      return;
+    }
+    this.opts.bus.emit({ event: 'info', message: 'resuming replication' });
+    await this.driver.start(this.ctx);
+    this.driverStarted = true;
+  }
+
+  private async confirmStart(): Promise<void> {
+    if (this.opts.yes || this.state.steps.provision.status === 'done') return;
+    const to = this.spec.to.kind === 'attach' ? `${this.target.host}:${this.target.port}` : `a new redis-server on ${this.target.host}:${this.target.port}`;
+    const ok = await this.confirm(`Migrate ${this.spec.from.host}:${this.spec.from.port} → ${to} (sync ${this.spec.sync}, retire ${this.spec.retire})?`);
+    if (!ok) throw new UsageError('not confirmed; nothing was changed');
+  }
+
+  private async confirm(question: string): Promise<boolean> {
+    if (this.opts.yes) return true;
+    if (!this.opts.confirm) throw new UsageError('this run needs a confirmation and there is no terminal to ask; pass --yes');
+    return this.opts.confirm(question);
+  }
+
+  private throwIfAborted(): void {
+    if (this.signal.aborted) throw new InterruptedError();
+  }
+
+  private async source(): Promise<Redis> {
+    if (this.sourceClient?.status !== 'ready') {
+      this.sourceClient?.disconnect();
+      this.sourceClient = await connectEndpoint(this.spec.from, { role: 'source', flag: '--from', tls: this.spec.tls });
+    }
+    return this.sourceClient;
+  }
+
+  private async targetConn(): Promise<Redis> {
+    if (this.targetClient?.status !== 'ready') {
+      this.targetClient?.disconnect();
+      this.targetClient = await connectEndpoint(this.target, { role: 'target', flag: '--to', tls: this.spec.tls });
+    }
+    return this.targetClient;
+  }
+
+  save(): void {
+    saveState(this.statePath, this.state);
+  }
+
+  /** Ends the run: lifts a pause ferry left (failure, interrupt), saves, closes connections. */
+  async close(): Promise<void> {
+    if (isPausedByFerry(this.state) && this.state.status !== 'done') {
+      try {
+        await unpause(await this.source(), this.state);
+      } catch {
+        /* the pause ends by itself after --pause-timeout */
+      }
+    }
+    if (this.state.status === 'running') this.state.status = this.signal.aborted ? 'interrupted' : 'failed';
+    this.save();
+    this.stopRecording();
+    this.sourceClient?.disconnect();
+    this.targetClient?.disconnect();
+    await this.driver.close();
+  }
+}
+
+function freshState(spec: MigrationSpec, statePath: string): RunState {
+  if (stateExists(statePath)) {
+    const old = loadState(statePath);
+    const started = Object.entries(old.steps).some(([id, r]) => id !== 'preflight' && r.status !== 'pending');
+    if (old.status === 'done') throw new UsageError(`${statePath} holds a finished run; choose another --state file`);
+    if (started) throw new UsageError(`${statePath} holds an unfinished run; continue it with ferry resume --state ${statePath}, or choose another --state file`);
+  }
+  return newState(spec);
+}

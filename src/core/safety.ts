@@ -1,0 +1,121 @@
+/**
+ * Preflight's judgement of the facts: refusals (exit 3, each one sentence naming the fix) and
+ * advice (warnings). Pure, so `ferry plan` shows exactly what `ferry run` would refuse.
+ */
+import { type Facts, type ServerFacts, otherReplicas } from './facts.js';
+import type { MigrationSpec } from './spec.js';
+
+/** Findings of the safety checks. */
+export interface Assessment {
+  refusals: string[];
+  warnings: string[];
+}
+
+const MB = 1024 * 1024;
+
+/** Applies the safety checks and the sizing advice to `facts`. */
+export function assess(spec: MigrationSpec, facts: Facts): Assessment {
+  return { refusals: refusals(spec, facts), warnings: advice(spec, facts) };
+}
+
+function refusals(spec: MigrationSpec, f: Facts): string[] {
+  const out: string[] = [];
+  const s = f.source;
+  const t = f.target;
+  if (s.role === 'replica') {
+    out.push(`the source ${s.url} is a replica of ${s.masterOf}; point --from at the master`);
+  }
+  if (t && t.runId && t.runId === s.runId) {
+    out.push(`--from and --to are the same server (run_id ${s.runId.slice(0, 8)}…); point --to at the new instance`);
+  }
+  if (t && s.keys === 0 && t.keys > 0 && t.runId !== s.runId) {
+    out.push(`the source is empty but the target holds ${t.keys} keys: are --from and --to swapped? Check them (or empty the target yourself)`);
+  } else if (t && t.keys > 0 && !spec.flushTarget && t.runId !== s.runId) {
+    out.push(`the target ${t.url} holds ${t.keys} keys, which the sync would delete; pass --flush-target to accept that, or use an empty target`);
+  }
+  if (t && t.role === 'replica' && t.runId !== s.runId && !isReplicaOf(t, spec)) {
+    out.push(`the target ${t.url} is a replica of ${t.masterOf}; detach it (REPLICAOF NO ONE) or choose another target`);
+  }
+  return out;
+}
+
+function isReplicaOf(t: ServerFacts, spec: MigrationSpec): boolean {
+  return t.masterOf === `${spec.from.host}:${spec.from.port}`;
+}
+
+function advice(spec: MigrationSpec, f: Facts): string[] {
+  const out: string[] = [];
+  const s = f.source;
+  const rate = f.writeRateBytesPerSec;
+  const cfg = s.config;
+  if (!cfg) {
+    out.push(`CONFIG is not available on the source ${s.url}: ferry cannot check backlog and buffer sizes; check them with your provider`);
+  } else {
+    const backlog = Number(cfg['repl-backlog-size'] ?? 0);
+    // NOTE: the backlog is what lets the target resume after a short link drop instead of a new
+    // full sync; one minute of writes is a comfortable margin.
+    if (rate > 0 && backlog < rate * 60) {
+      const want = roundUpMb(rate * 60);
+      out.push(`repl-backlog-size ${fmt(backlog)} holds ${(backlog / rate).toFixed(0)} s of writes at ${fmt(rate)}/s; consider CONFIG SET repl-backlog-size ${want}mb on the source`);
+    }
+    const replicaLimit = parseReplicaBufferLimit(cfg['client-output-buffer-limit'] ?? '');
+    if (replicaLimit) {
+      // During the full sync the source buffers every write for the replica; estimate the sync at
+      // 50 MB/s of dataset plus 10 s, and compare what accumulates with the limits.
+      const syncSeconds = s.usedMemory / (50 * MB) + 10;
+      const buffered = rate * syncSeconds;
+      if ((replicaLimit.hard > 0 && buffered > replicaLimit.hard) || (replicaLimit.soft > 0 && rate * replicaLimit.softSeconds > replicaLimit.soft)) {
+        out.push(
+          `client-output-buffer-limit replica (${fmt(replicaLimit.hard)} hard, ${fmt(replicaLimit.soft)}/${replicaLimit.softSeconds}s soft) may cut the sync of ${fmt(s.usedMemory)} at ${fmt(rate)}/s of writes; consider raising it on the source`,
+        );
+      }
+    }
+  }
+  if (s.totalSystemMemory > 0 && s.usedMemory * 2 > s.totalSystemMemory) {
+    out.push(`the source uses ${fmt(s.usedMemory)} of ${fmt(s.totalSystemMemory)} RAM: the fork for the sync snapshot may need up to as much again (copy-on-write under writes)`);
+  }
+  if (s.maxmemory > 0 && s.usedMemory > 0.9 * s.maxmemory) {
+    out.push(`the source is at ${((100 * s.usedMemory) / s.maxmemory).toFixed(0)}% of maxmemory: evictions during the migration would be replicated as deletes`);
+  }
+  if (s.bgsaveInProgress) out.push('the source is saving an RDB right now; the sync will wait for or share that fork');
+  const t = f.target;
+  if (t && t.maxmemory > 0 && t.maxmemory < s.usedMemory) {
+    out.push(`the target's maxmemory ${fmt(t.maxmemory)} is below the source's used memory ${fmt(s.usedMemory)}; raise it or the target will evict or refuse writes`);
+  }
+  if (t && !t.aofEnabled && !t.rdbSaveRules) {
+    out.push(`the target ${t.url} has no persistence (no save rules, appendonly no): a restart after the migration loses the data`);
+  }
+  if (!t && spec.to.kind === 'start' && !spec.serverArgs.some((a) => /^(appendonly\s+yes|save\s+\S)/i.test(a))) {
+    out.push("the started target will use redis-server's default persistence (RDB snapshots); pass --server-arg 'appendonly yes' for an append-only file");
+  }
+  const targetPort = spec.to.kind === 'attach' ? spec.to.endpoint.port : spec.to.port;
+  const others = otherReplicas(f, targetPort);
+  if (others.length > 0) out.push(`the source has ${others.length} replica(s): reparent will point them at the new master`);
+  if (spec.retire === 'keep') out.push('--retire keep: writes that still reach the old master after the cutover will be lost; prefer --retire replica');
+  if (spec.retire === 'shutdown') out.push('--retire shutdown: the old master is shut down at the end; there is no rollback copy');
+  if (spec.from.tls && spec.sync === 'native') out.push('native replication over TLS needs tls-replication yes and certificates configured on the target');
+  return out;
+}
+
+/** `normal 0 0 0 replica 268435456 67108864 60 pubsub …` → the replica class limits in bytes. */
+export function parseReplicaBufferLimit(value: string): { hard: number; soft: number; softSeconds: number } | null {
+  const parts = value.split(/\s+/);
+  for (let i = 0; i + 3 < parts.length; i += 4) {
+    if (parts[i] === 'replica' || parts[i] === 'slave') {
+      return { hard: Number(parts[i + 1]), soft: Number(parts[i + 2]), softSeconds: Number(parts[i + 3]) };
+    }
+  }
+  return null;
+}
+
+function roundUpMb(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / MB));
+}
+
+/** Bytes for humans. */
+export function fmt(bytes: number): string {
+  if (bytes >= 1024 * MB) return `${(bytes / (1024 * MB)).toFixed(1)}gb`;
+  if (bytes >= MB) return `${(bytes / MB).toFixed(1)}mb`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)}kb`;
+  return `${Math.round(bytes)}b`;
+}

@@ -1,0 +1,53 @@
+/**
+ * The replication driver: the mode-specific part of replicate / converge / open-writes / fence /
+ * promote. The steps call only this interface, so the embedded engine (src/drivers/engine.ts)
+ * plugs in without touching them.
+ *
+ * Contract for an implementation:
+ * - `describe(phase, pc)`: the commands the phase would send, for the plan (pure, no I/O).
+ * - `start(ctx)`: begin replicating the source into the target. MUST be idempotent: the runner
+ *   calls it again on resume whenever replicate is done and promote is not (an in-process replica,
+ *   as the engine's, died with the previous ferry process and must be restarted from its checkpoint
+ *   in `ctx.state.data`; native REPLICAOF to the same master is a no-op).
+ * - `isReplicating(ctx)`: true when the target is fed from the source right now.
+ * - `offsets(ctx)`: the source's `master_repl_offset` and the offset the target has APPLIED;
+ *   the fence step waits for them to be equal while the source is paused.
+ * - `openWrites(ctx)`: let clients write to the target before promotion (native: replica-read-only no);
+ *   remember whatever it changed in `ctx.state.data` so `closeWrites` can restore it.
+ * - `stop(ctx)`: promotion: the target stops following the source and is a master on its own.
+ * - `close()`: release in-process resources when the run ends or fails (no server change).
+ */
+import type { StepContext, PlanContext, PlannedCommand } from '../steps/step.js';
+
+/** The driver-specific phases of the migration. */
+export type DriverPhase = 'replicate' | 'converge' | 'open-writes' | 'fence' | 'promote';
+
+/** Offsets read at one moment; replicaOffset is what the target has applied. */
+export interface ReplicationOffsets {
+  masterOffset: number;
+  replicaOffset: number;
+  linkUp: boolean;
+  /** A full sync (RDB transfer/load) is still running. */
+  syncing?: boolean;
+  /** Bytes of the initial sync received so far / expected (-1 when unknown). */
+  syncBytes?: { done: number; total: number };
+}
+
+/** See the module comment for the contract. */
+export interface ReplicationDriver {
+  readonly mode: 'native' | 'engine';
+  describe(phase: DriverPhase, pc: PlanContext): PlannedCommand[];
+  start(ctx: StepContext): Promise<void>;
+  isReplicating(ctx: StepContext): Promise<boolean>;
+  offsets(ctx: StepContext): Promise<ReplicationOffsets>;
+  openWrites(ctx: StepContext): Promise<void>;
+  /** Reverts `openWrites` (rollback). */
+  closeWrites(ctx: StepContext): Promise<void>;
+  /** Promotion. */
+  stop(ctx: StepContext): Promise<void>;
+  /** True once `stop` took effect (the target no longer follows the source). */
+  isPromoted(ctx: StepContext): Promise<boolean>;
+  /** Detaches the target from the source without promoting intent (rollback of replicate). */
+  abort(ctx: StepContext): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,43 @@
+/**
+ * converge: waits until the initial sync is over and the target is within the lag threshold of the
+ * source's offset, reporting bytes/offsets as progress. Read-only.
+ */
+import { StepError } from '../core/errors.js';
+import { sleep, type Step } from './step.js';
+
+/** No progress at all for this long (link down, offsets frozen) fails the step. */
+const STALL_MS = 120_000;
+
+export const converge: Step = {
+  id: 'converge',
+  title: 'Wait until the new instance has caught up',
+  describe(pc) {
+    return pc.driver.describe('converge', pc);
+  },
+  async check(ctx) {
+    const o = await ctx.driver.offsets(ctx);
+    return o.linkUp && !o.syncing && o.masterOffset - o.replicaOffset <= ctx.spec.convergeMaxLagBytes;
+  },
+  async run(ctx, progress) {
+    let lastMark = '';
+    let lastChange = Date.now();
+    for (;;) {
+      const o = await ctx.driver.offsets(ctx);
+      const lag = Math.max(0, o.masterOffset - o.replicaOffset);
+      if (o.syncing && o.syncBytes) {
+        progress({ phase: 'initial sync', done: o.syncBytes.done, total: o.syncBytes.total > 0 ? o.syncBytes.total : undefined, unit: 'bytes' });
+      } else {
+        progress({ phase: 'catch up', done: o.replicaOffset, total: o.masterOffset, unit: 'offset', detail: { lagBytes: lag, linkUp: o.linkUp } });
+      }
+      if (o.linkUp && !o.syncing && lag <= ctx.spec.convergeMaxLagBytes) return { offset: o.replicaOffset, lagBytes: lag };
+      const mark = `${o.replicaOffset}/${o.syncBytes?.done ?? ''}/${o.linkUp}`;
+      if (mark !== lastMark) {
+        lastMark = mark;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > STALL_MS) {
+        throw new StepError('converge', `the target made no progress for ${STALL_MS / 1000} s (link ${o.linkUp ? 'up' : 'down'}); check the target's log, then resume`);
+      }
+      await sleep(100, ctx.signal);
+    }
+  },
+};

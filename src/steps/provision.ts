@@ -1,0 +1,40 @@
+/**
+ * provision: `--to start` launches redis-server detached (config, data, log, pid file under the
+ * data dir) and records its pid; `--to URL` only checks that the target answers.
+ */
+import { StepError } from '../core/errors.js';
+import { answersPing, defaultDataDir, isAlive, serverConfig, startServer } from '../core/provision-server.js';
+import { cmd, type Step } from './step.js';
+
+export const provision: Step = {
+  id: 'provision',
+  title: 'Provision the new instance',
+  describe(pc) {
+    if (pc.spec.to.kind === 'attach') return [cmd('target', ['PING'])];
+    const port = pc.target.port || '<free port>';
+    const dataDir = pc.spec.dataDir ?? defaultDataDir(pc.target.port || 0);
+    const config = serverConfig({ host: pc.target.host, port: pc.target.port, dataDir, password: pc.target.password, serverArgs: pc.spec.serverArgs }, false);
+    return [
+      cmd('local', ['write', `${dataDir}/redis.conf`], config.trim().split('\n').join('; ')),
+      cmd('local', ['redis-server', `${dataDir}/redis.conf`], `detached; listens on ${pc.target.host}:${port}`),
+      cmd('target', ['PING'], 'until it answers (10 s)'),
+    ];
+  },
+  async check(ctx) {
+    const t = ctx.state.target;
+    if (ctx.spec.to.kind === 'start' && !(t?.pid && isAlive(t.pid))) return false;
+    return answersPing(ctx.target.host, ctx.target.port, ctx.target.password);
+  },
+  async run(ctx) {
+    if (ctx.spec.to.kind === 'attach') {
+      if (!(await answersPing(ctx.target.host, ctx.target.port, ctx.target.password))) throw new StepError('provision', 'the target does not answer PING');
+      return;
+    }
+    const dataDir = ctx.spec.dataDir ?? defaultDataDir(ctx.target.port);
+    const started = await startServer({ host: ctx.target.host, port: ctx.target.port, dataDir, password: ctx.target.password, serverArgs: ctx.spec.serverArgs });
+    ctx.state.target = { ...(ctx.state.target ?? { host: ctx.target.host, port: ctx.target.port }), started: true, pid: started.pid, dataDir: started.dataDir };
+    await ctx.save();
+    ctx.info(`started redis-server pid ${started.pid} on ${ctx.target.host}:${ctx.target.port} (data, config and log in ${started.dataDir})`);
+    return { pid: started.pid, dataDir: started.dataDir };
+  },
+};

@@ -1,0 +1,104 @@
+/**
+ * repoint: moves the clients to the new instance (a hook, the operator, or nobody), then drains:
+ * waits until the old master has no normal clients but ferry's own, bounded by --drain-timeout.
+ * Who is still connected when the time is up is reported (address, name, library, age, last
+ * command) so an operator can find them; the fence and the retire policy deal with them.
+ */
+import type { Redis } from 'ioredis';
+import { execa } from 'execa';
+import { isFerryClientName } from '../core/connect.js';
+import { StepError } from '../core/errors.js';
+import { cmd, sleep, type Step, type StepContext } from './step.js';
+
+export const repoint: Step = {
+  id: 'repoint',
+  title: 'Repoint clients to the new instance',
+  describe(pc) {
+    const r = pc.spec.repoint;
+    const env = `FERRY_NEW_HOST=${pc.target.host} FERRY_NEW_PORT=${pc.target.port || '<port>'} FERRY_OLD_HOST=${pc.spec.from.host} FERRY_OLD_PORT=${pc.spec.from.port}`;
+    const first =
+      r.kind === 'exec'
+        ? [cmd('local', ['sh', '-c', JSON.stringify(r.command)], `with ${env}; must exit 0 within ${r.timeoutMs} ms`)]
+        : r.kind === 'manual'
+          ? [cmd('local', ['(you)', 'repoint the clients'], 'ferry waits for your confirmation (--yes: it only drains)')]
+          : [];
+    if (r.kind === 'none') return [cmd('source', ['CLIENT', 'LIST', 'TYPE', 'normal'], 'report only: --repoint none')];
+    return [...first, cmd('source', ['CLIENT', 'LIST', 'TYPE', 'normal'], `repeat until only ferry's connections remain (at most ${pc.spec.drainTimeoutMs} ms)`)];
+  },
+  async check() {
+    return false; // a hook is not observable: it runs again if ferry stopped while it ran
+  },
+  async run(ctx, progress) {
+    const r = ctx.spec.repoint;
+    if (r.kind === 'exec') await runHook(ctx, r.command, r.timeoutMs);
+    if (r.kind === 'manual' && !ctx.yes) {
+      const ok = await ctx.confirm(`Repoint your clients to ${ctx.target.host}:${ctx.target.port} now; continue when done?`);
+      if (!ok) throw new StepError('repoint', 'the clients were not repointed; resume when they are');
+    }
+    const source = await ctx.sourceClient();
+    if (r.kind === 'none') {
+      const clients = await appClients(source);
+      if (clients.length) ctx.warn(`--repoint none: ${clients.length} client(s) still use the old master: ${describeClients(clients)}`);
+      return { remainingClients: clients.length };
+    }
+    return drain(ctx, source, progress);
+  },
+};
+
+async function runHook(ctx: StepContext, command: string, timeoutMs: number): Promise<void> {
+  const env = {
+    FERRY_NEW_HOST: ctx.target.host,
+    FERRY_NEW_PORT: String(ctx.target.port),
+    FERRY_OLD_HOST: ctx.spec.from.host,
+    FERRY_OLD_PORT: String(ctx.spec.from.port),
+  };
+  ctx.info(`running the repoint hook: ${command}`);
+  const res = await execa(command, { shell: true, env, timeout: timeoutMs, reject: false, all: true, cancelSignal: ctx.signal, stdin: 'ignore' });
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+  if (res.timedOut) throw new StepError('repoint', `the repoint hook did not finish within ${timeoutMs} ms; fix it or raise --hook-timeout, then resume`);
+  if (res.exitCode !== 0) {
+    const tail = String(res.all ?? '').trim().split('\n').pop() ?? '';
+    throw new StepError('repoint', `the repoint hook exited with ${res.exitCode ?? res.signal}${tail ? ` (${tail})` : ''}; fix it, then resume`);
+  }
+}
+
+/** A client of the old master as CLIENT LIST reports it. */
+interface ClientInfo {
+  id: string;
+  addr: string;
+  name: string;
+  lib: string;
+  age: string;
+  cmd: string;
+}
+
+async function appClients(source: Redis): Promise<ClientInfo[]> {
+  const text = (await source.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))
+    .filter((c) => !isFerryClientName(c.name ?? ''))
+    .map((c) => ({ id: c.id, addr: c.addr, name: c.name, lib: [c['lib-name'], c['lib-ver']].filter(Boolean).join(' '), age: c.age, cmd: c.cmd }));
+}
+
+function describeClients(cs: ClientInfo[]): string {
+  const shown = cs.slice(0, 5).map((c) => `${c.addr}${c.name ? ` name=${c.name}` : ''}${c.lib ? ` lib=${c.lib}` : ''} age=${c.age}s last=${c.cmd}`);
+  return shown.join('; ') + (cs.length > 5 ? `; and ${cs.length - 5} more` : '');
+}
+
+async function drain(ctx: StepContext, source: Redis, progress: Parameters<Step['run']>[1]): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + ctx.spec.drainTimeoutMs;
+  const started = Date.now();
+  let clients = await appClients(source);
+  const initial = clients.length;
+  while (clients.length > 0 && Date.now() < deadline) {
+    progress({ phase: 'drain', done: initial - clients.length, total: initial, unit: 'clients' });
+    await sleep(100, ctx.signal);
+    clients = await appClients(source);
+  }
+  if (clients.length > 0) {
+    ctx.warn(`${clients.length} client(s) still on the old master after ${ctx.spec.drainTimeoutMs} ms: ${describeClients(clients)}; the fence pauses their writes, --retire replica makes them fail loudly`);
+  }
+  return { drainMs: Date.now() - started, remainingClients: clients.length, stragglers: clients.slice(0, 20) };
+}

@@ -1,0 +1,77 @@
+/**
+ * retire: what becomes of the old master.
+ * - replica (default): it becomes a replica of the new master, so a straggler's write fails loudly
+ *   (-READONLY) instead of vanishing and it stays a live rollback copy; its normal clients are
+ *   disconnected so pools reconnect (and re-resolve).
+ * - keep: it is released as is; writes that still reach it are lost (warned).
+ * - shutdown: SHUTDOWN, after a confirmation (--yes answers it).
+ * The fence's pause is lifted here, after the old master can no longer accept writes.
+ */
+import { info } from '../core/connect.js';
+import { StepError } from '../core/errors.js';
+import { SECRET, cmd, type Step, type StepContext } from './step.js';
+import { forgetPause, isPausedByFerry, unpause } from './fence.js';
+
+export const retire: Step = {
+  id: 'retire',
+  title: 'Retire the old master',
+  describe(pc) {
+    const t = pc.target;
+    switch (pc.spec.retire) {
+      case 'keep':
+        return [cmd('source', ['CLIENT', 'UNPAUSE'], 'the old master takes writes again: they are NOT copied to the new one')];
+      case 'shutdown':
+        return [cmd('source', ['SHUTDOWN'], 'after your confirmation (--yes)')];
+      case 'replica':
+        return [
+          ...(pc.facts.source.config?.['replica-read-only'] === 'no' ? [cmd('source', ['CONFIG', 'SET', 'replica-read-only', 'yes'], 'so late writes fail loudly')] : []),
+          ...(t.username ? [cmd('source', ['CONFIG', 'SET', 'masteruser', t.username])] : []),
+          ...(t.password ? [cmd('source', ['CONFIG', 'SET', 'masterauth', SECRET])] : []),
+          cmd('source', ['REPLICAOF', t.host, t.port || '<port>'], 'the old master becomes a replica of the new one (rollback copy)'),
+          cmd('source', ['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'], 'stragglers reconnect and find out'),
+          cmd('source', ['CLIENT', 'UNPAUSE']),
+        ];
+    }
+  },
+  async check(ctx) {
+    if (ctx.spec.retire !== 'replica') return false;
+    try {
+      const r = await info(await ctx.sourceClient(), 'replication');
+      return r.role === 'slave' && Number(r.master_port) === ctx.target.port && !isPausedByFerry(ctx.state);
+    } catch {
+      return false;
+    }
+  },
+  async run(ctx) {
+    const source = await ctx.sourceClient();
+    if (ctx.spec.retire === 'keep') {
+      await unpause(source, ctx.state);
+      ctx.warn('--retire keep: the old master accepts writes again; writes that still reach it are lost');
+      return { policy: 'keep' };
+    }
+    if (ctx.spec.retire === 'shutdown') return shutdown(ctx);
+    const t = ctx.target;
+    if (ctx.facts.source.config?.['replica-read-only'] === 'no') await source.call('CONFIG', 'SET', 'replica-read-only', 'yes');
+    if (t.username) await source.call('CONFIG', 'SET', 'masteruser', t.username);
+    if (t.password) await source.call('CONFIG', 'SET', 'masterauth', t.password);
+    await source.call('REPLICAOF', t.host, String(t.port));
+    const killed = Number(await source.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'));
+    await unpause(source, ctx.state);
+    return { policy: 'replica', disconnectedClients: killed };
+  },
+};
+
+async function shutdown(ctx: StepContext): Promise<Record<string, unknown>> {
+  if (!ctx.yes && !(await ctx.confirm(`Shut down the old master ${ctx.spec.from.host}:${ctx.spec.from.port}?`))) {
+    throw new StepError('retire', 'shutdown not confirmed; the old master is still paused until the pause times out; resume to try again');
+  }
+  const source = await ctx.sourceClient();
+  try {
+    await source.call('SHUTDOWN');
+  } catch (err) {
+    // The server closes the connection as it goes: that is the success case.
+    if (!/closed|ECONNRESET|EPIPE/i.test((err as Error).message)) throw err;
+  }
+  forgetPause(ctx.state);
+  return { policy: 'shutdown' };
+}

@@ -1,0 +1,38 @@
+/**
+ * Human step log, one line per event, on stderr. The final error line is printed by the CLI's
+ * one catch, so a failure here only marks the step.
+ */
+import type { EventSink } from '../core/events.js';
+import { STEP_IDS } from '../steps/step.js';
+
+/** Writes human lines for events to `out` (default stderr). */
+export function createLogSink(out: NodeJS.WritableStream = process.stderr): EventSink {
+  const write = (line: string) => out.write(`${line}\n`);
+  return (e) => {
+    switch (e.event) {
+      case 'step.start':
+        return write(`→ ${stepNo(e.step)} ${e.step}: ${e.title}`);
+      case 'step.done':
+        return write(`✓ ${e.step}${e.skipped ? ` (${(e.detail?.reason as string) ?? 'already done'})` : ` (${e.ms} ms)`}`);
+      case 'step.failed':
+        return write(`✗ ${e.step}`);
+      case 'progress':
+        return write(`  … ${e.phase}${e.done !== undefined ? ` ${e.done}${e.total !== undefined ? `/${e.total}` : ''}${e.unit ? ` ${e.unit}` : ''}` : ''}`);
+      case 'warning':
+        return write(`! ${e.message}`);
+      case 'info':
+        return write(`  ${e.message}`);
+      case 'done': {
+        const r = e.report as { pauseMs?: number; finalOffset?: number; statePath?: string };
+        return write(`Done. Writes paused ${r.pauseMs ?? '-'} ms on the old master; final offset ${r.finalOffset ?? '-'}; state in ${r.statePath}`);
+      }
+      case 'failed':
+        return; // the CLI prints the one error line
+    }
+  };
+}
+
+function stepNo(id: string): string {
+  const i = (STEP_IDS as readonly string[]).indexOf(id);
+  return i >= 0 ? `[${i + 1}/${STEP_IDS.length}]` : '';
+}

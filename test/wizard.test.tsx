@@ -24,7 +24,7 @@ function fakeDeps(over: Partial<WizardDeps> = {}): WizardDeps & { specs: Migrati
       bus.emit({ event: 'step.start', step: 'preflight', title: 'Preflight checks' });
       bus.emit({ event: 'step.done', step: 'preflight', ms: 12 });
       bus.emit({ event: 'step.start', step: 'repoint', title: 'Repoint clients' });
-      bus.emit({ event: 'progress', step: 'repoint', phase: 'drain', done: 2, unit: 'clients', detail: { clients: [{ addr: '127.0.0.1:5555', name: 'app' }] } });
+      bus.emit({ event: 'progress', step: 'repoint', phase: 'drain', done: 1, total: 3, unit: 'clients', detail: { clients: [{ addr: '127.0.0.1:5555', name: 'app' }] } });
       if (!(await confirm('Have you repointed your clients?'))) throw new StepError('repoint', 'operator declined');
       bus.emit({ event: 'step.done', step: 'repoint', ms: 1500 });
       bus.emit({ event: 'done', exitCode: 0, report: { pauseMs: 42 } });

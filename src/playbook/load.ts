@@ -8,28 +8,12 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { UsageError } from '../core/errors.js';
+import type { MigrationFlags } from '../core/spec-from-flags.js';
 import { BadPlaceholderError, interpolate, MissingEnvError } from './interpolate.js';
 import { PLAYBOOK_KEYS, playbookSchema, type PlaybookDocument } from './schema.js';
 
 /** Flag values as commander would parse them from the command line (camelCase, strings). */
-export interface PlaybookFlags {
-  from: string;
-  to: string;
-  sync?: string;
-  repoint?: string;
-  hookTimeout?: string;
-  retire?: string;
-  pauseTimeout?: string;
-  drainTimeout?: string;
-  dataDir?: string;
-  serverArg?: string[];
-  flushTarget?: boolean;
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsInsecure?: boolean;
-  state?: string;
-}
+export type PlaybookFlags = MigrationFlags & { from: string; to: string; state?: string };
 
 export interface LoadedPlaybook {
   path: string;

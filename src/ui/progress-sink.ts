@@ -7,7 +7,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { EventSink, FerryEvent } from '../core/events.js';
-import { formatQuantity } from './format.js';
+import { formatBytes, formatCount, formatQuantity } from './format.js';
 
 type ProgressEvent = Extract<FerryEvent, { event: 'progress' }>;
 
@@ -29,29 +29,44 @@ export interface ProgressSinkOptions {
   now?: () => number;
 }
 
-/** Human label of a progress phase; unknown phases show their own name. */
-export function phaseLabel(e: Pick<ProgressEvent, 'phase' | 'unit'>): string {
-  const known: Record<string, string> = {
-    rdb: 'RDB transfer',
-    'rdb-transfer': 'RDB transfer',
-    transfer: 'RDB transfer',
-    keys: 'keys applied',
-    apply: 'keys applied',
-    lag: 'lag (behind)',
-    drain: 'clients left',
-    clients: 'clients left',
-    offset: 'offset',
-  };
-  return known[e.phase] ?? e.phase;
+/** How one progress event reads: a label, its figures, and a completion ratio when it has one. */
+export interface ProgressView {
+  label: string;
+  text: string;
+  ratio?: number;
 }
 
-/** One phase as text: "RDB transfer 12.0 MiB / 40.0 MiB (30%)" or "lag (behind) 1.2 MiB". */
+const LABELS: Record<string, string> = {
+  'initial sync': 'RDB transfer',
+  rdb: 'RDB transfer',
+  keys: 'keys applied',
+  'catch up': 'lag',
+  lag: 'lag',
+  drain: 'clients left',
+};
+
+/**
+ * Reads a progress event. Phases the steps emit: `initial sync` (RDB bytes), `keys` (keys applied),
+ * `catch up` (offsets, with detail.lagBytes = bytes behind), `drain` (clients that left of those
+ * connected: shown as clients left). Unknown phases show their name and figures.
+ */
+export function progressView(e: ProgressEvent): ProgressView {
+  const label = LABELS[e.phase] ?? e.phase;
+  const lagBytes = e.detail?.lagBytes;
+  if (typeof lagBytes === 'number') return { label, text: `${formatBytes(lagBytes)} behind` };
+  if (e.phase === 'drain' && e.total !== undefined && e.done !== undefined) {
+    return { label, text: `${formatCount(e.total - e.done)} of ${formatCount(e.total)} still on the old master`, ratio: e.total > 0 ? e.done / e.total : 1 };
+  }
+  if (e.done === undefined) return { label, text: '' };
+  if (e.total === undefined || e.total <= 0) return { label, text: formatQuantity(e.done, e.unit) };
+  const ratio = Math.min(1, e.done / e.total);
+  return { label, text: `${formatQuantity(e.done, e.unit)} / ${formatQuantity(e.total, e.unit)} (${Math.floor(ratio * 100)}%)`, ratio };
+}
+
+/** One phase as one line: "RDB transfer 12.0 MiB / 40.0 MiB (30%)", "lag 1.2 MiB behind". */
 export function describeProgress(e: ProgressEvent): string {
-  const label = phaseLabel(e);
-  if (e.done === undefined) return label;
-  if (e.total === undefined || e.total <= 0) return `${label} ${formatQuantity(e.done, e.unit)}`;
-  const pct = Math.min(100, Math.floor((e.done / e.total) * 100));
-  return `${label} ${formatQuantity(e.done, e.unit)} / ${formatQuantity(e.total, e.unit)} (${pct}%)`;
+  const v = progressView(e);
+  return v.text ? `${v.label} ${v.text}` : v.label;
 }
 
 /** Creates the renderer that fits the stream: bars on a TTY, throttled lines elsewhere. */
@@ -67,13 +82,12 @@ function barSink(stream: NodeJS.WritableStream): ProgressSink {
   let multi: cliProgress.MultiBar | undefined;
   const bars = new Map<string, cliProgress.SingleBar>();
 
-  const format: cliProgress.GenericFormatter = (_o, params, payload: { e: ProgressEvent }) => {
-    const e = payload.e;
-    const label = phaseLabel(e).padEnd(14);
-    if (e.total === undefined || e.total <= 0) return `  ${label} ${formatQuantity(e.done ?? 0, e.unit)}`;
-    const filled = Math.round(Math.min(1, params.progress) * BAR_WIDTH);
-    const bar = '█'.repeat(filled) + '░'.repeat(BAR_WIDTH - filled);
-    return `  ${label} ${bar} ${describeProgress(e).slice(phaseLabel(e).length + 1)}`;
+  const format: cliProgress.GenericFormatter = (_o, _params, payload: { e: ProgressEvent }) => {
+    const v = progressView(payload.e);
+    const label = v.label.padEnd(14);
+    if (v.ratio === undefined) return `  ${label} ${v.text}`;
+    const filled = Math.round(v.ratio * BAR_WIDTH);
+    return `  ${label} ${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)} ${v.text}`;
   };
 
   function clear(): void {

@@ -22,7 +22,7 @@ interface ClientInfo {
   name?: string;
   lib?: string;
   cmd?: string;
-  age?: number;
+  age?: string;
 }
 
 /** Shows the running step, its progress, and a pending question. */
@@ -34,6 +34,7 @@ export function RunView(props: {
 }) {
   const drain = props.progress.find((p) => p.phase === 'drain' || p.phase === 'clients');
   const clients = (drain?.detail?.clients as ClientInfo[] | undefined) ?? [];
+  const left = drain ? (drain.total ?? 0) - (drain.done ?? 0) : 0;
   return (
     <Box flexDirection="column">
       {props.current ? (
@@ -48,7 +49,7 @@ export function RunView(props: {
         <Box flexDirection="column" marginTop={1} borderStyle="round" paddingX={1}>
           {drain ? (
             <Text>
-              Clients still connected to the old master: <Text bold color={drain.done ? 'yellow' : 'green'}>{drain.done ?? 0}</Text>
+              Clients still connected to the old master: <Text bold color={left ? 'yellow' : 'green'}>{left}</Text>
             </Text>
           ) : null}
           {clients.slice(0, 5).map((c, i) => (

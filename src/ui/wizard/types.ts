@@ -4,7 +4,7 @@
  * `ferry run`). `deps.ts` wires the real implementations.
  */
 import type { EventBus } from '../../core/events.js';
-import type { PlaybookFlags as MigrationFlags } from '../../playbook/load.js';
+import type { MigrationFlags } from '../../core/spec-from-flags.js';
 import type { MigrationSpec } from '../../core/spec.js';
 
 /** What the wizard shows about a server it was given (read-only INFO). */

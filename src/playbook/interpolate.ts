@@ -1,13 +1,16 @@
 /**
  * `${NAME}` interpolation for playbooks, so secrets (passwords, URLs with credentials) come from the
- * environment instead of the file. Syntax: `${NAME}`, `${NAME:-default}` (default when unset or empty),
+ * environment instead of the file. Syntax: `${NAME}`, `${NAME:-default}` (default when unset or empty; a plain `${NAME}` must be set and non-empty),
  * `$$` for a literal `$`. A missing variable is an error that names it.
  */
 
 /** Thrown by `interpolate` when a variable is unset; the caller adds file and line. */
 export class MissingEnvError extends Error {
-  constructor(readonly variable: string) {
-    super(`environment variable ${variable} is not set`);
+  constructor(
+    readonly variable: string,
+    readonly empty = false,
+  ) {
+    super(`environment variable ${variable} is ${empty ? 'empty' : 'not set'}`);
     this.name = 'MissingEnvError';
   }
 }
@@ -34,9 +37,10 @@ export function interpolate(text: string, env: NodeJS.ProcessEnv): { value: stri
     if (!NAME.test(name)) throw new BadPlaceholderError(match);
     used.push(name);
     const v = env[name];
-    if (v !== undefined && (sep < 0 || v !== '')) return v;
+    if (v !== undefined && v !== '') return v;
     if (sep >= 0) return inner.slice(sep + 2);
-    throw new MissingEnvError(name);
+    // NOTE: an empty value counts as missing: an empty URL or port is never what a playbook means.
+    throw new MissingEnvError(name, v === '');
   });
   return { value, used };
 }

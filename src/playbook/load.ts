@@ -71,7 +71,7 @@ function interpolateDocument(doc: Document, file: string, env: NodeJS.ProcessEnv
       } catch (err) {
         const where = `playbook ${file}${at(node.range?.[0])}`;
         if (err instanceof MissingEnvError) {
-          throw new UsageError(`${where}: "${field}" uses \${${err.variable}} but environment variable ${err.variable} is not set; export it or write \${${err.variable}:-default}`);
+          throw new UsageError(`${where}: "${field}" uses \${${err.variable}} but environment variable ${err.variable} is ${err.empty ? 'empty' : 'not set'}; export it or write \${${err.variable}:-default}`);
         }
         if (err instanceof BadPlaceholderError) throw new UsageError(`${where}: "${field}": ${err.message}`);
         throw err;

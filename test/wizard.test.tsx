@@ -18,7 +18,7 @@ function fakeDeps(over: Partial<WizardDeps> = {}): WizardDeps & { specs: Migrati
       flags.push(f);
       return { marker: 'spec', ...f } as unknown as MigrationSpec;
     },
-    plan: async () => 'PLAN: 1. preflight  2. provision',
+    plan: async () => ({ text: 'PLAN: 1. preflight  2. provision' }),
     run: async (spec, { bus, confirm }) => {
       specs.push(spec);
       bus.emit({ event: 'step.start', step: 'preflight', title: 'Preflight checks' });
@@ -27,7 +27,7 @@ function fakeDeps(over: Partial<WizardDeps> = {}): WizardDeps & { specs: Migrati
       bus.emit({ event: 'progress', step: 'repoint', phase: 'drain', done: 1, total: 3, unit: 'clients', detail: { clients: [{ addr: '127.0.0.1:5555', name: 'app' }] } });
       if (!(await confirm('Have you repointed your clients?'))) throw new StepError('repoint', 'operator declined');
       bus.emit({ event: 'step.done', step: 'repoint', ms: 1500 });
-      bus.emit({ event: 'done', exitCode: 0, report: { pauseMs: 42 } });
+      bus.emit({ event: 'done', exitCode: 0, report: { pauseMs: 42, finalOffset: 12345, statePath: '.ferry/x.json' } });
     },
     freePort: async () => 7777,
     ...over,
@@ -86,7 +86,7 @@ describe('wizard (ink components)', () => {
     expect(manual).toContain('127.0.0.1:5555 name=app');
     expect(manual).toMatch(/✔ preflight/);
     w.stdin.write('y');
-    const end = await until(w.frames, /Migration complete\. pauseMs 42 ms/);
+    const end = await until(w.frames, /Migration complete\. writes paused 42 ms · final offset 12,345 · state in \.ferry\/x\.json/);
     expect(end).toMatch(/✔ repoint {6}1\.5 s/);
     await until(w.frames, /Migration complete/);
     for (let i = 0; i < 50 && w.code() === undefined; i++) await tick(20);

@@ -42,7 +42,7 @@ export function RunView(props: {
           ▶ {props.current.title} <Text dimColor>({props.current.step})</Text>
         </Text>
       ) : null}
-      {props.progress.map((p) => (
+      {props.progress.filter((p) => !(props.pending && p === drain)).map((p) => (
         <Text key={p.phase}>    {describeProgress(p)}</Text>
       ))}
       {props.pending ? (

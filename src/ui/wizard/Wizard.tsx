@@ -8,7 +8,7 @@
 import { Box, Static, Text, useApp, useInput } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import { EventBus, type FerryEvent } from '../../core/events.js';
-import { exitCodeOf, ExitCode, FerryError, InterruptedError } from '../../core/errors.js';
+import { exitCodeOf, ExitCode, FerryError, InterruptedError, SafetyError } from '../../core/errors.js';
 import type { MigrationSpec } from '../../core/spec.js';
 import { formatBytes, formatCount, formatMs } from '../format.js';
 import { SelectList, TextField, YesNo } from './inputs.js';
@@ -179,10 +179,11 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; en
         });
         spec.current = built;
         setBusy('Running preflight checks and building the plan…');
-        const text = await deps.plan(built);
+        const { text, refusal } = await deps.plan(built);
         say('');
         for (const l of text.replace(/\n$/, '').split('\n')) say(l);
         say('');
+        if (refusal) throw new SafetyError(refusal);
         setStage('confirm');
       } catch (err) {
         say(`✗ ${messageOf(err)}`, { color: 'red' });
@@ -344,12 +345,13 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** The figures worth a line: pause, keys, final offset… whatever the runner reported. */
+/** The figures worth a line: the write pause, the final offset, where the state is. */
 function summariseReport(report: Record<string, unknown>): string {
   const parts: string[] = [];
-  for (const [k, v] of Object.entries(report)) {
-    if (typeof v === 'number') parts.push(`${k} ${/ms$/i.test(k) ? formatMs(v) : formatCount(v)}`);
-    else if (typeof v === 'string' && v.length < 60) parts.push(`${k} ${v}`);
-  }
+  if (typeof report.pauseMs === 'number') parts.push(`writes paused ${formatMs(report.pauseMs)}`);
+  if (typeof report.finalOffset === 'number') parts.push(`final offset ${formatCount(report.finalOffset)}`);
+  const target = report.target as { host?: string; port?: number } | undefined;
+  if (target?.host) parts.push(`new master ${target.host}:${target.port}`);
+  if (typeof report.statePath === 'string') parts.push(`state in ${report.statePath}`);
   return parts.length ? ` ${parts.join(' · ')}` : '';
 }

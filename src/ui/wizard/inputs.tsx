@@ -3,7 +3,7 @@
  * from, and a yes/no question. Ctrl-C is left to the wizard, which asks before aborting.
  */
 import { Box, Text, useInput } from 'ink';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 
 /** A one-line text field; Enter on an empty field takes `defaultValue`. */
 export function TextField(props: {
@@ -16,22 +16,27 @@ export function TextField(props: {
   onSubmit(value: string): void;
 }) {
   const [value, setValue] = useState('');
+  // NOTE: keys can arrive faster than React re-renders (a paste, tmux send-keys): the handler
+  // reads and writes the text through a ref so no keystroke sees a stale value.
+  const text = useRef('');
+  const update = (v: string) => {
+    text.current = v;
+    setValue(v);
+  };
   useInput(
     (input, key) => {
-      if (key.ctrl && input === 'u') return setValue(''); // Ctrl-U clears the line, as in a shell
+      if (key.ctrl && input === 'u') return update(''); // Ctrl-U clears the line, as in a shell
       if (key.ctrl || key.meta || key.tab || key.upArrow || key.downArrow || key.escape) return;
-      if (key.return) {
-        props.onSubmit(value.trim() || props.defaultValue || '');
-        return;
-      }
+      const submit = (v: string) => props.onSubmit(v.trim() || props.defaultValue || '');
+      if (key.return) return submit(text.current);
       // NOTE: terminals send DEL (0x7f) for Backspace, which ink reports as `delete`.
-      if (key.backspace || key.delete) {
-        setValue((v) => v.slice(0, -1));
-        return;
-      }
-      // A paste (or tmux send-keys) arrives as one chunk: keep every printable character.
-      const printable = input.replace(/[\r\n]/g, '').replace(/[\u0000-\u001f\u007f]/g, '');
-      if (printable) setValue((v) => v + printable);
+      if (key.backspace || key.delete) return update(text.current.slice(0, -1));
+      // A chunk may hold several characters and an Enter: text up to the newline, then submit.
+      const clean = (t: string) => t.replace(/[\u0000-\u001f\u007f]/g, '');
+      const nl = input.search(/[\r\n]/);
+      if (nl >= 0) return submit(text.current + clean(input.slice(0, nl)));
+      const printable = clean(input);
+      if (printable) update(text.current + printable);
     },
     { isActive: props.active ?? true },
   );
@@ -64,14 +69,20 @@ export function SelectList<T extends string>(props: {
   onSubmit(value: T): void;
 }) {
   const start = Math.max(0, props.choices.findIndex((c) => c.value === props.initial));
-  const [index, setIndex] = useState(start);
+  const [index, setIndexState] = useState(start);
+  const current = useRef(start); // see TextField: keys may outrun renders
+  const setIndex = (i: number) => {
+    current.current = i;
+    setIndexState(i);
+  };
   useInput(
     (input, key) => {
       if (key.ctrl) return;
-      if (key.upArrow || input === 'k') setIndex((i) => (i + props.choices.length - 1) % props.choices.length);
-      else if (key.downArrow || input === 'j') setIndex((i) => (i + 1) % props.choices.length);
-      else if (key.return) props.onSubmit(props.choices[index].value);
-      else if (/^[1-9]$/.test(input) && Number(input) <= props.choices.length) setIndex(Number(input) - 1);
+      const n = props.choices.length;
+      if (key.upArrow || input === 'k') setIndex((current.current + n - 1) % n);
+      else if (key.downArrow || input === 'j') setIndex((current.current + 1) % n);
+      else if (key.return) props.onSubmit(props.choices[current.current].value);
+      else if (/^[1-9]$/.test(input) && Number(input) <= n) setIndex(Number(input) - 1);
     },
     { isActive: props.active ?? true },
   );

@@ -21,8 +21,8 @@ export interface WizardDeps {
   probe(url: string, which: '--from' | '--to'): Promise<ServerSummary>;
   /** The same builder the flags use. */
   buildSpec(flags: MigrationFlags): MigrationSpec;
-  /** The plan, rendered as `ferry plan` prints it; throws a SafetyError when refused. */
-  plan(spec: MigrationSpec): Promise<string>;
+  /** The plan, rendered as `ferry plan` prints it, and the first refusal if preflight refuses. */
+  plan(spec: MigrationSpec): Promise<{ text: string; refusal?: string }>;
   /** Runs the migration (events on `bus`); resolves when done, throws a FerryError otherwise. */
   run(spec: MigrationSpec, opts: { bus: EventBus; signal: AbortSignal; confirm(question: string): Promise<boolean> }): Promise<void>;
   /** Suggests a free port for `--to start`. */

@@ -10,8 +10,9 @@ const AUTH_ARGS = /\b(AUTH|masterauth|requirepass)(\s+)(\S+)(\s+\S+)?/gi;
 export function redact(text: string): string {
   return text
     .replace(URL_CREDENTIALS, (_m, scheme: string, user: string) => `${scheme}${user ? `${user}:` : ':'}***@`)
-    .replace(AUTH_ARGS, (_m, cmd: string, sp: string, a: string, b?: string) =>
-      b ? `${cmd}${sp}${a} ***` : `${cmd}${sp}***`,
+    .replace(AUTH_ARGS, (m: string, cmd: string, sp: string, a: string, b?: string) =>
+      // Already-redacted text (plans show `<redacted>`) stays as it is.
+      a === '<redacted>' || a === '***' ? m : b ? `${cmd}${sp}${a} ***` : `${cmd}${sp}***`,
     );
 }
 

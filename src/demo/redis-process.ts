@@ -97,7 +97,7 @@ export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
     },
   };
   live.add(server);
-  await waitForPing(server, child);
+  await waitForPing(server, child, password);
   return server;
 }
 
@@ -106,7 +106,7 @@ function passwordFrom(args: string[]): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-async function waitForPing(s: LocalRedis, child: ReturnType<typeof spawn>): Promise<void> {
+async function waitForPing(s: LocalRedis, child: ReturnType<typeof spawn>, password?: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   let exited = false;
   child.once('exit', () => (exited = true));
@@ -116,7 +116,7 @@ async function waitForPing(s: LocalRedis, child: ReturnType<typeof spawn>): Prom
       live.delete(s);
       throw new Error(`redis-server on port ${s.port} exited at start:\n${log.slice(-2000)}`);
     }
-    const c = new Redis({ port: s.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const c = new Redis({ port: s.port, host: '127.0.0.1', password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     c.on('error', () => {});
     try {
       await c.connect();

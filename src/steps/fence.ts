@@ -40,6 +40,8 @@ export const fence: Step = {
     await ctx.save();
     await source.call('CLIENT', 'PAUSE', String(ms), 'WRITE');
     try {
+      ctx.info(`old master paused for writes (at most ${ms} ms)`);
+      await testHold(ctx.signal);
       for (;;) {
         const o = await ctx.driver.offsets(ctx);
         if (o.replicaOffset >= o.masterOffset && o.linkUp) {
@@ -57,6 +59,15 @@ export const fence: Step = {
     }
   },
 };
+
+/**
+ * Test-only: FERRY_TEST_FENCE_HOLD_MS keeps the fence waiting that long after the pause, so a
+ * test can interrupt ferry while the old master is paused. Never set it in production.
+ */
+async function testHold(signal: AbortSignal): Promise<void> {
+  const ms = Number(process.env.FERRY_TEST_FENCE_HOLD_MS ?? 0);
+  if (ms > 0) await sleep(ms, signal);
+}
 
 /** True while a CLIENT PAUSE sent by ferry may still be in effect on the old master. */
 export function isPausedByFerry(state: RunState): boolean {

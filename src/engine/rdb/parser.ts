@@ -1,0 +1,520 @@
+/**
+ * The streaming RDB parser: a push decoder (STYLE.md #6). Feed it chunks as they arrive from a
+ * socket or a file with `write(chunk)`; it returns the records completed by that chunk, keeps its
+ * place across chunk boundaries and never needs the whole file in memory.
+ *
+ *   "REDIS" 4-digit-version | "VALKEY" 3-digit-version     (9 bytes)
+ *   ( AUX | SELECTDB | RESIZEDB | SLOT_INFO | FUNCTION2 | MODULE_AUX
+ *     | [EXPIRETIME(_MS)] [IDLE] [FREQ] <type> <key> <value> )*
+ *   EOF 0xFF  [CRC64 LE, version >= 5; 0 = checksum disabled]
+ *
+ * NOTE (backpressure): write() is synchronous and returns the records as an array, so the caller
+ * (the replication reader) decides when to read the next chunk: when its writer window is full it
+ * simply stops calling write() and pauses the socket. The records of one write() are bounded by
+ * the chunk's size (a big value comes as a chunked key, never as one record holding it all).
+ *
+ * NOTE (resuming): every unit (one opcode, or one whole key record) is parsed from the buffered
+ * bytes; if they run out, the unit is rewound and retried once enough bytes have arrived: the failed
+ * read records how far it needed to go (`needAbs`), and chunks are only collected (not copied) until
+ * then. State changes only at the end of a unit, so a rewind leaves nothing half-done.
+ *
+ * After EOF + checksum, `done` is true, `bytesConsumed` is the RDB's length and `trailing` holds
+ * the bytes that followed it in the input (the replication stream's `$EOF:<mark>` or commands).
+ */
+import type { ChunkEntry, FunctionEntry, KeyEntry, ValueType } from '../entry.js';
+import { Crc64 } from './crc64.js';
+import { NEED_MORE, RdbError } from './errors.js';
+import { buildPayload, RdbKeyEntry } from './key-record.js';
+import { Reader } from './reader.js';
+import * as T from './types.js';
+import { decodeValue, newChunk, readModuleId, skipModuleOpcodes, skipValue } from './value.js';
+import { ValueWalker } from './value-walker.js';
+
+/** What the parser emits (all are Entry members, see src/engine/entry.ts). */
+export type RdbRecord = KeyEntry | ChunkEntry | FunctionEntry;
+
+/** Options of RdbParser. */
+export interface RdbParserOptions {
+  /**
+   * 'payload' (default, full-sync hot path): keys carry their DUMP payload; values are skipped,
+   * not decoded. 'decode': every key is `chunked` and its elements follow in chunk records.
+   */
+  mode?: 'payload' | 'decode';
+  /**
+   * Values larger than this (bytes as stored in the RDB) are emitted decoded in chunks instead of
+   * as a payload, so no single RESTORE is huge. Default 16 MiB.
+   */
+  payloadLimit?: number;
+  /** Check the CRC64 trailer (default true). */
+  verifyChecksum?: boolean;
+  /** Largest string length accepted; larger length fields are rejected as corrupt. Default 1 GiB. */
+  maxStringLength?: number;
+  /** Module values: 'payload' (default) keeps them raw for RESTORE; 'skip' drops them with a warning. */
+  modules?: 'payload' | 'skip';
+  /** Called for things worth telling the user (skipped module data, unknown AUX, new versions). */
+  onWarning?: (message: string) => void;
+}
+
+const HEADER = 0;
+const BODY = 1;
+const CHECKSUM = 2;
+const DONE = 3;
+/** Inside a key record whose value did not fit in the buffered bytes (see value-walker.ts). */
+const SLOW = 4;
+
+/** A chunk record is flushed once it holds this many items or bytes. */
+const CHUNK_ITEMS = 4096;
+const CHUNK_BYTES = 1 << 20;
+
+const NO_RECORDS: RdbRecord[] = [];
+
+/** See the module comment. */
+export class RdbParser {
+  /** RDB version from the header (0 until it is read). */
+  version = 0;
+  /** 'REDIS' or 'VALKEY'. */
+  magic = '';
+  /** AUX fields (redis-ver, repl-id, repl-offset, repl-stream-db, ...), values as latin1 text. */
+  readonly aux = new Map<string, string>();
+  /** RESIZEDB hints per db. */
+  readonly resizeDb = new Map<number, { keys: number; expires: number }>();
+  /** Warnings so far (also passed to onWarning). */
+  readonly warnings: string[] = [];
+  /** True once EOF (and the checksum, if any) was read. */
+  done = false;
+  /** After done: 'ok' (verified), 'disabled' (stored as 0), 'absent' (version < 5), 'unchecked'. */
+  checksum: 'ok' | 'disabled' | 'absent' | 'unchecked' = 'unchecked';
+  /** Current db (SELECTDB). */
+  db = 0;
+
+  private readonly r = new Reader();
+  private readonly mode: 'payload' | 'decode';
+  private readonly payloadLimit: number;
+  private readonly verify: boolean;
+  private readonly skipModules: boolean;
+  private readonly onWarning?: (message: string) => void;
+  private state = HEADER;
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  private needAbs = 0;
+  private crc = new Crc64();
+  /** Absolute offset up to which the CRC has been computed. */
+  private crcAbs = 0;
+  private expireAt: number | null = null;
+  private idle: number | null = null;
+  private freq: number | null = null;
+  private trail: Buffer[] = [];
+  private unitStart = 0;
+  // Slow path (one key record at a time):
+  private readonly walker = new ValueWalker();
+  private slowKey: RdbKeyEntry | null = null;
+  private slowType = 0;
+  /** Absolute offset of the value's first byte. */
+  private slowValueAbs = 0;
+  /** Payload mode: value bytes of earlier buffers, and where the current buffer's part starts. */
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  private partFrom = 0;
+  /** Module value above the payload limit: walked to its end and dropped. */
+  private discard = false;
+
+  constructor(opts: RdbParserOptions = {}) {
+    this.mode = opts.mode ?? 'payload';
+    this.payloadLimit = opts.payloadLimit ?? 16 * 1024 * 1024;
+    this.verify = opts.verifyChecksum ?? true;
+    this.skipModules = opts.modules === 'skip';
+    this.onWarning = opts.onWarning;
+    this.r.maxLen = opts.maxStringLength ?? 1 << 30;
+  }
+
+  /** Bytes of the RDB consumed so far (after `done`: the RDB's total length). */
+  get bytesConsumed(): number {
+    return this.r.base + this.r.pos;
+  }
+
+  /**
+   * Bytes of input the parser holds on to: unparsed bytes, collected chunks and (payload mode) the
+   * value being measured for its payload. Stays near one chunk + one element + the payload limit.
+   */
+  get bufferedBytes(): number {
+    const r = this.r;
+    const part = this.state === SLOW && !this.walker.emit ? r.pos - this.partFrom + this.partsLen : 0;
+    return r.end - r.pos + this.pendingLen + part;
+  }
+
+  /** Bytes that followed the RDB's end in the input (empty until done). */
+  get trailing(): Buffer {
+    if (this.trail.length > 1) this.trail = [Buffer.concat(this.trail)];
+    return this.trail[0] ?? Buffer.alloc(0);
+  }
+
+  /** Consumes a chunk; returns the records it completed (see the module comment). */
+  write(chunk: Buffer): RdbRecord[] {
+    const r = this.r;
+    if (this.state === DONE) {
+      if (chunk.length > 0) this.trail.push(chunk);
+      return NO_RECORDS;
+    }
+    if (r.pos >= r.end && this.pendingLen === 0) {
+      this.flushCrc();
+      this.saveValuePart();
+      r.reset(chunk, 0, chunk.length, r.base + r.end, false);
+    } else {
+      this.pending.push(chunk);
+      this.pendingLen += chunk.length;
+      if (r.base + r.end + this.pendingLen < this.needAbs) return NO_RECORDS;
+      this.combine();
+    }
+    const out: RdbRecord[] = [];
+    this.run(out);
+    return out;
+  }
+
+  /** Declares the end of input: throws RdbError if the RDB is incomplete. */
+  end(): void {
+    if (this.state !== DONE) {
+      throw new RdbError(`truncated RDB (input ended before the EOF opcode${this.state === CHECKSUM ? "'s checksum" : ''})`, this.r.base + this.r.end + this.pendingLen);
+    }
+  }
+
+  /** Joins the unconsumed tail with the collected chunks into one buffer. */
+  private combine(): void {
+    const r = this.r;
+    this.flushCrc();
+    this.saveValuePart();
+    const parts = this.pending;
+    if (r.pos < r.end) parts.unshift(r.buf.subarray(r.pos, r.end));
+    const base = r.base + r.pos;
+    const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    r.reset(buf, 0, buf.length, base, false);
+    this.pending = [];
+    this.pendingLen = 0;
+  }
+
+  /** Slow path, payload mode: keeps the value bytes of the buffer about to be replaced. */
+  private saveValuePart(): void {
+    if (this.state !== SLOW || this.walker.emit) return;
+    const r = this.r;
+    if (!this.discard && r.pos > this.partFrom) {
+      this.parts.push(r.buf.subarray(this.partFrom, r.pos));
+      this.partsLen += r.pos - this.partFrom;
+    } else if (this.discard) {
+      this.partsLen += r.pos - this.partFrom;
+    }
+    this.partFrom = 0;
+  }
+
+  /** Adds the consumed bytes not yet hashed to the file CRC. */
+  private flushCrc(): void {
+    if (!this.verify) return;
+    const r = this.r;
+    const from = this.crcAbs - r.base;
+    if (r.pos > from) {
+      this.crc.update(r.buf, from, r.pos);
+      this.crcAbs = r.base + r.pos;
+    }
+  }
+
+  private warn(message: string): void {
+    this.warnings.push(message);
+    this.onWarning?.(message);
+  }
+
+  private run(out: RdbRecord[]): void {
+    const r = this.r;
+    for (;;) {
+      this.unitStart = r.pos;
+      try {
+        if (this.state === BODY) {
+          while (this.state === BODY) this.unit(out);
+        } else if (this.state === SLOW) {
+          this.slowStep(out);
+        } else if (this.state === HEADER) {
+          this.header();
+        } else if (this.state === CHECKSUM) {
+          this.trailer();
+        } else {
+          return;
+        }
+      } catch (e) {
+        if (e !== NEED_MORE) throw e;
+        r.pos = this.unitStart;
+        this.needAbs = r.needAbs;
+        // Hand over what was decoded so far: the caller sees progress, memory stays bounded.
+        if (this.state === SLOW && this.walker.emit) this.flushSink(out, false);
+        return;
+      }
+    }
+  }
+
+
+  private header(): void {
+    const r = this.r;
+    r.ensure(9, 'RDB header');
+    const head = r.buf.toString('latin1', r.pos, r.pos + 9);
+    let m = /^REDIS(\d{4})$/.exec(head);
+    if (m) this.magic = 'REDIS';
+    else if ((m = /^VALKEY(\d{3})$/.exec(head))) this.magic = 'VALKEY';
+    if (!m) return r.fail(`RDB header (expected "REDIS" + 4 digits, got ${JSON.stringify(head)}): not an RDB file`);
+    const version = Number(m[1]);
+    if (version < 1) r.fail(`RDB version ${version}`);
+    if (this.magic === 'REDIS' && version > 12) this.warn(`RDB version ${version} is newer than ferry knows (12): unknown types will be reported`);
+    r.pos += 9;
+    this.version = version;
+    this.state = BODY;
+  }
+
+  private trailer(): void {
+    const r = this.r;
+    if (this.version >= 5) {
+      r.ensure(8, 'CRC64 trailer');
+      const p = r.pos;
+      const zero = r.buf.readUInt32LE(p) === 0 && r.buf.readUInt32LE(p + 4) === 0;
+      if (zero) this.checksum = 'disabled';
+      else if (!this.verify) this.checksum = 'unchecked';
+      else if (this.crc.equalsLE(r.buf, p)) this.checksum = 'ok';
+      else {
+        const stored = r.buf.readBigUInt64LE(p);
+        r.fail(`CRC64 trailer (file says 0x${stored.toString(16)}, content hashes to 0x${this.crc.digest().toString(16)})`);
+      }
+      r.pos = p + 8;
+    } else {
+      this.checksum = 'absent';
+    }
+    this.state = DONE;
+    this.done = true;
+    if (r.pos < r.end) this.trail.push(r.buf.subarray(r.pos, r.end));
+    this.trail.push(...this.pending);
+    this.pending = [];
+    this.pendingLen = 0;
+    r.end = r.pos;
+  }
+
+  /** One opcode or one key record. */
+  private unit(out: RdbRecord[]): void {
+    const r = this.r;
+    this.unitStart = r.pos;
+    const op = r.u8('opcode');
+    if (op < 0xf4) return this.keyRecord(op, out);
+    switch (op) {
+      case T.RDB_OPCODE_EOF:
+        // The file CRC covers everything up to and including this byte.
+        this.flushCrc();
+        this.state = CHECKSUM;
+        return;
+      case T.RDB_OPCODE_SELECTDB:
+        this.db = r.len('SELECTDB db number');
+        return;
+      case T.RDB_OPCODE_EXPIRETIME_MS:
+        this.expireAt = r.int64LE('EXPIRETIME_MS');
+        return;
+      case T.RDB_OPCODE_EXPIRETIME:
+        this.expireAt = r.int32LE('EXPIRETIME') * 1000;
+        return;
+      case T.RDB_OPCODE_IDLE:
+        this.idle = r.len('IDLE');
+        return;
+      case T.RDB_OPCODE_FREQ:
+        this.freq = r.u8('FREQ');
+        return;
+      case T.RDB_OPCODE_AUX: {
+        const k = r.string('AUX field name').toString('latin1');
+        const v = r.string('AUX field value').toString('latin1');
+        this.aux.set(k, v);
+        return;
+      }
+      case T.RDB_OPCODE_RESIZEDB: {
+        const keys = r.len('RESIZEDB db size');
+        const expires = r.len('RESIZEDB expires size');
+        this.resizeDb.set(this.db, { keys, expires });
+        return;
+      }
+      case T.RDB_OPCODE_SLOT_INFO:
+        r.len('SLOT_INFO slot');
+        r.len('SLOT_INFO keys');
+        r.len('SLOT_INFO expires');
+        return;
+      case T.RDB_OPCODE_FUNCTION2: {
+        const at = r.pos;
+        const code = r.string('FUNCTION2 library source');
+        out.push({ kind: 'function', code, payload: buildPayload(op, r.buf, at, r.pos, this.version) });
+        return;
+      }
+      case T.RDB_OPCODE_FUNCTION_PRE_GA:
+        return r.fail('FUNCTION_PRE_GA opcode (functions from a Redis 7.0 release candidate): not supported; re-save the RDB with Redis 7.0 GA or later', r.pos - 1);
+      case T.RDB_OPCODE_MODULE_AUX: {
+        const id = readModuleId(r);
+        r.len('MODULE_AUX when-opcode');
+        r.len('MODULE_AUX when');
+        skipModuleOpcodes(r);
+        const { name } = T.moduleName(id);
+        this.warn(`skipped module auxiliary data of module '${name}' (ferry cannot move module-global state)`);
+        return;
+      }
+      default:
+        return r.fail(`opcode 0x${op.toString(16)} (unknown; written by a newer Redis/Valkey?)`, r.pos - 1);
+    }
+  }
+
+  /** [type] key value: emits a key (payload or chunked); falls back to the slow path. */
+  private keyRecord(type: number, out: RdbRecord[]): void {
+    const r = this.r;
+    const vtype = T.VALUE_TYPE[type];
+    r.key = undefined;
+    if (vtype === undefined) {
+      if (type === T.RDB_TYPE_MODULE_PRE_GA) r.fail('value of type 6 (MODULE pre-GA, Redis 4.0 RC): not supported', r.pos - 1);
+      return r.fail(`value of unknown RDB type ${type} (written by a newer Redis/Valkey? ferry supports types 0-25)`, r.pos - 1);
+    }
+    const key = r.string('key');
+    r.key = key;
+    const valueStart = r.pos;
+    try {
+      this.fastValue(type, vtype, key, valueStart, out);
+    } catch (e) {
+      if (e !== NEED_MORE) throw e;
+      r.pos = valueStart;
+      this.enterSlow(type, vtype, key, out);
+    }
+  }
+
+  /** The whole value is buffered (else NEED_MORE): slice it as a payload, or decode it at once. */
+  private fastValue(type: number, vtype: ValueType, key: Buffer, valueStart: number, out: RdbRecord[]): void {
+    const r = this.r;
+    if (this.mode === 'payload' || vtype === 'module') {
+      let value: Buffer | undefined;
+      if (type === T.RDB_TYPE_STRING && !r.peekIsLzf()) value = r.string('string value');
+      else skipValue(r, type);
+      const size = r.pos - valueStart;
+      if (size <= this.payloadLimit || vtype === 'module') {
+        const entry = new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, size, r.buf, valueStart, this.version, value);
+        if (vtype === 'module') {
+          entry.module = this.moduleOf(r.buf, valueStart);
+          if (this.skipModules || size > this.payloadLimit) return this.dropModule(key, entry.module.name, size);
+        }
+        out.push(entry);
+        this.resetKeyState();
+        return;
+      }
+      r.pos = valueStart;
+    }
+    const chunk = newChunk();
+    decodeValue(r, type, chunk);
+    chunk.last = true;
+    const size = r.pos - valueStart;
+    out.push(new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, size, null, 0, this.version, undefined), chunk);
+    this.resetKeyState();
+  }
+
+  private moduleOf(buf: Buffer, at: number): { name: string; version: number } {
+    const tmp = new Reader();
+    tmp.reset(buf, at, buf.length, 0, true);
+    return T.moduleName(readModuleId(tmp));
+  }
+
+  private dropModule(key: Buffer, name: string, size: number): void {
+    this.warn(`skipped key '${key.toString('latin1')}' of module type '${name}' (${size} bytes${this.skipModules ? '' : ', above the payload limit'})`);
+    this.resetKeyState();
+  }
+
+  /** Starts the slow path at the value's first byte (the reader is there). */
+  private enterSlow(type: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
+    const r = this.r;
+    const emit = this.mode === 'decode' && vtype !== 'module';
+    this.slowKey = new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, 0, null, 0, this.version, undefined);
+    this.slowType = type;
+    this.slowValueAbs = r.base + r.pos;
+    this.parts = [];
+    this.partsLen = 0;
+    this.partFrom = r.pos;
+    this.discard = this.skipModules && vtype === 'module';
+    this.walker.start(type, emit);
+    this.walker.sink = newChunk();
+    this.walker.sinkBytes = 0;
+    if (emit) out.push(this.slowKey);
+    this.state = SLOW;
+  }
+
+  /** One unit of a slow-path value. */
+  private slowStep(out: RdbRecord[]): void {
+    const r = this.r;
+    const w = this.walker;
+    const done = w.step(r);
+    if (w.emit) {
+      if (done) return this.finishSlow(out);
+      if (w.sink.items.length >= CHUNK_ITEMS || w.sinkBytes >= CHUNK_BYTES) this.flushSink(out, false);
+      return;
+    }
+    const size = this.partsLen + (r.pos - this.partFrom);
+    if (done) return this.finishSlow(out);
+    if (size > this.payloadLimit && !this.discard) {
+      if (this.slowKey!.type === 'module') this.discard = true;
+      else this.switchToDecode(out);
+    }
+  }
+
+  /** Payload mode, value above the limit: decode it from its start instead (bytes are all kept). */
+  private switchToDecode(out: RdbRecord[]): void {
+    const r = this.r;
+    this.flushCrc();
+    const all = Buffer.concat([...this.parts, r.buf.subarray(this.partFrom, r.end)]);
+    r.reset(all, 0, all.length, this.slowValueAbs, false);
+    this.parts = [];
+    this.partsLen = 0;
+    this.partFrom = 0;
+    this.walker.start(this.slowType, true);
+    out.push(this.slowKey!);
+  }
+
+  private flushSink(out: RdbRecord[], last: boolean): void {
+    const w = this.walker;
+    const c = w.sink;
+    if (!last && c.items.length === 0 && !c.streamEntries?.length) return;
+    c.last = last;
+    out.push(c);
+    w.sink = newChunk();
+    w.sinkBytes = 0;
+  }
+
+  private finishSlow(out: RdbRecord[]): void {
+    const r = this.r;
+    const entry = this.slowKey!;
+    entry.size = r.base + r.pos - this.slowValueAbs;
+    if (this.walker.emit) {
+      this.flushSink(out, true);
+    } else if (this.discard) {
+      this.dropModule(entry.key, this.moduleOfParts(), entry.size);
+    } else {
+      const parts = this.parts;
+      parts.push(r.buf.subarray(this.partFrom, r.pos));
+      const value = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      entry.setPayload(buildPayload(this.slowType, value, 0, value.length, this.version));
+      if (entry.type === 'module') entry.module = this.moduleOf(value, 0);
+      else if (this.slowType === T.RDB_TYPE_STRING && value[0] !== 0xc3) entry.value = this.stringOf(value);
+      out.push(entry);
+    }
+    this.parts = [];
+    this.partsLen = 0;
+    this.slowKey = null;
+    this.state = BODY;
+    this.resetKeyState();
+  }
+
+  private moduleOfParts(): string {
+    return T.moduleName(this.walker.moduleId).name;
+  }
+
+  /** A string value from its RDB bytes (raw or int-encoded). */
+  private stringOf(value: Buffer): Buffer {
+    const tmp = new Reader();
+    tmp.reset(value, 0, value.length, 0, true);
+    tmp.maxLen = this.r.maxLen;
+    return tmp.string('string value');
+  }
+
+  private resetKeyState(): void {
+    this.expireAt = null;
+    this.idle = null;
+    this.freq = null;
+    this.r.key = undefined;
+  }
+}

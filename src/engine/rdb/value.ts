@@ -1,0 +1,248 @@
+/**
+ * Values of every RDB type, read from a Reader positioned at the value (after the key):
+ * skipValue() only moves past it (payload mode: the bytes are sliced, not looked at), decodeValue()
+ * turns it into a ChunkEntry's elements. Layouts: REPLICATION-FACTS.md B "Value types".
+ */
+import type { ChunkEntry, StreamEntryRecord, StreamMeta } from '../entry.js';
+import { walkIntset, walkListpack, walkZiplist, walkZipmap, type BlobCtx } from './compact.js';
+import { RdbError } from './errors.js';
+import { doubleText, type Reader } from './reader.js';
+import { readStreamNode, readStreamTail, skipStreamNode } from './stream.js';
+import * as T from './types.js';
+
+/** Module value opcodes (RDB_MODULE_OPCODE_*): the self-describing stream of a MODULE_2 value. */
+const MOD_EOF = 0;
+const MOD_SINT = 1;
+const MOD_UINT = 2;
+const MOD_FLOAT = 3;
+const MOD_DOUBLE = 4;
+const MOD_STRING = 5;
+
+/** Skips a module value's (or MODULE_AUX body's) opcode stream up to its EOF opcode. */
+export function skipModuleOpcodes(r: Reader): void {
+  for (;;) {
+    const op = r.len('module opcode');
+    switch (op) {
+      case MOD_EOF:
+        return;
+      case MOD_SINT:
+      case MOD_UINT:
+        r.len('module integer');
+        break;
+      case MOD_FLOAT:
+        r.skip(4, 'module float');
+        break;
+      case MOD_DOUBLE:
+        r.skip(8, 'module double');
+        break;
+      case MOD_STRING:
+        r.skipString('module string');
+        break;
+      default:
+        r.fail(`module opcode ${op} (unknown)`, r.pos - 1);
+    }
+  }
+}
+
+/** Reads a MODULE_2 value's 64-bit module id (a length field). */
+export function readModuleId(r: Reader): bigint {
+  const p = r.pos;
+  r.ensure(1, 'module id');
+  if (r.buf[p] === 0x81) {
+    r.ensure(9, 'module id');
+    r.pos = p + 9;
+    return r.buf.readBigUInt64BE(p + 1);
+  }
+  return BigInt(r.len('module id'));
+}
+
+function unknownType(r: Reader, type: number): never {
+  if (type === T.RDB_TYPE_MODULE_PRE_GA) r.fail('value of type 6 (MODULE pre-GA, Redis 4.0 RC): not supported');
+  return r.fail(`value of unknown RDB type ${type} (written by a newer Redis/Valkey? ferry supports types 0-25)`);
+}
+
+/** Moves the reader past a value of RDB type `type` without decoding it. */
+export function skipValue(r: Reader, type: number): void {
+  switch (type) {
+    case T.RDB_TYPE_STRING:
+    case T.RDB_TYPE_HASH_ZIPMAP:
+    case T.RDB_TYPE_LIST_ZIPLIST:
+    case T.RDB_TYPE_SET_INTSET:
+    case T.RDB_TYPE_ZSET_ZIPLIST:
+    case T.RDB_TYPE_HASH_ZIPLIST:
+    case T.RDB_TYPE_HASH_LISTPACK:
+    case T.RDB_TYPE_ZSET_LISTPACK:
+    case T.RDB_TYPE_SET_LISTPACK:
+    case T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA:
+      return r.skipString('value');
+    case T.RDB_TYPE_LIST:
+    case T.RDB_TYPE_SET:
+    case T.RDB_TYPE_LIST_QUICKLIST:
+      for (let n = r.len('element count'); n > 0; n--) r.skipString('element');
+      return;
+    case T.RDB_TYPE_ZSET:
+      for (let n = r.len('element count'); n > 0; n--) {
+        r.skipString('zset member');
+        r.skipScoreText('zset score');
+      }
+      return;
+    case T.RDB_TYPE_ZSET_2:
+      for (let n = r.len('element count'); n > 0; n--) {
+        r.skipString('zset member');
+        r.skip(8, 'zset score');
+      }
+      return;
+    case T.RDB_TYPE_HASH:
+      for (let n = r.len('field count'); n > 0; n--) {
+        r.skipString('hash field');
+        r.skipString('hash value');
+      }
+      return;
+    case T.RDB_TYPE_LIST_QUICKLIST_2:
+      for (let n = r.len('quicklist node count'); n > 0; n--) {
+        r.len('quicklist container');
+        r.skipString('quicklist node');
+      }
+      return;
+    case T.RDB_TYPE_HASH_METADATA_PRE_GA:
+    case T.RDB_TYPE_HASH_METADATA:
+      if (type === T.RDB_TYPE_HASH_METADATA) r.skip(8, 'hash min expire');
+      for (let n = r.len('field count'); n > 0; n--) {
+        r.len('hash field TTL');
+        r.skipString('hash field');
+        r.skipString('hash value');
+      }
+      return;
+    case T.RDB_TYPE_HASH_LISTPACK_EX:
+      r.skip(8, 'hash min expire');
+      return r.skipString('hash listpack');
+    case T.RDB_TYPE_STREAM_LISTPACKS:
+    case T.RDB_TYPE_STREAM_LISTPACKS_2:
+    case T.RDB_TYPE_STREAM_LISTPACKS_3:
+      for (let n = r.len('stream node count'); n > 0; n--) skipStreamNode(r);
+      return readStreamTail(r, type, null);
+    case T.RDB_TYPE_MODULE_2:
+      readModuleId(r);
+      return skipModuleOpcodes(r);
+    default:
+      unknownType(r, type);
+  }
+}
+
+/** A new empty chunk. */
+export function newChunk(): ChunkEntry {
+  return { kind: 'chunk', items: [], last: false };
+}
+
+/** Decodes a complete value into `out` (items, fieldExpireAt, stream fields). */
+export function decodeValue(r: Reader, type: number, out: ChunkEntry): void {
+  const items = out.items;
+  const blob = (what: string): [Buffer, BlobCtx] => {
+    const b = r.string(what);
+    return [b, { at: r.dataAt, key: r.key }];
+  };
+  switch (type) {
+    case T.RDB_TYPE_STRING:
+      items.push(r.string('string value'));
+      return;
+    case T.RDB_TYPE_LIST:
+    case T.RDB_TYPE_SET:
+      for (let n = r.len('element count'); n > 0; n--) items.push(r.string('element'));
+      return;
+    case T.RDB_TYPE_ZSET:
+      for (let n = r.len('element count'); n > 0; n--) items.push(r.string('zset member'), r.scoreText('zset score'));
+      return;
+    case T.RDB_TYPE_ZSET_2:
+      for (let n = r.len('element count'); n > 0; n--) items.push(r.string('zset member'), doubleText(r.doubleLE('zset score')));
+      return;
+    case T.RDB_TYPE_HASH:
+      for (let n = r.len('field count'); n > 0; n--) items.push(r.string('hash field'), r.string('hash value'));
+      return;
+    case T.RDB_TYPE_HASH_ZIPMAP: {
+      const [b, ctx] = blob('zipmap');
+      return walkZipmap(b, items, ctx);
+    }
+    case T.RDB_TYPE_LIST_ZIPLIST:
+    case T.RDB_TYPE_ZSET_ZIPLIST:
+    case T.RDB_TYPE_HASH_ZIPLIST:
+      return walkZiplistInto(blob('ziplist'), items);
+    case T.RDB_TYPE_SET_INTSET: {
+      const [b, ctx] = blob('intset');
+      return walkIntset(b, items, ctx);
+    }
+    case T.RDB_TYPE_HASH_LISTPACK:
+    case T.RDB_TYPE_ZSET_LISTPACK:
+    case T.RDB_TYPE_SET_LISTPACK: {
+      const [b, ctx] = blob('listpack');
+      return walkListpack(b, items, ctx);
+    }
+    case T.RDB_TYPE_LIST_QUICKLIST:
+      for (let n = r.len('quicklist node count'); n > 0; n--) walkZiplistInto(blob('quicklist ziplist'), items);
+      return;
+    case T.RDB_TYPE_LIST_QUICKLIST_2:
+      for (let n = r.len('quicklist node count'); n > 0; n--) decodeQuicklist2Node(r, items);
+      return;
+    case T.RDB_TYPE_HASH_METADATA_PRE_GA:
+    case T.RDB_TYPE_HASH_METADATA:
+      return decodeHashMetadata(r, type, out);
+    case T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA:
+    case T.RDB_TYPE_HASH_LISTPACK_EX: {
+      if (type === T.RDB_TYPE_HASH_LISTPACK_EX) r.skip(8, 'hash min expire');
+      const [b, ctx] = blob('hash listpack');
+      return splitTriples(b, ctx, out);
+    }
+    case T.RDB_TYPE_STREAM_LISTPACKS:
+    case T.RDB_TYPE_STREAM_LISTPACKS_2:
+    case T.RDB_TYPE_STREAM_LISTPACKS_3:
+      return decodeStream(r, type, out);
+    case T.RDB_TYPE_MODULE_2:
+      return r.fail('module value: cannot decode (kept raw for RESTORE)');
+    default:
+      unknownType(r, type);
+  }
+}
+
+function walkZiplistInto([b, ctx]: [Buffer, BlobCtx], items: Buffer[]): void {
+  walkZiplist(b, items, ctx);
+}
+
+/** LIST_QUICKLIST_2 node: len container (1 PLAIN = one raw element, 2 PACKED = listpack) + string. */
+export function decodeQuicklist2Node(r: Reader, items: Buffer[]): void {
+  const at = r.pos;
+  const container = r.len('quicklist container');
+  const data = r.string('quicklist node');
+  if (container === 1) items.push(data);
+  else if (container === 2) walkListpack(data, items, { at: r.dataAt, key: r.key });
+  else r.fail(`quicklist container type ${container}`, at);
+}
+
+/** Types 22/24: (24: int64 LE minExpire) len; per field: len ttl, field, value. */
+function decodeHashMetadata(r: Reader, type: number, out: ChunkEntry): void {
+  const minExpire = type === T.RDB_TYPE_HASH_METADATA ? r.int64LE('hash min expire') : 0;
+  const ttls: number[] = (out.fieldExpireAt ??= []);
+  for (let n = r.len('field count'); n > 0; n--) {
+    const ttl = r.len('hash field TTL');
+    out.items.push(r.string('hash field'), r.string('hash value'));
+    ttls.push(ttl === 0 ? 0 : type === T.RDB_TYPE_HASH_METADATA ? ttl + minExpire - 1 : ttl);
+  }
+}
+
+/** Types 23/25: a listpack of (field, value, ttl ms absolute, 0 = none) triples. */
+function splitTriples(b: Buffer, ctx: BlobCtx, out: ChunkEntry): void {
+  const flat: Buffer[] = [];
+  walkListpack(b, flat, ctx);
+  if (flat.length % 3 !== 0) throw new RdbError(`hash listpack with TTLs: ${flat.length} elements is not a multiple of 3`, ctx.at, ctx.key);
+  const ttls: number[] = (out.fieldExpireAt ??= []);
+  for (let i = 0; i < flat.length; i += 3) {
+    out.items.push(flat[i], flat[i + 1]);
+    ttls.push(Number(flat[i + 2].toString('latin1')));
+  }
+}
+
+function decodeStream(r: Reader, type: number, out: ChunkEntry): void {
+  const entries: StreamEntryRecord[] = (out.streamEntries ??= []);
+  for (let n = r.len('stream node count'); n > 0; n--) readStreamNode(r, entries);
+  const meta = {} as StreamMeta;
+  readStreamTail(r, type, meta);
+  out.stream = meta;
+}

@@ -1,0 +1,112 @@
+/**
+ * Resume: ferry SIGKILLed at every step boundary (test-only FERRY_TEST_KILL_AFTER), then
+ * `ferry resume --state F --yes` finishes the migration and no acknowledged write is lost.
+ * SIGINT during the cutover: exit 130, the old master is not left paused, the state is saved.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ferry, fill, jsonEvents, spawnFerry } from './helpers/cli.js';
+import { startRedis } from './helpers/redis-server.js';
+import { missingKeys, pointMasterFile, startWriteLoad } from './helpers/write-load.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function setup() {
+  const [source, target] = await Promise.all([startRedis(), startRedis()]);
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-resume-'));
+  dirs.push(dir);
+  const seed = source.client();
+  await fill(seed, 200);
+  seed.disconnect();
+  const masterFile = join(dir, 'master');
+  pointMasterFile(masterFile, source.host, source.port);
+  const hook = `exec:printf '%s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${masterFile}.tmp && mv ${masterFile}.tmp ${masterFile}`;
+  const statePath = join(dir, 'state.json');
+  const args = ['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--yes', '--json', '--state', statePath, '--pause-timeout', '5000', '--drain-timeout', '5000'];
+  const load = startWriteLoad({ masterFile, lanes: 2, maxMs: 60_000 });
+  const stop = async () => {
+    await Promise.all([source.stop(), target.stop()]);
+  };
+  return { source, target, dir, statePath, args, load, stop };
+}
+
+const BOUNDARIES = ['preflight', 'provision', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent'];
+
+describe('resume after SIGKILL', () => {
+  it.each(BOUNDARIES)('killed right after %s: resume completes, no acknowledged write lost', async (boundary) => {
+    const s = await setup();
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const killed = await ferry(s.args, { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: boundary } });
+      expect(killed.signal, killed.stderr).toBe('SIGKILL');
+      const stored = JSON.parse(readFileSync(s.statePath, 'utf8'));
+      expect(stored.steps[boundary].status).toBe('done');
+      const resumed = await ferry(['resume', '--state', s.statePath, '--yes', '--json'], { cwd: s.dir });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const events = jsonEvents(resumed.stdout);
+      expect(events[events.length - 1].event).toBe('done');
+      // steps done before the kill are not done again
+      const rerun = events.filter((e) => e.event === 'step.start').map((e) => e.step);
+      expect(rerun).not.toContain(boundary);
+      await new Promise((r) => setTimeout(r, 200));
+      const report = await s.load.stop();
+      expect(report.switches).toBe(1);
+      const t = s.target.client();
+      expect(await missingKeys(t, report.acked)).toEqual([]);
+      expect(await t.exists('seed:0', 'seed:199')).toBe(2);
+      expect(((await t.call('ROLE')) as string[])[0]).toBe('master');
+      expect(JSON.parse(readFileSync(s.statePath, 'utf8')).status).toBe('done');
+    } finally {
+      await s.load.stop();
+      await s.stop();
+    }
+  });
+});
+
+describe('SIGINT during the cutover', () => {
+  it('exits 130, unpauses the old master, saves the state; resume then completes', async () => {
+    const s = await setup();
+    try {
+      const child = spawnFerry([...s.args, '--pause-timeout', '20000'], { cwd: s.dir, env: { FERRY_TEST_FENCE_HOLD_MS: '30000' } });
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`ferry never paused the old master:\n${out}`)), 30_000);
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('old master paused')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      child.kill('SIGINT');
+      const r = await child;
+      expect(r.exitCode, String(r.stderr)).toBe(130);
+      const events = jsonEvents(String(r.stdout));
+      expect(events[events.length - 1]).toMatchObject({ event: 'failed', exitCode: 130 });
+      const state = JSON.parse(readFileSync(s.statePath, 'utf8'));
+      expect(state.status).toBe('interrupted');
+      expect(state.steps.fence.status).toBe('failed');
+      // Not paused: a write on the old master is answered at once (a pause would hold it ~20 s).
+      const c = s.source.client();
+      const started = Date.now();
+      await c.set('after-sigint', '1');
+      expect(Date.now() - started).toBeLessThan(5000);
+      c.disconnect();
+      const resumed = await ferry(['resume', '--state', s.statePath, '--yes', '--json'], { cwd: s.dir });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      await new Promise((res) => setTimeout(res, 200));
+      const report = await s.load.stop();
+      const t = s.target.client();
+      expect(await missingKeys(t, [...report.acked, 'after-sigint'])).toEqual([]);
+    } finally {
+      await s.load.stop();
+      await s.stop();
+    }
+  });
+});

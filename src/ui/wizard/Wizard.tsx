@@ -11,7 +11,7 @@ import { EventBus, type FerryEvent } from '../../core/events.js';
 import { exitCodeOf, ExitCode, FerryError, InterruptedError, SafetyError } from '../../core/errors.js';
 import type { MigrationSpec } from '../../core/spec.js';
 import { formatBytes, formatCount, formatMs } from '../format.js';
-import { SelectList, TextField, YesNo } from './inputs.js';
+import { InputRoute, SelectList, TextField, YesNo } from './inputs.js';
 import { RunView, type PendingQuestion } from './RunView.js';
 import type { ServerSummary, WizardDeps } from './types.js';
 
@@ -89,8 +89,15 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; en
     return () => clearTimeout(t);
   }, [exitCode]);
 
+  // One subscription for the whole wizard: Ctrl-C, then the active widget (see InputRoute).
+  const route = useRef<{ current?: Parameters<typeof useInput>[0] }>({}).current;
+  route.current = undefined; // the active widget sets it again while this render runs
   useInput((input, key) => {
-    if (key.ctrl && input === 'c' && stage !== 'finished') setAskAbort(true);
+    if (key.ctrl && input === 'c') {
+      if (stage !== 'finished') setAskAbort(true);
+      return;
+    }
+    route.current?.(input, key);
   });
 
   function onAbortAnswer(yes: boolean) {
@@ -257,6 +264,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; en
 
   const active = !askAbort && !busy;
   return (
+    <InputRoute.Provider value={route}>
     <Box flexDirection="column">
       <Static items={lines}>
         {(l) => (
@@ -338,6 +346,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; en
         />
       ) : null}
     </Box>
+    </InputRoute.Provider>
   );
 }
 

@@ -2,8 +2,25 @@
  * The wizard's small input widgets (ink has none built in): a one-line text field, a list to pick
  * from, and a yes/no question. Ctrl-C is left to the wizard, which asks before aborting.
  */
-import { Box, Text, useInput } from 'ink';
-import { useRef, useState } from 'react';
+import { Box, Text, useInput, type Key } from 'ink';
+import { createContext, useContext, useRef, useState } from 'react';
+
+type KeyHandler = (input: string, key: Key) => void;
+
+/**
+ * Routes keys to the active widget. ink subscribes `useInput` handlers in a passive effect, i.e.
+ * after the new screen is drawn, so a key typed right after a question appears could reach the
+ * previous widget or none. Under a router the wizard subscribes once, and the active widget
+ * registers its handler while rendering: a key sees the widget that is on the screen.
+ */
+export const InputRoute = createContext<{ current?: KeyHandler } | null>(null);
+
+/** Like ink's useInput, through the InputRoute when there is one. */
+function useKeys(handler: KeyHandler, active: boolean): void {
+  const route = useContext(InputRoute);
+  if (route && active) route.current = handler;
+  useInput(handler, { isActive: active && !route });
+}
 
 /** A one-line text field; Enter on an empty field takes `defaultValue`. */
 export function TextField(props: {
@@ -23,7 +40,7 @@ export function TextField(props: {
     text.current = v;
     setValue(v);
   };
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.ctrl && input === 'u') return update(''); // Ctrl-U clears the line, as in a shell
       if (key.ctrl || key.meta || key.tab || key.upArrow || key.downArrow || key.escape) return;
@@ -38,7 +55,7 @@ export function TextField(props: {
       const printable = clean(input);
       if (printable) update(text.current + printable);
     },
-    { isActive: props.active ?? true },
+    props.active ?? true,
   );
   const shown = props.mask ? '*'.repeat(value.length) : value;
   return (
@@ -75,7 +92,7 @@ export function SelectList<T extends string>(props: {
     current.current = i;
     setIndexState(i);
   };
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.ctrl) return;
       const n = props.choices.length;
@@ -84,7 +101,7 @@ export function SelectList<T extends string>(props: {
       else if (key.return) props.onSubmit(props.choices[current.current].value);
       else if (/^[1-9]$/.test(input) && Number(input) <= n) setIndex(Number(input) - 1);
     },
-    { isActive: props.active ?? true },
+    props.active ?? true,
   );
   return (
     <Box flexDirection="column">
@@ -101,7 +118,7 @@ export function SelectList<T extends string>(props: {
 
 /** A y/n question; Enter takes `defaultYes`. */
 export function YesNo(props: { question: string; defaultYes?: boolean; active?: boolean; onAnswer(yes: boolean): void }) {
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.ctrl) return;
       const c = input.toLowerCase();
@@ -109,7 +126,7 @@ export function YesNo(props: { question: string; defaultYes?: boolean; active?: 
       else if (c === 'n' || key.escape) props.onAnswer(false);
       else if (key.return) props.onAnswer(Boolean(props.defaultYes));
     },
-    { isActive: props.active ?? true },
+    props.active ?? true,
   );
   return (
     <Text>

@@ -22,7 +22,7 @@ export { RDB_TYPE_NAME, VALUE_TYPE, moduleName } from './types.js';
 export async function parseRdbFile(
   path: string,
   opts: RdbParserOptions,
-  onRecords: (records: RdbRecord[], parser: RdbParser) => void,
+  onRecords: (records: RdbRecord[], parser: RdbParser) => void | Promise<void>,
   chunkSize = 1 << 20,
 ): Promise<RdbParser> {
   const parser = new RdbParser(opts);
@@ -34,7 +34,7 @@ export async function parseRdbFile(
       const { bytesRead } = await fh.read(buf, 0, chunkSize, null);
       if (bytesRead === 0) break;
       const recs = parser.write(bytesRead === chunkSize ? buf : buf.subarray(0, bytesRead));
-      if (recs.length > 0) onRecords(recs, parser);
+      if (recs.length > 0) await onRecords(recs, parser);
       if (parser.done) break;
     }
   } finally {

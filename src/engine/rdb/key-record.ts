@@ -45,6 +45,13 @@ export class RdbKeyEntry implements KeyEntry {
     this.value = value;
   }
 
+  /** Sets a payload built by the caller (the parser's slow path); the key is then not chunked. */
+  setPayload(payload: Buffer): void {
+    this.cached = payload;
+    this.src = null;
+    this.chunked = false;
+  }
+
   /** The DUMP payload, built on first access (see KeyEntry.payload). */
   get payload(): Buffer | undefined {
     if (this.cached === undefined && this.src !== null) {

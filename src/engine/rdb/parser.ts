@@ -21,13 +21,14 @@
  * After EOF + checksum, `done` is true, `bytesConsumed` is the RDB's length and `trailing` holds
  * the bytes that followed it in the input (the replication stream's `$EOF:<mark>` or commands).
  */
-import type { ChunkEntry, FunctionEntry, KeyEntry } from '../entry.js';
+import type { ChunkEntry, FunctionEntry, KeyEntry, ValueType } from '../entry.js';
 import { Crc64 } from './crc64.js';
 import { NEED_MORE, RdbError } from './errors.js';
 import { buildPayload, RdbKeyEntry } from './key-record.js';
 import { Reader } from './reader.js';
 import * as T from './types.js';
 import { decodeValue, newChunk, readModuleId, skipModuleOpcodes, skipValue } from './value.js';
+import { ValueWalker } from './value-walker.js';
 
 /** What the parser emits (all are Entry members, see src/engine/entry.ts). */
 export type RdbRecord = KeyEntry | ChunkEntry | FunctionEntry;
@@ -58,6 +59,12 @@ const HEADER = 0;
 const BODY = 1;
 const CHECKSUM = 2;
 const DONE = 3;
+/** Inside a key record whose value did not fit in the buffered bytes (see value-walker.ts). */
+const SLOW = 4;
+
+/** A chunk record is flushed once it holds this many items or bytes. */
+const CHUNK_ITEMS = 4096;
+const CHUNK_BYTES = 1 << 20;
 
 const NO_RECORDS: RdbRecord[] = [];
 
@@ -97,6 +104,19 @@ export class RdbParser {
   private idle: number | null = null;
   private freq: number | null = null;
   private trail: Buffer[] = [];
+  private unitStart = 0;
+  // Slow path (one key record at a time):
+  private readonly walker = new ValueWalker();
+  private slowKey: RdbKeyEntry | null = null;
+  private slowType = 0;
+  /** Absolute offset of the value's first byte. */
+  private slowValueAbs = 0;
+  /** Payload mode: value bytes of earlier buffers, and where the current buffer's part starts. */
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  private partFrom = 0;
+  /** Module value above the payload limit: walked to its end and dropped. */
+  private discard = false;
 
   constructor(opts: RdbParserOptions = {}) {
     this.mode = opts.mode ?? 'payload';
@@ -110,6 +130,16 @@ export class RdbParser {
   /** Bytes of the RDB consumed so far (after `done`: the RDB's total length). */
   get bytesConsumed(): number {
     return this.r.base + this.r.pos;
+  }
+
+  /**
+   * Bytes of input the parser holds on to: unparsed bytes, collected chunks and (payload mode) the
+   * value being measured for its payload. Stays near one chunk + one element + the payload limit.
+   */
+  get bufferedBytes(): number {
+    const r = this.r;
+    const part = this.state === SLOW && !this.walker.emit ? r.pos - this.partFrom + this.partsLen : 0;
+    return r.end - r.pos + this.pendingLen + part;
   }
 
   /** Bytes that followed the RDB's end in the input (empty until done). */
@@ -127,6 +157,7 @@ export class RdbParser {
     }
     if (r.pos >= r.end && this.pendingLen === 0) {
       this.flushCrc();
+      this.saveValuePart();
       r.reset(chunk, 0, chunk.length, r.base + r.end, false);
     } else {
       this.pending.push(chunk);
@@ -150,6 +181,7 @@ export class RdbParser {
   private combine(): void {
     const r = this.r;
     this.flushCrc();
+    this.saveValuePart();
     const parts = this.pending;
     if (r.pos < r.end) parts.unshift(r.buf.subarray(r.pos, r.end));
     const base = r.base + r.pos;
@@ -157,6 +189,19 @@ export class RdbParser {
     r.reset(buf, 0, buf.length, base, false);
     this.pending = [];
     this.pendingLen = 0;
+  }
+
+  /** Slow path, payload mode: keeps the value bytes of the buffer about to be replaced. */
+  private saveValuePart(): void {
+    if (this.state !== SLOW || this.walker.emit) return;
+    const r = this.r;
+    if (!this.discard && r.pos > this.partFrom) {
+      this.parts.push(r.buf.subarray(this.partFrom, r.pos));
+      this.partsLen += r.pos - this.partFrom;
+    } else if (this.discard) {
+      this.partsLen += r.pos - this.partFrom;
+    }
+    this.partFrom = 0;
   }
 
   /** Adds the consumed bytes not yet hashed to the file CRC. */
@@ -182,6 +227,8 @@ export class RdbParser {
       try {
         if (this.state === BODY) {
           while (this.state === BODY) this.unit(out);
+        } else if (this.state === SLOW) {
+          this.slowStep(out);
         } else if (this.state === HEADER) {
           this.header();
         } else if (this.state === CHECKSUM) {
@@ -193,12 +240,13 @@ export class RdbParser {
         if (e !== NEED_MORE) throw e;
         r.pos = this.unitStart;
         this.needAbs = r.needAbs;
+        // Hand over what was decoded so far: the caller sees progress, memory stays bounded.
+        if (this.state === SLOW && this.walker.emit) this.flushSink(out, false);
         return;
       }
     }
   }
 
-  private unitStart = 0;
 
   private header(): void {
     const r = this.r;
@@ -308,35 +356,40 @@ export class RdbParser {
     }
   }
 
-  /** [type] key value: emits a key (payload or chunked). */
+  /** [type] key value: emits a key (payload or chunked); falls back to the slow path. */
   private keyRecord(type: number, out: RdbRecord[]): void {
     const r = this.r;
     const vtype = T.VALUE_TYPE[type];
+    r.key = undefined;
     if (vtype === undefined) {
-      r.key = undefined;
       if (type === T.RDB_TYPE_MODULE_PRE_GA) r.fail('value of type 6 (MODULE pre-GA, Redis 4.0 RC): not supported', r.pos - 1);
       return r.fail(`value of unknown RDB type ${type} (written by a newer Redis/Valkey? ferry supports types 0-25)`, r.pos - 1);
     }
-    r.key = undefined;
     const key = r.string('key');
     r.key = key;
     const valueStart = r.pos;
-    let value: Buffer | undefined;
+    try {
+      this.fastValue(type, vtype, key, valueStart, out);
+    } catch (e) {
+      if (e !== NEED_MORE) throw e;
+      r.pos = valueStart;
+      this.enterSlow(type, vtype, key, out);
+    }
+  }
+
+  /** The whole value is buffered (else NEED_MORE): slice it as a payload, or decode it at once. */
+  private fastValue(type: number, vtype: ValueType, key: Buffer, valueStart: number, out: RdbRecord[]): void {
+    const r = this.r;
     if (this.mode === 'payload' || vtype === 'module') {
+      let value: Buffer | undefined;
       if (type === T.RDB_TYPE_STRING && !r.peekIsLzf()) value = r.string('string value');
       else skipValue(r, type);
       const size = r.pos - valueStart;
       if (size <= this.payloadLimit || vtype === 'module') {
         const entry = new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, size, r.buf, valueStart, this.version, value);
         if (vtype === 'module') {
-          r.pos = valueStart;
-          entry.module = T.moduleName(readModuleId(r));
-          r.pos = valueStart + size;
-          if (this.skipModules || size > this.payloadLimit) {
-            this.warn(`skipped key '${key.toString('latin1')}' of module type '${entry.module.name}' (${size} bytes)`);
-            this.resetKeyState();
-            return;
-          }
+          entry.module = this.moduleOf(r.buf, valueStart);
+          if (this.skipModules || size > this.payloadLimit) return this.dropModule(key, entry.module.name, size);
         }
         out.push(entry);
         this.resetKeyState();
@@ -350,6 +403,112 @@ export class RdbParser {
     const size = r.pos - valueStart;
     out.push(new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, size, null, 0, this.version, undefined), chunk);
     this.resetKeyState();
+  }
+
+  private moduleOf(buf: Buffer, at: number): { name: string; version: number } {
+    const tmp = new Reader();
+    tmp.reset(buf, at, buf.length, 0, true);
+    return T.moduleName(readModuleId(tmp));
+  }
+
+  private dropModule(key: Buffer, name: string, size: number): void {
+    this.warn(`skipped key '${key.toString('latin1')}' of module type '${name}' (${size} bytes${this.skipModules ? '' : ', above the payload limit'})`);
+    this.resetKeyState();
+  }
+
+  /** Starts the slow path at the value's first byte (the reader is there). */
+  private enterSlow(type: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
+    const r = this.r;
+    const emit = this.mode === 'decode' && vtype !== 'module';
+    this.slowKey = new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, 0, null, 0, this.version, undefined);
+    this.slowType = type;
+    this.slowValueAbs = r.base + r.pos;
+    this.parts = [];
+    this.partsLen = 0;
+    this.partFrom = r.pos;
+    this.discard = this.skipModules && vtype === 'module';
+    this.walker.start(type, emit);
+    this.walker.sink = newChunk();
+    this.walker.sinkBytes = 0;
+    if (emit) out.push(this.slowKey);
+    this.state = SLOW;
+  }
+
+  /** One unit of a slow-path value. */
+  private slowStep(out: RdbRecord[]): void {
+    const r = this.r;
+    const w = this.walker;
+    const done = w.step(r);
+    if (w.emit) {
+      if (done) return this.finishSlow(out);
+      if (w.sink.items.length >= CHUNK_ITEMS || w.sinkBytes >= CHUNK_BYTES) this.flushSink(out, false);
+      return;
+    }
+    const size = this.partsLen + (r.pos - this.partFrom);
+    if (done) return this.finishSlow(out);
+    if (size > this.payloadLimit && !this.discard) {
+      if (this.slowKey!.type === 'module') this.discard = true;
+      else this.switchToDecode(out);
+    }
+  }
+
+  /** Payload mode, value above the limit: decode it from its start instead (bytes are all kept). */
+  private switchToDecode(out: RdbRecord[]): void {
+    const r = this.r;
+    this.flushCrc();
+    const all = Buffer.concat([...this.parts, r.buf.subarray(this.partFrom, r.end)]);
+    r.reset(all, 0, all.length, this.slowValueAbs, false);
+    this.parts = [];
+    this.partsLen = 0;
+    this.partFrom = 0;
+    this.walker.start(this.slowType, true);
+    out.push(this.slowKey!);
+  }
+
+  private flushSink(out: RdbRecord[], last: boolean): void {
+    const w = this.walker;
+    const c = w.sink;
+    if (!last && c.items.length === 0 && !c.streamEntries?.length) return;
+    c.last = last;
+    out.push(c);
+    w.sink = newChunk();
+    w.sinkBytes = 0;
+  }
+
+  private finishSlow(out: RdbRecord[]): void {
+    const r = this.r;
+    const entry = this.slowKey!;
+    entry.size = r.base + r.pos - this.slowValueAbs;
+    if (this.walker.emit) {
+      this.flushSink(out, true);
+    } else if (this.discard) {
+      this.dropModule(entry.key, this.moduleOfParts(), entry.size);
+    } else {
+      const parts = this.parts;
+      parts.push(r.buf.subarray(this.partFrom, r.pos));
+      const value = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      entry.setPayload(buildPayload(this.slowType, value, 0, value.length, this.version));
+      if (entry.type === 'module') entry.module = this.moduleOf(value, 0);
+      else if (this.slowType === T.RDB_TYPE_STRING && value[0] !== 0xc3) entry.value = this.stringOf(value);
+      out.push(entry);
+    }
+    this.parts = [];
+    this.partsLen = 0;
+    this.slowKey = null;
+    this.state = BODY;
+    this.resetKeyState();
+  }
+
+  private moduleOfParts(): string {
+    return T.moduleName(this.walker.moduleId).name;
+  }
+
+  /** A string value from its RDB bytes (raw or int-encoded). */
+  private stringOf(value: Buffer): Buffer {
+    const tmp = new Reader();
+    tmp.reset(value, 0, value.length, 0, true);
+    tmp.maxLen = this.r.maxLen;
+    return tmp.string('string value');
   }
 
   private resetKeyState(): void {

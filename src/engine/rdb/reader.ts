@@ -42,6 +42,8 @@ export class Reader {
   final = false;
   /** Largest string/blob accepted (hostile length guard, checked before waiting or allocating). */
   maxLen = 1 << 30;
+  /** Set by string(): absolute offset of the string's data (of the compressed data for LZF). */
+  dataAt = 0;
   /** Set by readLenOrEnc(): true when the length byte was a special encoding (11xxxxxx). */
   isEnc = false;
 
@@ -192,6 +194,7 @@ export class Reader {
   string(what: string): Buffer {
     const start = this.pos;
     const n = this.lenOrEnc(what);
+    this.dataAt = this.base + this.pos;
     if (!this.isEnc) return this.bytes(n, what);
     switch (n) {
       case ENC_INT8: {
@@ -216,6 +219,7 @@ export class Reader {
         const p = this.pos;
         if (p + clen > this.end) this.short(clen, what);
         this.pos = p + clen;
+        this.dataAt = this.base + p;
         return lzfDecompress(this.buf, p, p + clen, ulen, this.base + p, this.key);
       }
       default:

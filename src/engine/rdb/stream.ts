@@ -54,9 +54,8 @@ export function skipStreamNode(r: Reader): void {
 export function readStreamNode(r: Reader, out: StreamEntryRecord[]): void {
   const master = r.string('stream node master ID');
   if (master.length !== 16) r.fail(`stream node master ID of ${master.length} bytes`);
-  const at = r.offset;
   const lp = r.string('stream node listpack');
-  decodeStreamListpack(master.readBigUInt64BE(0), master.readBigUInt64BE(8), lp, out, { at, key: r.key });
+  decodeStreamListpack(master.readBigUInt64BE(0), master.readBigUInt64BE(8), lp, out, { at: r.dataAt, key: r.key });
 }
 
 /** Walks one node's listpack (see the module comment). */

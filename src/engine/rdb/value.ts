@@ -138,8 +138,8 @@ export function newChunk(): ChunkEntry {
 export function decodeValue(r: Reader, type: number, out: ChunkEntry): void {
   const items = out.items;
   const blob = (what: string): [Buffer, BlobCtx] => {
-    const at = r.offset;
-    return [r.string(what), { at, key: r.key }];
+    const b = r.string(what);
+    return [b, { at: r.dataAt, key: r.key }];
   };
   switch (type) {
     case T.RDB_TYPE_STRING:
@@ -208,12 +208,12 @@ function walkZiplistInto([b, ctx]: [Buffer, BlobCtx], items: Buffer[]): void {
 
 /** LIST_QUICKLIST_2 node: len container (1 PLAIN = one raw element, 2 PACKED = listpack) + string. */
 export function decodeQuicklist2Node(r: Reader, items: Buffer[]): void {
+  const at = r.pos;
   const container = r.len('quicklist container');
-  const at = r.offset;
   const data = r.string('quicklist node');
   if (container === 1) items.push(data);
-  else if (container === 2) walkListpack(data, items, { at, key: r.key });
-  else r.fail(`quicklist container type ${container}`, at - r.base - 1);
+  else if (container === 2) walkListpack(data, items, { at: r.dataAt, key: r.key });
+  else r.fail(`quicklist container type ${container}`, at);
 }
 
 /** Types 22/24: (24: int64 LE minExpire) len; per field: len ttl, field, value. */

@@ -87,6 +87,17 @@ describe('bad input', () => {
     await expectRefused(['run', ...good(), '--to', target.url], 2, /pass --yes/);
   });
 
+  it('--to start on a port that is taken → exit 2 naming start:PORT', async () => {
+    await expectRefused(['run', ...good(), '--to', `start:${target.port}`, '--yes', '--json'], 2, new RegExp(`port ${target.port} on 127.0.0.1 is in use; choose another with --to start:PORT`));
+  });
+
+  it('--to start without a redis-server binary → exit 2 naming the fix', async () => {
+    const r = await ferry(['run', ...good(), '--to', 'start', '--yes', '--json'], { cwd: dir, env: { FERRY_REDIS_SERVER: '/nonexistent/redis-server' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^ferry: cannot run \/nonexistent\/redis-server: install redis-server \(apt-get install redis-server\)/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('--sync engine is refused until the engine exists', async () => {
     await expectRefused(['run', ...good(), '--to', target.url, '--sync', 'engine', '--yes'], 2, /use --sync native/);
   });

@@ -48,7 +48,7 @@ async function migrateUnderLoad(source: TestServer, to: string, extra: string[],
   await fill(seed, 2000);
   seed.disconnect(); // the drain waits for every non-ferry client to leave the old master
   pointMasterFile(masterFile, source.host, source.port);
-  const load = startWriteLoad({ masterFile, password, lanes: 8, maxMs: 60_000 });
+  const load = startWriteLoad({ masterFile, password, lanes: 4, maxMs: 60_000 });
   await new Promise((r) => setTimeout(r, 500));
   const run = await ferry(['run', '--from', source.url, '--to', to, '--sync', 'native', '--repoint', hookFor(masterFile), '--yes', '--json', '--state', statePath, '--drain-timeout', '10000', ...extra], { cwd: dir });
   await new Promise((r) => setTimeout(r, 300)); // the load keeps writing to the new master
@@ -113,6 +113,7 @@ describe('ferry run --sync native under write load', () => {
     expect(readFileSync(statePath, 'utf8')).not.toContain('s3cret-pw');
     expect(run.stdout).not.toContain('s3cret-pw');
     expect(run.stderr).not.toContain('s3cret-pw');
+    console.log(jsonEvents(run.stdout).filter((e) => e.event === "step.done").map((e) => `${e.step}=${e.ms}`).join(" "));
     console.log(`native start:PORT: ${report.acked.length} acked writes at ${Math.round(report.writesPerSecond)}/s, longest write stall ${report.longestGapMs} ms, old master paused ${final.report.pauseMs} ms`);
   });
 });

@@ -46,6 +46,17 @@ describe('resume after SIGKILL', () => {
       expect(killed.signal, killed.stderr).toBe('SIGKILL');
       const stored = JSON.parse(readFileSync(s.statePath, 'utf8'));
       expect(stored.steps[boundary].status).toBe('done');
+      if (boundary === 'converge') {
+        const status = await ferry(['status', '--state', s.statePath], { cwd: s.dir });
+        expect(status.code).toBe(0);
+        expect(status.stdout).toMatch(/^Run running: /);
+        expect(status.stdout).toMatch(/\[✓\] converge/);
+        expect(status.stdout).toMatch(/\[ \] open-writes/);
+        expect(status.stdout).toContain(`Continue with: ferry resume --state ${s.statePath}`);
+        const json = JSON.parse((await ferry(['status', '--state', s.statePath, '--json'], { cwd: s.dir })).stdout);
+        expect(json.version).toBe(1);
+        expect(json.steps.replicate.status).toBe('done');
+      }
       const resumed = await ferry(['resume', '--state', s.statePath, '--yes', '--json'], { cwd: s.dir });
       expect(resumed.code, resumed.stderr).toBe(0);
       const events = jsonEvents(resumed.stdout);

@@ -6,6 +6,7 @@
  * Test-only hook: FERRY_TEST_KILL_AFTER=<step id> makes the process SIGKILL itself right after the
  * state recording that step as done is on disk (to prove resume works at every step boundary).
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { connectEndpoint } from './connect.js';
@@ -81,8 +82,11 @@ export async function runMigration(spec: MigrationSpec, opts: RunOptions): Promi
     const err = signal.aborted && !(raw instanceof FerryError && raw.exitCode === ExitCode.refused) ? new InterruptedError('interrupted: the old master is not paused; state saved: ferry resume --state ' + statePath) : raw;
     const failed: FerryEvent = { event: 'failed', exitCode: exitCodeOf(err), error: (err as Error)?.message ?? String(err) };
     if (err instanceof StepError) failed.step = err.step;
-    if (run && exitCodeOf(err) !== ExitCode.ok) failed.resume = `ferry resume --state ${statePath}`;
+    const code = exitCodeOf(err);
+    if (run && (code === ExitCode.stepFailed || code === ExitCode.interrupted)) failed.resume = `ferry resume --state ${statePath}`;
     if (run) failed.report = run.figures();
+    // A refused run that changed nothing leaves no state file behind unless one was asked for.
+    if (run?.changedNothing() && !opts.statePath) rmSync(statePath, { force: true });
     opts.bus.emit(failed);
     throw err;
   } finally {
@@ -157,6 +161,11 @@ class Run {
     this.state.status = 'done';
     this.save();
     return { ...this.figures(), warnings } as RunReport;
+  }
+
+  /** True while no step past the read-only preflight has started. */
+  changedNothing(): boolean {
+    return STEPS.every((s) => s.id === 'preflight' || this.state.steps[s.id].status === 'pending');
   }
 
   /** Figures for the report and the final event. */

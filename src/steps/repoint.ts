@@ -59,9 +59,28 @@ async function runHook(ctx: StepContext, command: string, timeoutMs: number): Pr
     FERRY_OLD_PORT: String(ctx.spec.from.port),
   };
   ctx.info(`running the repoint hook: ${command}`);
-  const res = await execa(command, { shell: true, env, timeout: timeoutMs, reject: false, all: true, cancelSignal: ctx.signal, stdin: 'ignore' });
+  // NOTE: the hook runs in its own process group, and a timeout or an interrupt kills the whole
+  // group: killing only the shell would leave its children holding the output pipes open.
+  const sub = execa(command, { shell: true, env, reject: false, all: true, stdin: 'ignore', detached: true });
+  let timedOut = false;
+  const killGroup = () => {
+    try {
+      if (sub.pid) process.kill(-sub.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup();
+  }, timeoutMs);
+  ctx.signal.addEventListener('abort', killGroup, { once: true });
+  const res = await sub.finally(() => {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener('abort', killGroup);
+  });
   if (ctx.signal.aborted) throw ctx.signal.reason;
-  if (res.timedOut) throw new StepError('repoint', `the repoint hook did not finish within ${timeoutMs} ms; fix it or raise --hook-timeout, then resume`);
+  if (timedOut) throw new StepError('repoint', `the repoint hook did not finish within ${timeoutMs} ms; fix it or raise --hook-timeout, then resume`);
   if (res.exitCode !== 0) {
     const tail = String(res.all ?? '').trim().split('\n').pop() ?? '';
     throw new StepError('repoint', `the repoint hook exited with ${res.exitCode ?? res.signal}${tail ? ` (${tail})` : ''}; fix it, then resume`);

@@ -129,7 +129,6 @@ class Run {
   private sourceClient?: Redis;
   private targetClient?: Redis;
   private stopRecording: () => void;
-  private driverStarted = false;
   readonly ctx: StepContext;
 
   private constructor(
@@ -166,15 +165,13 @@ class Run {
 
   static async open(spec: MigrationSpec, opts: RunOptions, statePath: string, signal: AbortSignal): Promise<Run> {
     const state = opts.resume ? loadState(statePath) : freshState(spec, statePath);
-    if (opts.resume && state.status === 'done') throw new UsageError(`the run in ${statePath} is already complete; nothing to resume`);
+    if (opts.resume && state.status === 'done') throw new UsageError(`the run in ${statePath} is already complete`);
     if (opts.resume && state.status === 'rolled-back') throw new UsageError(`the run in ${statePath} was rolled back; start a new run`);
     if (!state.target) {
       const host = spec.to.kind === 'attach' ? spec.to.endpoint.host : spec.to.host;
       const port = spec.to.kind === 'attach' ? spec.to.endpoint.port : (spec.to.port ?? (await pickFreePort(host)));
       state.target = { host, port, started: false };
     }
-    state.status = 'running';
-    delete state.error;
     const driver = await driverFor(spec.sync);
     const run = new Run(spec, opts, statePath, state, driver, targetEndpoint(spec, state.target.port), signal);
     run.save();
@@ -183,6 +180,9 @@ class Run {
 
   /** Walks the steps; returns the report. */
   async walk(warnings: string[]): Promise<RunReport> {
+    this.state.status = 'running';
+    delete this.state.error;
+    this.save();
     await this.restartDriverIfNeeded();
     for (const step of STEPS) {
       this.throwIfAborted();
@@ -248,7 +248,6 @@ class Run {
       const already = step.id !== 'preflight' && (await step.check(this.ctx));
       const detail = already ? { reason: 'already in place' } : ((await step.run(this.ctx, (p) => this.opts.bus.emit({ event: 'progress', step: step.id, ...p }))) ?? undefined);
       Object.assign(rec, { status: 'done', finishedAt: new Date().toISOString(), ms: Date.now() - started, skipped: already || undefined, detail });
-      if (step.id === 'replicate') this.driverStarted = true;
       this.save();
       this.opts.bus.emit({ event: 'step.done', step: step.id, ms: rec.ms!, skipped: already || undefined, detail: detail as Record<string, unknown> | undefined });
       if (process.env.FERRY_TEST_KILL_AFTER === step.id) process.kill(process.pid, 'SIGKILL');
@@ -283,7 +282,6 @@ class Run {
     }
     this.opts.bus.emit({ event: 'info', message: 'resuming replication' });
     await this.driver.start(this.ctx);
-    this.driverStarted = true;
   }
 
   private async confirmStart(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { SafetyError, UsageError } from '../core/errors.js';
 import { toPublicUrl } from '../core/endpoint.js';
-import { gatherFacts } from '../core/facts.js';
+import { CONFIG_KEYS, gatherFacts } from '../core/facts.js';
 import { assertServerBinary, isPortFree } from '../core/provision-server.js';
 import { assess } from '../core/safety.js';
 import { cmd, type Step } from './step.js';
@@ -16,9 +16,9 @@ export const preflight: Step = {
     const attach = pc.spec.to.kind === 'attach';
     return [
       cmd('source', ['INFO', 'all']),
-      cmd('source', ['CONFIG', 'GET', 'repl-backlog-size', 'client-output-buffer-limit', '…'], 'read-only'),
+      cmd('source', ['CONFIG', 'GET', ...CONFIG_KEYS]),
       cmd('source', ['INFO', 'replication'], 'twice, 1 s apart: the write rate'),
-      ...(attach ? [cmd('target', ['INFO', 'all']), cmd('target', ['CONFIG', 'GET', '…'])] : [cmd('local', ['check', `port ${pc.target.port || '(free)'} is free`, 'and redis-server runs'])]),
+      ...(attach ? [cmd('target', ['INFO', 'all']), cmd('target', ['CONFIG', 'GET', ...CONFIG_KEYS])] : [cmd('local', ['check', `port ${pc.target.port || '(free)'} is free`, 'and redis-server runs'])]),
     ];
   },
   async check() {

@@ -183,6 +183,7 @@ class Run {
     this.state.status = 'running';
     delete this.state.error;
     this.save();
+    this.opts.bus.emit({ event: 'info', message: `state file: ${this.statePath}` });
     await this.restartDriverIfNeeded();
     for (const step of STEPS) {
       this.throwIfAborted();

@@ -2,10 +2,10 @@
  * preflight: reads both servers (versions, roles, keys, memory, config, write rate) and applies
  * the safety checks. Read-only; a refusal is a SafetyError (exit 3) naming the fix.
  */
-import { SafetyError, UsageError } from '../core/errors.js';
+import { SafetyError } from '../core/errors.js';
 import { toPublicUrl } from '../core/endpoint.js';
 import { CONFIG_KEYS, gatherFacts } from '../core/facts.js';
-import { assertServerBinary, isPortFree } from '../core/provision-server.js';
+import { assertCanStart } from '../core/provision-server.js';
 import { assess } from '../core/safety.js';
 import { cmd, type Step } from './step.js';
 
@@ -25,12 +25,7 @@ export const preflight: Step = {
     return false; // read-only: running it again is always right
   },
   async run(ctx) {
-    if (ctx.spec.to.kind === 'start' && !ctx.state.target?.pid) {
-      await assertServerBinary();
-      if (!(await isPortFree(ctx.target.host, ctx.target.port))) {
-        throw new UsageError(`port ${ctx.target.port} on ${ctx.target.host} is in use; choose another with --to start:PORT`);
-      }
-    }
+    if (ctx.spec.to.kind === 'start' && !ctx.state.target?.pid) await assertCanStart(ctx.target);
     const source = await ctx.sourceClient();
     const target = ctx.spec.to.kind === 'attach' ? await ctx.targetClient() : null;
     const facts = await gatherFacts(source, toPublicUrl(ctx.spec.from), target, toPublicUrl(ctx.target), 1000);

@@ -12,6 +12,7 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/run.js'),
   () => import('./commands/resume.js'),
   () => import('./commands/status.js'),
+  () => import('./commands/rollback.js'),
   () => import('./commands/rdb.js'),
   () => import('./commands/demo.js'),
 ];

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { connectEndpoint } from './connect.js';
 import { type Endpoint, toPublicUrl } from './endpoint.js';
 import { type Facts, gatherFacts } from './facts.js';
+import { assertCanStart } from './provision-server.js';
 import { redactDeep } from './redact.js';
 import { assess } from './safety.js';
 import type { MigrationSpec } from './spec.js';
@@ -63,6 +64,7 @@ export async function makePlan(spec: MigrationSpec): Promise<Plan> {
   let source: Redis | undefined;
   let tclient: Redis | undefined;
   try {
+    if (spec.to.kind === 'start') await assertCanStart(target);
     source = await connectEndpoint(spec.from, { role: 'source', flag: '--from', tls: spec.tls });
     tclient = spec.to.kind === 'attach' ? await connectEndpoint(target, { role: 'target', flag: '--to', tls: spec.tls }) : undefined;
     const facts = await gatherFacts(source, toPublicUrl(spec.from), tclient ?? null, toPublicUrl(target));

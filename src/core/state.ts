@@ -46,7 +46,7 @@ export interface RunState {
   version: typeof STATE_VERSION;
   createdAt: string;
   updatedAt: string;
-  status: 'running' | 'done' | 'failed' | 'interrupted';
+  status: 'running' | 'done' | 'failed' | 'interrupted' | 'rolled-back';
   /** publicSpec(spec): URLs without passwords. */
   spec: Record<string, unknown>;
   /** Which passwords the run had (they are not stored; resume needs them from the environment). */

@@ -70,6 +70,7 @@ export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
   const child = spawn('redis-server', args, { stdio: 'ignore', detached: false });
   const pid = child.pid;
   if (!pid) throw new Error('redis-server did not start (is it installed? apt-get install redis-server)');
+  watchdog(pid, dir);
   const clients: Redis[] = [];
   const password = passwordFrom(opts.args ?? []);
   const server: LocalRedis = {
@@ -99,6 +100,19 @@ export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
   live.add(server);
   await waitForPing(server, child, password);
   return server;
+}
+
+/**
+ * A process killed hard (SIGKILL, a test runner timeout) runs no exit handler. A detached shell
+ * watches this process and the server: when this process is gone it kills the server (by pid, and
+ * only while the server still runs in its own temp dir) and removes the dir; when the server is
+ * gone first it just exits.
+ */
+function watchdog(serverPid: number, dir: string): void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${serverPid} 2>/dev/null; do sleep 1; done; ` +
+    `if [ "$(readlink /proc/${serverPid}/cwd 2>/dev/null)" = "${dir}" ]; then kill -9 ${serverPid}; sleep 0.2; rm -rf "${dir}"; fi`;
+  const w = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
+  w.unref();
 }
 
 function passwordFrom(args: string[]): string | undefined {

@@ -24,7 +24,11 @@ export function createLogSink(out: NodeJS.WritableStream = process.stderr): Even
       case 'info':
         return write(`  ${e.message}`);
       case 'done': {
-        const r = e.report as { pauseMs?: number; finalOffset?: number; statePath?: string };
+        const r = e.report as { pauseMs?: number; finalOffset?: number; statePath?: string; undone?: string[]; startedServerPid?: number };
+        if (r.undone) {
+          const pid = r.startedServerPid ? ` The redis-server ferry started (pid ${r.startedServerPid}) is still running.` : '';
+          return write(`Rolled back: undid ${r.undone.join(', ') || 'nothing'}; state in ${r.statePath}.${pid}`);
+        }
         return write(`Done. Writes paused ${r.pauseMs ?? '-'} ms on the old master; final offset ${r.finalOffset ?? '-'}; state in ${r.statePath}`);
       }
       case 'failed':

@@ -47,7 +47,8 @@ describe('bad input', () => {
   it('unreachable source → exit 2', async () => {
     const port = await freePort();
     const r = await expectRefused(['run', '--from', `redis://127.0.0.1:${port}`, '--to', target.url, '--yes'], 2, /cannot reach redis:\/\/127\.0\.0\.1:\d+ \(connection refused\); check --from/);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1 + (r.stderr.match(/^[→✓✗!]/gm)?.length ?? 0));
+    // besides the human step log (→ ✓ ✗ ! and indented lines), exactly one line: the error
+    expect(r.stderr.split('\n').filter((l) => l && !/^([→✓✗!]|  )/.test(l))).toHaveLength(1);
   });
 
   it('wrong password → exit 2, and the password is not printed', async () => {
@@ -87,6 +88,17 @@ describe('bad input', () => {
     await expectRefused(['run', ...good(), '--to', target.url], 2, /pass --yes/);
   });
 
+  it('--to start on a port that is taken → exit 2 naming start:PORT', async () => {
+    await expectRefused(['run', ...good(), '--to', `start:${target.port}`, '--yes', '--json'], 2, new RegExp(`port ${target.port} on 127.0.0.1 is in use; choose another with --to start:PORT`));
+  });
+
+  it('--to start without a redis-server binary → exit 2 naming the fix', async () => {
+    const r = await ferry(['run', ...good(), '--to', 'start', '--yes', '--json'], { cwd: dir, env: { FERRY_REDIS_SERVER: '/nonexistent/redis-server' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^ferry: cannot run \/nonexistent\/redis-server: install redis-server \(apt-get install redis-server\)/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('--sync names the allowed modes; the default (engine) plan states the full-sync writer and why', async () => {
     await expectRefused(['run', ...good(), '--to', target.url, '--sync', 'rsync', '--yes'], 2, /--sync: "rsync" is not one of/);
     const plan = await ferry(['plan', ...good(), '--to', target.url]);
@@ -107,10 +119,10 @@ describe('dry run', () => {
     const from = `redis://127.0.0.1:${source.port}`;
     const human = await ferry(['plan', '--from', from, '--to', target.url, '--sync', 'native'], { cwd, env });
     expect(human.code, human.stderr).toBe(0);
-    expect(human.stdout).toMatch(/^1\. preflight/m);
-    expect(human.stdout).toMatch(/\[target\] CONFIG SET masterauth <redacted>/);
-    expect(human.stdout).toMatch(new RegExp(`\\[target\\] REPLICAOF 127.0.0.1 ${source.port}`));
-    expect(human.stdout).toMatch(/\[source\] CLIENT PAUSE 10000 WRITE/);
+    expect(human.stdout).toMatch(/^ 1 {2}preflight/m);
+    expect(human.stdout).toMatch(/^ +target +CONFIG SET masterauth <redacted>$/m);
+    expect(human.stdout).toMatch(new RegExp(`^ +target +REPLICAOF 127.0.0.1 ${source.port}$`, 'm'));
+    expect(human.stdout).toMatch(/^ +source +CLIENT PAUSE 10000 WRITE$/m);
     expect(human.stdout).not.toContain('pw1');
     const json = await ferry(['run', '--dry-run', '--json', '--from', from, '--to', target.url], { cwd, env });
     expect(json.code, json.stderr).toBe(0);

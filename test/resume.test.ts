@@ -46,6 +46,17 @@ describe('resume after SIGKILL', () => {
       expect(killed.signal, killed.stderr).toBe('SIGKILL');
       const stored = JSON.parse(readFileSync(s.statePath, 'utf8'));
       expect(stored.steps[boundary].status).toBe('done');
+      if (boundary === 'converge') {
+        const status = await ferry(['status', '--state', s.statePath], { cwd: s.dir });
+        expect(status.code).toBe(0);
+        expect(status.stdout).toMatch(/^Run running: /);
+        expect(status.stdout).toMatch(/\[✓\] converge/);
+        expect(status.stdout).toMatch(/\[ \] open-writes/);
+        expect(status.stdout).toContain(`Continue with: ferry resume --state ${s.statePath}`);
+        const json = JSON.parse((await ferry(['status', '--state', s.statePath, '--json'], { cwd: s.dir })).stdout);
+        expect(json.version).toBe(1);
+        expect(json.steps.replicate.status).toBe('done');
+      }
       const resumed = await ferry(['resume', '--state', s.statePath, '--yes', '--json'], { cwd: s.dir });
       expect(resumed.code, resumed.stderr).toBe(0);
       const events = jsonEvents(resumed.stdout);
@@ -104,6 +115,49 @@ describe('SIGINT during the cutover', () => {
       const report = await s.load.stop();
       const t = s.target.client();
       expect(await missingKeys(t, [...report.acked, 'after-sigint'])).toEqual([]);
+    } finally {
+      await s.load.stop();
+      await s.stop();
+    }
+  });
+});
+
+describe('rollback', () => {
+  it('undoes a run stopped before promotion: target detached with replica-read-only restored, source untouched', async () => {
+    const s = await setup();
+    try {
+      await s.load.stop();
+      const killed = await ferry(s.args.map((a) => (a.startsWith('exec:') ? 'none' : a)), { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'open-writes' } });
+      expect(killed.signal).toBe('SIGKILL');
+      const t = s.target.client();
+      expect(((await t.call('CONFIG', 'GET', 'replica-read-only')) as string[])[1]).toBe('no');
+      const r = await ferry(['rollback', '--state', s.statePath, '--yes', '--json'], { cwd: s.dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(jsonEvents(r.stdout).pop()).toMatchObject({ event: 'done', report: { undone: ['open-writes', 'replicate'] } });
+      expect(((await t.call('CONFIG', 'GET', 'replica-read-only')) as string[])[1]).toBe('yes');
+      expect(((await t.call('ROLE')) as string[])[0]).toBe('master');
+      const src = s.source.client();
+      expect(((await src.call('ROLE')) as string[])[0]).toBe('master');
+      expect(await src.set('writable', '1')).toBe('OK');
+      expect(JSON.parse(readFileSync(s.statePath, 'utf8')).status).toBe('rolled-back');
+      const again = await ferry(['resume', '--state', s.statePath, '--yes'], { cwd: s.dir });
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/was rolled back; start a new run/);
+    } finally {
+      await s.load.stop();
+      await s.stop();
+    }
+  });
+
+  it('refuses after promotion, naming the way back', async () => {
+    const s = await setup();
+    try {
+      await s.load.stop();
+      const killed = await ferry(s.args.map((a) => (a.startsWith('exec:') ? 'none' : a)), { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'promote' } });
+      expect(killed.signal).toBe('SIGKILL');
+      const r = await ferry(['rollback', '--state', s.statePath, '--yes'], { cwd: s.dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/already promoted; to go back, migrate again/);
     } finally {
       await s.load.stop();
       await s.stop();

@@ -37,7 +37,8 @@ export interface Facts {
   sampleMs: number;
 }
 
-const CONFIG_KEYS = ['repl-backlog-size', 'client-output-buffer-limit', 'replica-read-only', 'save', 'appendonly', 'maxmemory', 'masteruser'];
+/** The CONFIG parameters preflight reads. */
+export const CONFIG_KEYS = ['repl-backlog-size', 'client-output-buffer-limit', 'replica-read-only', 'save', 'appendonly', 'maxmemory', 'masteruser'];
 
 /** Reads one server's facts (read-only commands only: INFO, CONFIG GET). */
 export async function readServerFacts(client: Redis, url: string): Promise<ServerFacts> {

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { connectEndpoint } from './connect.js';
 import { type Endpoint, toPublicUrl } from './endpoint.js';
 import { type Facts, gatherFacts } from './facts.js';
+import { assertCanStart } from './provision-server.js';
 import { redactDeep } from './redact.js';
 import { assess } from './safety.js';
 import type { MigrationSpec } from './spec.js';
@@ -63,6 +64,7 @@ export async function makePlan(spec: MigrationSpec): Promise<Plan> {
   let source: Redis | undefined;
   let tclient: Redis | undefined;
   try {
+    if (spec.to.kind === 'start') await assertCanStart(target);
     source = await connectEndpoint(spec.from, { role: 'source', flag: '--from', tls: spec.tls });
     tclient = spec.to.kind === 'attach' ? await connectEndpoint(target, { role: 'target', flag: '--to', tls: spec.tls }) : undefined;
     const facts = await gatherFacts(source, toPublicUrl(spec.from), tclient ?? null, toPublicUrl(target));
@@ -72,20 +74,4 @@ export async function makePlan(spec: MigrationSpec): Promise<Plan> {
     tclient?.disconnect();
     await driver.close();
   }
-}
-
-/** The plan as numbered human text. */
-export function formatPlan(plan: Plan): string {
-  const lines: string[] = [`Plan: ${plan.source} → ${plan.target} (sync: ${plan.sync})`];
-  const f = plan.facts;
-  lines.push(`  source: redis ${f.source.version}, ${f.source.role}, ${f.source.keys} keys; writes ≈ ${f.writeRateBytesPerSec} bytes/s`);
-  if (f.target) lines.push(`  target: redis ${f.target.version}, ${f.target.role}, ${f.target.keys} keys`);
-  for (const r of plan.findings.refusals) lines.push(`  REFUSED: ${r}`);
-  for (const w of plan.findings.warnings) lines.push(`  warning: ${w}`);
-  plan.steps.forEach((s, i) => {
-    lines.push(`${i + 1}. ${s.id}: ${s.title}`);
-    if (s.commands.length === 0) lines.push('     (nothing to do)');
-    for (const c of s.commands) lines.push(`     [${c.on}] ${c.command}${c.note ? `   # ${c.note}` : ''}`);
-  });
-  return `${lines.join('\n')}\n`;
 }

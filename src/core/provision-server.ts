@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { execa } from 'execa';
 import { StepError, UsageError } from './errors.js';
+import type { Endpoint } from './endpoint.js';
 
 /** What `startServer` needs. */
 export interface ServerLaunch {
@@ -88,15 +89,20 @@ export async function assertServerBinary(): Promise<void> {
   }
 }
 
+/** `--to start`: the binary must run and a given port must be free (else UsageError, exit 2). */
+export async function assertCanStart(target: Pick<Endpoint, 'host' | 'port'>): Promise<void> {
+  await assertServerBinary();
+  if (target.port && !(await isPortFree(target.host, target.port))) {
+    throw new UsageError(`port ${target.port} on ${target.host} is in use; choose another with --to start:PORT`);
+  }
+}
+
 /**
  * Starts redis-server detached and waits until it answers PING (10 s). A server that exits at
  * start fails with the last line of its log.
  */
 export async function startServer(l: ServerLaunch): Promise<StartedServer> {
-  await assertServerBinary();
-  if (!(await isPortFree(l.host, l.port))) {
-    throw new UsageError(`port ${l.port} on ${l.host} is in use; choose another with --to start:PORT`);
-  }
+  await assertCanStart(l);
   const dataDir = resolve(l.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const configPath = join(dataDir, 'redis.conf');

@@ -6,6 +6,7 @@
  * Test-only hook: FERRY_TEST_KILL_AFTER=<step id> makes the process SIGKILL itself right after the
  * state recording that step as done is on disk (to prove resume works at every step boundary).
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { connectEndpoint } from './connect.js';
@@ -36,6 +37,8 @@ export interface RunOptions {
   confirm?: (question: string) => Promise<boolean>;
   /** Continue the run stored in `statePath`. */
   resume?: boolean;
+  /** The operator already confirmed the plan (the wizard): do not ask again before starting. */
+  confirmed?: boolean;
 }
 
 /** What a finished run reports (also the `report` of the final `done` event). */
@@ -79,12 +82,47 @@ export async function runMigration(spec: MigrationSpec, opts: RunOptions): Promi
     const err = signal.aborted && !(raw instanceof FerryError && raw.exitCode === ExitCode.refused) ? new InterruptedError('interrupted: the old master is not paused; state saved: ferry resume --state ' + statePath) : raw;
     const failed: FerryEvent = { event: 'failed', exitCode: exitCodeOf(err), error: (err as Error)?.message ?? String(err) };
     if (err instanceof StepError) failed.step = err.step;
-    if (run && exitCodeOf(err) !== ExitCode.ok) failed.resume = `ferry resume --state ${statePath}`;
+    const code = exitCodeOf(err);
+    if (run && (code === ExitCode.stepFailed || code === ExitCode.interrupted)) failed.resume = `ferry resume --state ${statePath}`;
     if (run) failed.report = run.figures();
+    // A refused run that changed nothing leaves no state file behind unless one was asked for.
+    if (run?.changedNothing() && !opts.statePath) rmSync(statePath, { force: true });
     opts.bus.emit(failed);
     throw err;
   } finally {
     stopWarnings();
+  }
+}
+
+/** What a rollback did. */
+export interface RollbackReport {
+  statePath: string;
+  undone: StepId[];
+  /** A server ferry started stays up (it holds a copy); stop it yourself if unwanted. */
+  startedServerPid?: number;
+}
+
+/**
+ * Undoes a run that has not promoted yet: lifts ferry's pause, then the steps' `undo` in reverse
+ * (open-writes: the target's replica-read-only back; replicate: the target stops replicating).
+ * The old master was never changed before promotion, so it needs nothing. After promotion the
+ * way back is a new migration in the other direction (the old master is its replica already).
+ */
+export async function rollbackMigration(spec: MigrationSpec, opts: Omit<RunOptions, 'resume'> & { statePath: string }): Promise<RollbackReport> {
+  const signal = opts.signal ?? new AbortController().signal;
+  const lock = lockState(opts.statePath);
+  let run: Run | undefined;
+  try {
+    run = await Run.open(spec, { ...opts, resume: true }, opts.statePath, signal);
+    const report = await run.rollback();
+    opts.bus.emit({ event: 'done', exitCode: 0, report: report as unknown as Record<string, unknown> });
+    return report;
+  } catch (err) {
+    opts.bus.emit({ event: 'failed', exitCode: exitCodeOf(err), error: (err as Error)?.message ?? String(err) });
+    throw err;
+  } finally {
+    await run?.close();
+    lock.release();
   }
 }
 
@@ -93,7 +131,6 @@ class Run {
   private sourceClient?: Redis;
   private targetClient?: Redis;
   private stopRecording: () => void;
-  private driverStarted = false;
   readonly ctx: StepContext;
 
   private constructor(
@@ -130,14 +167,13 @@ class Run {
 
   static async open(spec: MigrationSpec, opts: RunOptions, statePath: string, signal: AbortSignal): Promise<Run> {
     const state = opts.resume ? loadState(statePath) : freshState(spec, statePath);
-    if (opts.resume && state.status === 'done') throw new UsageError(`the run in ${statePath} is already complete; nothing to resume`);
+    if (opts.resume && state.status === 'done') throw new UsageError(`the run in ${statePath} is already complete`);
+    if (opts.resume && state.status === 'rolled-back') throw new UsageError(`the run in ${statePath} was rolled back; start a new run`);
     if (!state.target) {
       const host = spec.to.kind === 'attach' ? spec.to.endpoint.host : spec.to.host;
       const port = spec.to.kind === 'attach' ? spec.to.endpoint.port : (spec.to.port ?? (await pickFreePort(host)));
       state.target = { host, port, started: false };
     }
-    state.status = 'running';
-    delete state.error;
     const driver = await driverFor(spec.sync);
     const run = new Run(spec, opts, statePath, state, driver, targetEndpoint(spec, state.target.port), signal);
     run.save();
@@ -146,6 +182,10 @@ class Run {
 
   /** Walks the steps; returns the report. */
   async walk(warnings: string[]): Promise<RunReport> {
+    this.state.status = 'running';
+    delete this.state.error;
+    this.save();
+    this.opts.bus.emit({ event: 'info', message: `state file: ${this.statePath}` });
     await this.restartDriverIfNeeded();
     for (const step of STEPS) {
       this.throwIfAborted();
@@ -155,6 +195,34 @@ class Run {
     this.state.status = 'done';
     this.save();
     return { ...this.figures(), warnings } as RunReport;
+  }
+
+  /** See `rollbackMigration`. */
+  async rollback(): Promise<RollbackReport> {
+    if (this.state.steps.promote.status === 'done' || (this.state.steps.promote.status !== 'pending' && (await this.driver.isPromoted(this.ctx)))) {
+      throw new UsageError(`the new instance was already promoted; to go back, migrate again: ferry run --from <new> --to <old> (the old master is its replica with --retire replica)`);
+    }
+    const source = await this.source();
+    await unpause(source, this.state);
+    const undone: StepId[] = [];
+    for (const step of [...STEPS].reverse()) {
+      const rec = this.state.steps[step.id];
+      if (!step.undo || rec.status === 'pending') continue;
+      this.opts.bus.emit({ event: 'info', message: `undoing ${step.id}` });
+      await step.undo(this.ctx);
+      Object.assign(rec, { status: 'pending', skipped: undefined, error: undefined });
+      undone.push(step.id);
+      this.save();
+    }
+    this.state.status = 'rolled-back';
+    this.save();
+    const t = this.state.target;
+    return { statePath: this.statePath, undone, startedServerPid: t?.started ? t.pid : undefined };
+  }
+
+  /** True while no step past the read-only preflight has started. */
+  changedNothing(): boolean {
+    return STEPS.every((s) => s.id === 'preflight' || this.state.steps[s.id].status === 'pending');
   }
 
   /** Figures for the report and the final event. */
@@ -183,7 +251,6 @@ class Run {
       const already = step.id !== 'preflight' && (await step.check(this.ctx));
       const detail = already ? { reason: 'already in place' } : ((await step.run(this.ctx, (p) => this.opts.bus.emit({ event: 'progress', step: step.id, ...p }))) ?? undefined);
       Object.assign(rec, { status: 'done', finishedAt: new Date().toISOString(), ms: Date.now() - started, skipped: already || undefined, detail });
-      if (step.id === 'replicate') this.driverStarted = true;
       this.save();
       this.opts.bus.emit({ event: 'step.done', step: step.id, ms: rec.ms!, skipped: already || undefined, detail: detail as Record<string, unknown> | undefined });
       if (process.env.FERRY_TEST_KILL_AFTER === step.id) process.kill(process.pid, 'SIGKILL');
@@ -218,11 +285,10 @@ class Run {
     }
     this.opts.bus.emit({ event: 'info', message: 'resuming replication' });
     await this.driver.start(this.ctx);
-    this.driverStarted = true;
   }
 
   private async confirmStart(): Promise<void> {
-    if (this.opts.yes || this.state.steps.provision.status === 'done') return;
+    if (this.opts.yes || this.opts.confirmed || this.state.steps.provision.status === 'done') return;
     const to = this.spec.to.kind === 'attach' ? `${this.target.host}:${this.target.port}` : `a new redis-server on ${this.target.host}:${this.target.port}`;
     const ok = await this.confirm(`Migrate ${this.spec.from.host}:${this.spec.from.port} → ${to} (sync ${this.spec.sync}, retire ${this.spec.retire})?`);
     if (!ok) throw new UsageError('not confirmed; nothing was changed');

@@ -13,6 +13,7 @@ import { redactDeep } from './redact.js';
 import { parseRedisUrl } from './endpoint.js';
 import { type MigrationSpec, publicSpec } from './spec.js';
 import { STEP_IDS, type StepId } from '../steps/step.js';
+import { isAlive } from './provision-server.js';
 
 export const STATE_VERSION = 1;
 
@@ -45,7 +46,7 @@ export interface RunState {
   version: typeof STATE_VERSION;
   createdAt: string;
   updatedAt: string;
-  status: 'running' | 'done' | 'failed' | 'interrupted';
+  status: 'running' | 'done' | 'failed' | 'interrupted' | 'rolled-back';
   /** publicSpec(spec): URLs without passwords. */
   spec: Record<string, unknown>;
   /** Which passwords the run had (they are not stored; resume needs them from the environment). */
@@ -207,14 +208,5 @@ function readFileSafe(p: string): string {
     return readFileSync(p, 'utf8').trim();
   } catch {
     return '';
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

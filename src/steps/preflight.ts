@@ -2,10 +2,10 @@
  * preflight: reads both servers (versions, roles, keys, memory, config, write rate) and applies
  * the safety checks. Read-only; a refusal is a SafetyError (exit 3) naming the fix.
  */
-import { SafetyError, UsageError } from '../core/errors.js';
+import { SafetyError } from '../core/errors.js';
 import { toPublicUrl } from '../core/endpoint.js';
-import { gatherFacts } from '../core/facts.js';
-import { assertServerBinary, isPortFree } from '../core/provision-server.js';
+import { CONFIG_KEYS, gatherFacts } from '../core/facts.js';
+import { assertCanStart } from '../core/provision-server.js';
 import { assess } from '../core/safety.js';
 import { cmd, type Step } from './step.js';
 
@@ -16,21 +16,16 @@ export const preflight: Step = {
     const attach = pc.spec.to.kind === 'attach';
     return [
       cmd('source', ['INFO', 'all']),
-      cmd('source', ['CONFIG', 'GET', 'repl-backlog-size', 'client-output-buffer-limit', '…'], 'read-only'),
+      cmd('source', ['CONFIG', 'GET', ...CONFIG_KEYS]),
       cmd('source', ['INFO', 'replication'], 'twice, 1 s apart: the write rate'),
-      ...(attach ? [cmd('target', ['INFO', 'all']), cmd('target', ['CONFIG', 'GET', '…'])] : [cmd('local', ['check', `port ${pc.target.port || '(free)'} is free`, 'and redis-server runs'])]),
+      ...(attach ? [cmd('target', ['INFO', 'all']), cmd('target', ['CONFIG', 'GET', ...CONFIG_KEYS])] : [cmd('local', ['check', `port ${pc.target.port || '(free)'} is free`, 'and redis-server runs'])]),
     ];
   },
   async check() {
     return false; // read-only: running it again is always right
   },
   async run(ctx) {
-    if (ctx.spec.to.kind === 'start' && !ctx.state.target?.pid) {
-      await assertServerBinary();
-      if (!(await isPortFree(ctx.target.host, ctx.target.port))) {
-        throw new UsageError(`port ${ctx.target.port} on ${ctx.target.host} is in use; choose another with --to start:PORT`);
-      }
-    }
+    if (ctx.spec.to.kind === 'start' && !ctx.state.target?.pid) await assertCanStart(ctx.target);
     const source = await ctx.sourceClient();
     const target = ctx.spec.to.kind === 'attach' ? await ctx.targetClient() : null;
     const facts = await gatherFacts(source, toPublicUrl(ctx.spec.from), target, toPublicUrl(ctx.target), 1000);

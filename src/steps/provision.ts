@@ -4,7 +4,9 @@
  */
 import { StepError } from '../core/errors.js';
 import { answersPing, defaultDataDir, isAlive, serverConfig, startServer } from '../core/provision-server.js';
-import { cmd, type Step } from './step.js';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { cmd, type Step, type StepContext } from './step.js';
 
 export const provision: Step = {
   id: 'provision',
@@ -21,8 +23,7 @@ export const provision: Step = {
     ];
   },
   async check(ctx) {
-    const t = ctx.state.target;
-    if (ctx.spec.to.kind === 'start' && !(t?.pid && isAlive(t.pid))) return false;
+    if (ctx.spec.to.kind === 'start' && !adoptStartedServer(ctx)) return false;
     return answersPing(ctx.target.host, ctx.target.port, ctx.target.password);
   },
   async run(ctx) {
@@ -38,3 +39,25 @@ export const provision: Step = {
     return { pid: started.pid, dataDir: started.dataDir };
   },
 };
+
+/**
+ * True when the server ferry started is alive. If ferry died between starting it and saving its
+ * pid, the pid file in the data dir identifies it, so resume adopts it instead of starting another.
+ */
+function adoptStartedServer(ctx: StepContext): boolean {
+  const t = ctx.state.target;
+  if (t?.pid) return isAlive(t.pid);
+  const dataDir = resolve(ctx.spec.dataDir ?? defaultDataDir(ctx.target.port));
+  const pid = Number(readPidFile(join(dataDir, 'redis.pid')));
+  if (!pid || !isAlive(pid)) return false;
+  ctx.state.target = { host: ctx.target.host, port: ctx.target.port, started: true, pid, dataDir };
+  return true;
+}
+
+function readPidFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}

@@ -4,6 +4,7 @@
  */
 import type { EventSink } from '../core/events.js';
 import { STEP_IDS } from '../steps/step.js';
+import { describeProgress } from './progress-sink.js';
 
 /** Writes human lines for events to `out` (default stderr). */
 export function createLogSink(out: NodeJS.WritableStream = process.stderr): EventSink {
@@ -17,13 +18,17 @@ export function createLogSink(out: NodeJS.WritableStream = process.stderr): Even
       case 'step.failed':
         return write(`✗ ${e.step}`);
       case 'progress':
-        return write(`  … ${e.phase}${e.done !== undefined ? ` ${e.done}${e.total !== undefined ? `/${e.total}` : ''}${e.unit ? ` ${e.unit}` : ''}` : ''}`);
+        return write(`  … ${e.step}: ${describeProgress(e)}`);
       case 'warning':
         return write(`! ${e.message}`);
       case 'info':
         return write(`  ${e.message}`);
       case 'done': {
-        const r = e.report as { pauseMs?: number; finalOffset?: number; statePath?: string };
+        const r = e.report as { pauseMs?: number; finalOffset?: number; statePath?: string; undone?: string[]; startedServerPid?: number };
+        if (r.undone) {
+          const pid = r.startedServerPid ? ` The redis-server ferry started (pid ${r.startedServerPid}) is still running.` : '';
+          return write(`Rolled back: undid ${r.undone.join(', ') || 'nothing'}; state in ${r.statePath}.${pid}`);
+        }
         return write(`Done. Writes paused ${r.pauseMs ?? '-'} ms on the old master; final offset ${r.finalOffset ?? '-'}; state in ${r.statePath}`);
       }
       case 'failed':

@@ -127,7 +127,8 @@ describe('rollback', () => {
     const s = await setup();
     try {
       await s.load.stop();
-      const killed = await ferry(s.args.map((a) => (a.startsWith('exec:') ? 'none' : a)), { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'open-writes' } });
+      // replica-read-only is native mode's business (the engine's target is a master throughout).
+      const killed = await ferry([...s.args.map((a) => (a.startsWith('exec:') ? 'none' : a)), '--sync', 'native'], { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'open-writes' } });
       expect(killed.signal).toBe('SIGKILL');
       const t = s.target.client();
       expect(((await t.call('CONFIG', 'GET', 'replica-read-only')) as string[])[1]).toBe('no');

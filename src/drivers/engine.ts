@@ -72,6 +72,8 @@ export class EngineDriver implements ReplicationDriver {
       // NOTE: preflight refused a non-empty target unless --flush-target, and replicate flushed
       // it; on resume the checkpoint in the target proves ferry owns its content.
       flushTarget: ctx.spec.flushTarget,
+      // Once clients may have moved to the target, a full resync must not flush it.
+      canFlushTarget: () => ctx.state.steps.repoint.status === 'pending',
       emit: (e) => {
         if (e.event === 'progress') return; // converge reports progress from offsets()
         ctx.bus.emit({ ...e, step: 'replicate' } as never);
@@ -79,6 +81,12 @@ export class EngineDriver implements ReplicationDriver {
     });
     await engine.start();
     this.engine = engine;
+    if (ctx.state.steps.converge.status === 'done') {
+      // Resumed past converge: the runner goes on to repoint and fence next, so the engine must
+      // be following again first (a full resync, if the backlog was too short, is waited for).
+      ctx.info('waiting until the engine follows the source again');
+      await engine.waitStreaming();
+    }
     this.failure = null;
     engine.done().catch((e: Error) => {
       this.failure = e;
@@ -132,9 +140,11 @@ export class EngineDriver implements ReplicationDriver {
     return ctx.state.data[PROMOTED] === true;
   }
 
-  async abort(_ctx: StepContext): Promise<void> {
-    await this.engine?.stop({ removeCheckpoint: false }).catch(() => {});
+  /** Rollback of replicate: the engine stops and its checkpoint key leaves the target (the copied data stays, as with REPLICAOF NO ONE). */
+  async abort(ctx: StepContext): Promise<void> {
+    if (this.engine) await this.engine.stop({ removeCheckpoint: true }).catch(() => {});
     this.engine = null;
+    await (await ctx.targetClient()).del(CHECKPOINT_KEY);
   }
 
   async close(): Promise<void> {

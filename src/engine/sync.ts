@@ -46,6 +46,12 @@ export interface SyncOptions {
   /** Close a source link silent this long (default 60 s). */
   silenceTimeoutMs?: number;
   emit?(e: FerryEvent): void;
+  /**
+   * Asked when the master answers +FULLRESYNC while the target already holds data ferry put there:
+   * may ferry FLUSHALL it and load again? `ferry run` says no once clients may write to the target
+   * (repoint started): a flush would delete their writes, so the engine stops with an error instead.
+   */
+  canFlushTarget?(): boolean;
 }
 
 export type SyncPhase = 'starting' | 'connecting' | 'rdb' | 'stream' | 'stopped';
@@ -191,6 +197,16 @@ export class SyncEngine {
     }
   }
 
+  /** Resolves once the engine follows the stream (after +CONTINUE, or once a full sync is applied). */
+  async waitStreaming(pollMs = 50): Promise<void> {
+    for (;;) {
+      if (this.fatal) throw this.fatal;
+      if (this.phase === 'stopped') throw new FerryError('the sync stopped before following the stream', ExitCode.stepFailed);
+      if (this.phase === 'stream' && this.appliedOffset >= 0) return;
+      await sleep(pollMs);
+    }
+  }
+
   /**
    * Stops cleanly: no half transaction reaches the target, everything sent is applied, the state
    * file is written; with `removeCheckpoint` the reserved key is deleted from the target.
@@ -304,7 +320,10 @@ export class SyncEngine {
           return link.psync(cp?.replid ?? null, cp?.offset ?? -1, {
             // Called synchronously before any payload or stream byte is handled.
             onPsync: (r) => {
-              if (r.kind === 'full') ({ rdb, writer } = this.beginFullSync(r));
+              if (r.kind === 'full') {
+                const full = this.beginFullSync(r);
+                if (full) ({ rdb, writer } = full);
+              }
               else this.beginContinue(r, cp!);
             },
             onRdbData: (chunk) => {
@@ -313,14 +332,15 @@ export class SyncEngine {
               this.maybeProgress(link);
             },
             onRdbEnd: (info) => {
-              rdb?.end();
+              if (!rdb || !writer) return;
+              rdb.end();
               writer?.finish();
               this.report.rdbBytes += info.bytes;
               const kw = writer!;
               this.report.keys += kw.stats.keys;
               this.report.expiredSkipped += kw.stats.expiredSkipped;
               this.report.filtered += kw.stats.filtered;
-              this.startStreamAfterRdb(link, rdb!);
+              this.startStreamAfterRdb(link, rdb);
             },
             onCommand: (argv, offset) => this.applier?.command(argv, offset),
             onBatchEnd: () => {
@@ -335,7 +355,14 @@ export class SyncEngine {
     });
   }
 
-  private beginFullSync(r: PsyncResult): { rdb: RdbSink; writer: KeyWriter } {
+  private beginFullSync(r: PsyncResult): { rdb: RdbSink; writer: KeyWriter } | null {
+    if (this.ownsTarget && this.opts.canFlushTarget && !this.opts.canFlushTarget()) {
+      this.die(new FerryError(
+        `the source's backlog no longer covers the engine's position (it answered +FULLRESYNC), and a new full sync would delete the writes clients made on the target since the repoint; raise repl-backlog-size on the source before a retry, or roll back`,
+        ExitCode.stepFailed,
+      ));
+      return null;
+    }
     this.report.fullSyncs++;
     this.phase = 'rdb';
     this.applier = null;

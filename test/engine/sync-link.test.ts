@@ -60,4 +60,20 @@ describe('engine link cuts during the stream phase', () => {
     expect(await dst.exists(CHECKPOINT_KEY)).toBe(0);
     expect(await digest(dst)).toBe(await digest(src));
   }, 60_000);
+
+  it('refuses to flush a target clients may write to when the master answers +FULLRESYNC', async () => {
+    const dst = target.client();
+    await dst.flushall();
+    // A checkpoint the source's backlog cannot serve (unknown replid) and a key a client wrote.
+    await dst.set(CHECKPOINT_KEY, JSON.stringify({ v: 1, replid: 'f'.repeat(40), offset: 5, db: 0, phase: 'stream' }));
+    await dst.set('client:write', 'precious');
+    const engine = new SyncEngine({
+      from: parseRedisUrl(source.url, '--from'),
+      to: parseRedisUrl(target.url, '--to'),
+      canFlushTarget: () => false,
+    });
+    await engine.start();
+    await expect(engine.done()).rejects.toThrow(/would delete the writes clients made on the target/);
+    expect(await dst.get('client:write')).toBe('precious');
+  }, 30_000);
 });

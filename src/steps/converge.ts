@@ -21,6 +21,7 @@ export const converge: Step = {
   async run(ctx, progress) {
     let lastMark = '';
     let lastChange = Date.now();
+    let prevMaster: number | undefined;
     for (;;) {
       const o = await ctx.driver.offsets(ctx);
       const lag = Math.max(0, o.masterOffset - o.replicaOffset);
@@ -29,7 +30,12 @@ export const converge: Step = {
       } else {
         progress({ phase: 'catch up', done: o.replicaOffset, total: o.masterOffset, unit: 'offset', detail: { lagBytes: lag, linkUp: o.linkUp } });
       }
-      if (o.linkUp && !o.syncing && lag <= ctx.spec.convergeMaxLagBytes) return { offset: o.replicaOffset, lagBytes: lag };
+      // NOTE: under a heavy write load the two offsets are never read at the same instant; a
+      // target that has passed where the master was one poll ago has caught up. Exact equality is
+      // the fence's job, with writes paused.
+      const caughtUp = lag <= ctx.spec.convergeMaxLagBytes || (prevMaster !== undefined && o.replicaOffset >= prevMaster);
+      if (o.linkUp && !o.syncing && caughtUp) return { offset: o.replicaOffset, lagBytes: lag };
+      prevMaster = o.masterOffset;
       const mark = `${o.replicaOffset}/${o.syncBytes?.done ?? ''}/${o.linkUp}`;
       if (mark !== lastMark) {
         lastMark = mark;

@@ -14,6 +14,7 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/status.js'),
   () => import('./commands/rollback.js'),
   () => import('./commands/rdb.js'),
+  () => import('./commands/demo.js'),
 ];
 
 export async function main(argv: string[]): Promise<void> {
@@ -22,6 +23,11 @@ export async function main(argv: string[]): Promise<void> {
     .exitOverride();
   for (const load of COMMANDS) (await load()).register(program);
   try {
+    // `ferry` alone in a terminal: the wizard; elsewhere commander prints the help.
+    if (argv.length <= 2 && process.stdin.isTTY && process.stdout.isTTY) {
+      const { runWizard } = await import('./ui/wizard/index.js');
+      process.exit(await runWizard());
+    }
     await program.parseAsync(argv);
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };

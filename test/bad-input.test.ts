@@ -115,10 +115,10 @@ describe('dry run', () => {
     const from = `redis://127.0.0.1:${source.port}`;
     const human = await ferry(['plan', '--from', from, '--to', target.url], { cwd, env });
     expect(human.code, human.stderr).toBe(0);
-    expect(human.stdout).toMatch(/^1\. preflight/m);
-    expect(human.stdout).toMatch(/\[target\] CONFIG SET masterauth <redacted>/);
-    expect(human.stdout).toMatch(new RegExp(`\\[target\\] REPLICAOF 127.0.0.1 ${source.port}`));
-    expect(human.stdout).toMatch(/\[source\] CLIENT PAUSE 10000 WRITE/);
+    expect(human.stdout).toMatch(/^ 1 {2}preflight/m);
+    expect(human.stdout).toMatch(/^ +target +CONFIG SET masterauth <redacted>$/m);
+    expect(human.stdout).toMatch(new RegExp(`^ +target +REPLICAOF 127.0.0.1 ${source.port}$`, 'm'));
+    expect(human.stdout).toMatch(/^ +source +CLIENT PAUSE 10000 WRITE$/m);
     expect(human.stdout).not.toContain('pw1');
     const json = await ferry(['run', '--dry-run', '--json', '--from', from, '--to', target.url], { cwd, env });
     expect(json.code, json.stderr).toBe(0);

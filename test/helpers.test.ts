@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,8 @@ describe('test helpers', () => {
   });
 
   it('write-load follows the master file and records acknowledged writes', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'ferry-load-')), 'master');
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-load-'));
+    const file = join(dir, 'master');
     pointMasterFile(file, a.host, a.port);
     const load = startWriteLoad({ masterFile: file, maxMs: 5000 });
     await new Promise((r) => setTimeout(r, 300));
@@ -32,6 +33,7 @@ describe('test helpers', () => {
     expect(onA).toBeGreaterThan(0);
     expect(onB).toBeGreaterThan(0);
     expect(onA + onB).toBe(report.acked.length);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('stop() kills the server by pid', async () => {

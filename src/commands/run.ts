@@ -1,6 +1,7 @@
 /** `ferry run`: performs the migration (or, with --dry-run, prints the plan). */
 import type { Command } from 'commander';
 import { addMigrationOptions, type MigrationFlags } from '../core/spec-from-flags.js';
+import { addPlaybookOption } from '../playbook/option.js';
 
 /** Flags of `ferry run` beyond the migration flags. */
 export interface RunFlags extends MigrationFlags {
@@ -8,15 +9,18 @@ export interface RunFlags extends MigrationFlags {
   yes?: boolean;
   json?: boolean;
   dryRun?: boolean;
+  playbook?: string;
 }
 
 export function register(program: Command): void {
-  addMigrationOptions(program.command('run').description('migrate the live dataset from --from to --to'))
+  addPlaybookOption(addMigrationOptions(program.command('run').description('migrate the live dataset from --from to --to')))
     .option('--state <file>', 'state file for status and resume (default .ferry/run-<time>.json)')
     .option('--yes', 'answer every confirmation with yes (needed without a terminal)')
     .option('--json', 'one JSON event per line on stdout')
     .option('--dry-run', 'print the plan (like ferry plan) and change nothing')
-    .action(async (flags: RunFlags) => {
+    .action(async (cliFlags: RunFlags, command: Command) => {
+      const { withPlaybook } = await import('../playbook/merge.js');
+      const flags = withPlaybook(cliFlags, command);
       if (flags.dryRun) {
         const { printPlan } = await import('./print-plan.js');
         return printPlan(flags);

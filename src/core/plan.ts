@@ -75,19 +75,3 @@ export async function makePlan(spec: MigrationSpec): Promise<Plan> {
     await driver.close();
   }
 }
-
-/** The plan as numbered human text. */
-export function formatPlan(plan: Plan): string {
-  const lines: string[] = [`Plan: ${plan.source} → ${plan.target} (sync: ${plan.sync})`];
-  const f = plan.facts;
-  lines.push(`  source: redis ${f.source.version}, ${f.source.role}, ${f.source.keys} keys; writes ≈ ${f.writeRateBytesPerSec} bytes/s`);
-  if (f.target) lines.push(`  target: redis ${f.target.version}, ${f.target.role}, ${f.target.keys} keys`);
-  for (const r of plan.findings.refusals) lines.push(`  REFUSED: ${r}`);
-  for (const w of plan.findings.warnings) lines.push(`  warning: ${w}`);
-  plan.steps.forEach((s, i) => {
-    lines.push(`${i + 1}. ${s.id}: ${s.title}`);
-    if (s.commands.length === 0) lines.push('     (nothing to do)');
-    for (const c of s.commands) lines.push(`     [${c.on}] ${c.command}${c.note ? `   # ${c.note}` : ''}`);
-  });
-  return `${lines.join('\n')}\n`;
-}

@@ -37,6 +37,8 @@ export interface RunOptions {
   confirm?: (question: string) => Promise<boolean>;
   /** Continue the run stored in `statePath`. */
   resume?: boolean;
+  /** The operator already confirmed the plan (the wizard): do not ask again before starting. */
+  confirmed?: boolean;
 }
 
 /** What a finished run reports (also the `report` of the final `done` event). */
@@ -287,7 +289,7 @@ class Run {
   }
 
   private async confirmStart(): Promise<void> {
-    if (this.opts.yes || this.state.steps.provision.status === 'done') return;
+    if (this.opts.yes || this.opts.confirmed || this.state.steps.provision.status === 'done') return;
     const to = this.spec.to.kind === 'attach' ? `${this.target.host}:${this.target.port}` : `a new redis-server on ${this.target.host}:${this.target.port}`;
     const ok = await this.confirm(`Migrate ${this.spec.from.host}:${this.spec.from.port} → ${to} (sync ${this.spec.sync}, retire ${this.spec.retire})?`);
     if (!ok) throw new UsageError('not confirmed; nothing was changed');

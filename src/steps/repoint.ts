@@ -31,11 +31,17 @@ export const repoint: Step = {
   async run(ctx, progress) {
     const r = ctx.spec.repoint;
     if (r.kind === 'exec') await runHook(ctx, r.command, r.timeoutMs);
-    if (r.kind === 'manual' && !ctx.yes) {
-      const ok = await ctx.confirm(`Repoint your clients to ${ctx.target.host}:${ctx.target.port} now; continue when done?`);
-      if (!ok) throw new StepError('repoint', 'the clients were not repointed; resume when they are');
-    }
     const source = await ctx.sourceClient();
+    if (r.kind === 'manual' && !ctx.yes) {
+      // NOTE: while the operator works, report who is still connected (the wizard shows it live).
+      const watch = watchClients(source, progress);
+      try {
+        const ok = await ctx.confirm(`Repoint your clients to ${ctx.target.host}:${ctx.target.port} now; continue when done?`);
+        if (!ok) throw new StepError('repoint', 'the clients were not repointed; resume when they are');
+      } finally {
+        watch.stop();
+      }
+    }
     if (r.kind === 'none') {
       const clients = await appClients(source);
       if (clients.length) ctx.warn(`--repoint none: ${clients.length} client(s) still use the old master: ${describeClients(clients)}`);
@@ -79,6 +85,26 @@ async function runHook(ctx: StepContext, command: string, timeoutMs: number): Pr
     const tail = String(res.all ?? '').trim().split('\n').pop() ?? '';
     throw new StepError('repoint', `the repoint hook exited with ${res.exitCode ?? res.signal}${tail ? ` (${tail})` : ''}; fix it, then resume`);
   }
+}
+
+/** Polls CLIENT LIST every 500 ms and reports the application clients still on the old master. */
+function watchClients(source: Redis, progress: Parameters<Step['run']>[1]): { stop(): void } {
+  let initial: number | undefined;
+  let stopped = false;
+  const poll = async () => {
+    const clients = await appClients(source).catch(() => undefined);
+    if (stopped || !clients) return;
+    initial = Math.max(initial ?? 0, clients.length);
+    progress({ phase: 'drain', done: initial - clients.length, total: initial, unit: 'clients', detail: { clients: clients.slice(0, 5) } });
+  };
+  void poll();
+  const timer = setInterval(() => void poll(), 500);
+  return {
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 /** A client of the old master as CLIENT LIST reports it. */

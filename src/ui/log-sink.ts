@@ -4,6 +4,7 @@
  */
 import type { EventSink } from '../core/events.js';
 import { STEP_IDS } from '../steps/step.js';
+import { describeProgress } from './progress-sink.js';
 
 /** Writes human lines for events to `out` (default stderr). */
 export function createLogSink(out: NodeJS.WritableStream = process.stderr): EventSink {
@@ -17,7 +18,7 @@ export function createLogSink(out: NodeJS.WritableStream = process.stderr): Even
       case 'step.failed':
         return write(`✗ ${e.step}`);
       case 'progress':
-        return write(`  … ${e.phase}${e.done !== undefined ? ` ${e.done}${e.total !== undefined ? `/${e.total}` : ''}${e.unit ? ` ${e.unit}` : ''}` : ''}`);
+        return write(`  … ${e.step}: ${describeProgress(e)}`);
       case 'warning':
         return write(`! ${e.message}`);
       case 'info':

@@ -1,21 +1,36 @@
 /**
- * Picks the sinks for a command's output: JSON lines on stdout with --json, the human log on
- * stderr otherwise. Progress events are rate-limited. (Progress bars plug in here.)
+ * Picks the sinks for a command's output: JSON lines on stdout with --json (progress events at
+ * most once per second per step and phase); otherwise the human log on stderr plus the progress
+ * renderer (bars on a terminal, a plain line at most once per second elsewhere).
  */
 import { type EventBus, throttleProgress } from '../core/events.js';
 import { createJsonSink } from './json-sink.js';
 import { createLogSink } from './log-sink.js';
+import { createProgressSink } from './progress-sink.js';
 
 export interface SinkOptions {
   json: boolean;
-  /** Minimum time between two progress events of one step and phase, ms. */
+  /** Minimum time between two progress outputs, ms (default 1000). */
   progressIntervalMs?: number;
   stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 /** Attaches the sinks to `bus`; returns a function that detaches them. */
 export function createSinks(bus: EventBus, opts: SinkOptions): () => void {
-  const sink = opts.json ? createJsonSink(opts.stdout) : createLogSink(opts.stderr);
-  return bus.add(throttleProgress(sink, opts.progressIntervalMs ?? (opts.json ? 250 : 1000)));
+  const interval = opts.progressIntervalMs ?? 1000;
+  if (opts.json) return bus.add(throttleProgress(createJsonSink(opts.stdout), interval));
+  const stderr = opts.stderr ?? process.stderr;
+  const progress = createProgressSink({ stream: stderr, intervalMs: interval });
+  // NOTE: the log writes through the progress renderer so its lines land above any bar.
+  const log = createLogSink({ write: (text: string) => progress.writeLine(text.replace(/\n$/, '')) } as NodeJS.WritableStream);
+  // NOTE: progress first: it clears the bars of a finished step before the log line about it.
+  const detach = bus.add((e) => {
+    progress.sink(e);
+    if (e.event !== 'progress') log(e);
+  });
+  return () => {
+    detach();
+    progress.stop();
+  };
 }

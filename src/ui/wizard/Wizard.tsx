@@ -1,0 +1,366 @@
+/**
+ * `ferry` with no arguments in a terminal: asks for the source (tested live), the target, the
+ * sync mode, how clients are repointed and what happens to the old master; shows the plan; runs
+ * it with a live step list. Everything finished goes to <Static> (answers, the plan, done steps);
+ * only the current question or step is redrawn. The answers become the same flags `ferry run`
+ * takes, built into a MigrationSpec by the same builder, and run by the same runner.
+ */
+import { Box, Static, Text, useApp, useInput } from 'ink';
+import { useEffect, useRef, useState } from 'react';
+import { EventBus, type FerryEvent } from '../../core/events.js';
+import { exitCodeOf, ExitCode, FerryError, InterruptedError, SafetyError } from '../../core/errors.js';
+import type { MigrationSpec } from '../../core/spec.js';
+import { formatBytes, formatCount, formatMs } from '../format.js';
+import { InputRoute, SelectList, TextField, YesNo } from './inputs.js';
+import { RunView, type PendingQuestion } from './RunView.js';
+import type { ServerSummary, WizardDeps } from './types.js';
+
+type Stage =
+  | 'source'
+  | 'target-kind'
+  | 'target-url'
+  | 'target-port'
+  | 'target-dir'
+  | 'sync'
+  | 'repoint'
+  | 'hook'
+  | 'retire'
+  | 'planning'
+  | 'confirm'
+  | 'running'
+  | 'finished';
+
+interface Answers {
+  from?: string;
+  to?: string;
+  dataDir?: string;
+  sync?: string;
+  repoint?: string;
+  retire?: string;
+}
+
+/** A permanent line of output (rendered once, in order, by <Static>). */
+interface Line {
+  id: number;
+  text: string;
+  color?: string;
+  dim?: boolean;
+}
+
+type ProgressEvent = Extract<FerryEvent, { event: 'progress' }>;
+
+/** Summary of a probed server, as shown after the question. */
+export function describeServer(s: ServerSummary): string {
+  return `Redis ${s.version} · ${s.role} · ${formatCount(s.keys)} keys · ${formatBytes(s.usedMemory)} used · ${formatCount(s.connectedClients)} connected clients`;
+}
+
+/** The wizard; `onExit(code)` is called once, when it is over. */
+export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; env?: NodeJS.ProcessEnv }) {
+  const { deps } = props;
+  const { exit } = useApp();
+  const [stage, setStage] = useState<Stage>('source');
+  const [answers, setAnswers] = useState<Answers>({});
+  const [lines, setLines] = useState<Line[]>([]);
+  const [busy, setBusy] = useState<string | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [askAbort, setAskAbort] = useState(false);
+  const [current, setCurrent] = useState<{ step: string; title: string } | undefined>();
+  const [progress, setProgress] = useState<ProgressEvent[]>([]);
+  const [pending, setPending] = useState<PendingQuestion | undefined>();
+  const [exitCode, setExitCode] = useState<number | undefined>();
+  const spec = useRef<MigrationSpec | undefined>(undefined);
+  const abort = useRef(new AbortController());
+  const nextId = useRef(0);
+
+  const say = (text: string, style: Omit<Line, 'id' | 'text'> = {}) =>
+    setLines((ls) => [...ls, { id: nextId.current++, text, ...style }]);
+  const finish = (code: number) => {
+    setStage('finished');
+    setExitCode(code);
+  };
+
+  // Exit after the last lines reached <Static>.
+  useEffect(() => {
+    if (exitCode === undefined) return;
+    const t = setTimeout(() => {
+      props.onExit(exitCode);
+      exit();
+    }, 50);
+    return () => clearTimeout(t);
+  }, [exitCode]);
+
+  // One subscription for the whole wizard: Ctrl-C, then the active widget (see InputRoute).
+  const route = useRef<{ current?: Parameters<typeof useInput>[0] }>({}).current;
+  route.current = undefined; // the active widget sets it again while this render runs
+  useInput((input, key) => {
+    if (key.ctrl && input === 'c') {
+      if (stage !== 'finished') setAskAbort(true);
+      return;
+    }
+    route.current?.(input, key);
+  });
+
+  function onAbortAnswer(yes: boolean) {
+    setAskAbort(false);
+    if (!yes) return;
+    if (stage === 'running') {
+      say('Aborting: ferry unpauses the source if it paused it and saves the state…', { color: 'yellow' });
+      abort.current.abort(new InterruptedError('aborted by the operator (Ctrl-C)'));
+      pending?.answer(false);
+      return;
+    }
+    say('Aborted: nothing was changed.', { color: 'yellow' });
+    finish(ExitCode.interrupted);
+  }
+
+  async function onSource(url: string) {
+    if (!url) return setError('the source URL is required, e.g. redis://127.0.0.1:6379');
+    setError(undefined);
+    setBusy(`Connecting to ${url}…`);
+    try {
+      const s = await deps.probe(url, '--from');
+      say(`Source  ${url}`, { color: 'green' });
+      say(`        ${describeServer(s)}`, { dim: true });
+      setAnswers((a) => ({ ...a, from: url }));
+      setStage('target-kind');
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  async function onTargetUrl(url: string) {
+    if (!url) return setError('the target URL is required, e.g. redis://127.0.0.1:6380');
+    setError(undefined);
+    setBusy(`Connecting to ${url}…`);
+    try {
+      const s = await deps.probe(url, '--to');
+      say(`Target  ${url} (attach)`, { color: 'green' });
+      say(`        ${describeServer(s)}`, { dim: true });
+      setAnswers((a) => ({ ...a, to: url }));
+      setStage('sync');
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  const [suggestedPort, setSuggestedPort] = useState<number | undefined>();
+  useEffect(() => {
+    if (stage === 'target-port' && suggestedPort === undefined) void deps.freePort().then(setSuggestedPort, () => setSuggestedPort(6380));
+  }, [stage]);
+
+  function onPort(text: string) {
+    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) return setError(`"${text}" is not a port (1-65535)`);
+    setError(undefined);
+    setAnswers((a) => ({ ...a, to: `start:${text}` }));
+    setStage('target-dir');
+  }
+
+  function onDataDir(dir: string) {
+    say(`Target  new local redis-server on port ${answers.to?.slice(6)}${dir ? `, data in ${dir}` : ''}`, { color: 'green' });
+    setAnswers((a) => ({ ...a, dataDir: dir || undefined }));
+    setStage('sync');
+  }
+
+  function pick<K extends keyof Answers>(key: K, value: string, label: string, next: Stage) {
+    say(`${label.padEnd(8)}${value}`, { color: 'green' });
+    setAnswers((a) => ({ ...a, [key]: value }));
+    setStage(next);
+  }
+
+  // Once every question is answered: build the spec (the flags' builder) and the plan.
+  useEffect(() => {
+    if (stage !== 'planning') return;
+    void (async () => {
+      try {
+        const built = deps.buildSpec({
+          from: answers.from ?? '',
+          to: answers.to ?? '',
+          dataDir: answers.dataDir,
+          sync: answers.sync,
+          repoint: answers.repoint,
+          retire: answers.retire,
+        });
+        spec.current = built;
+        setBusy('Running preflight checks and building the plan…');
+        const { text, refusal } = await deps.plan(built);
+        say('');
+        for (const l of text.replace(/\n$/, '').split('\n')) say(l);
+        say('');
+        if (refusal) throw new SafetyError(refusal);
+        setStage('confirm');
+      } catch (err) {
+        say(`✗ ${messageOf(err)}`, { color: 'red' });
+        finish(exitCodeOf(err));
+      } finally {
+        setBusy(undefined);
+      }
+    })();
+  }, [stage]);
+
+  function onConfirm(yes: boolean) {
+    if (!yes) {
+      say('Not started: nothing was changed.', { color: 'yellow' });
+      return finish(ExitCode.ok);
+    }
+    setStage('running');
+    void startRun();
+  }
+
+  async function startRun() {
+    const bus = new EventBus();
+    let failed: Extract<FerryEvent, { event: 'failed' }> | undefined;
+    bus.add((e) => {
+      if (e.event === 'step.start') {
+        setCurrent({ step: e.step, title: e.title });
+        setProgress([]);
+      } else if (e.event === 'progress') {
+        setProgress((ps) => [...ps.filter((p) => p.phase !== e.phase), e]);
+      } else if (e.event === 'step.done') {
+        say(`✔ ${e.step.padEnd(12)} ${e.skipped ? 'already done' : formatMs(e.ms)}`, { color: 'green' });
+        setCurrent(undefined);
+        setProgress([]);
+      } else if (e.event === 'step.failed') {
+        say(`✗ ${e.step.padEnd(12)} ${e.error}`, { color: 'red' });
+      } else if (e.event === 'warning') {
+        say(`! ${e.message}`, { color: 'yellow' });
+      } else if (e.event === 'info') {
+        say(`  ${e.message}`, { dim: true });
+      } else if (e.event === 'failed') {
+        failed = e;
+      } else if (e.event === 'done') {
+        say('');
+        say(`Migration complete.${summariseReport(e.report)}`, { color: 'green' });
+      }
+    });
+    const confirm = (question: string) =>
+      new Promise<boolean>((resolve) => {
+        setPending({
+          question,
+          answer: (yes) => {
+            setPending(undefined);
+            resolve(yes);
+          },
+        });
+      });
+    try {
+      await deps.run(spec.current as MigrationSpec, { bus, signal: abort.current.signal, confirm });
+      finish(ExitCode.ok);
+    } catch (err) {
+      const code = abort.current.signal.aborted ? ExitCode.interrupted : exitCodeOf(err);
+      say('');
+      say(`✗ ${failed?.error ?? messageOf(err)}`, { color: 'red' });
+      const resume = failed?.resume ?? (err instanceof FerryError ? err.hint : undefined);
+      if (resume) say(`  To continue: ${resume}`, { color: 'yellow' });
+      finish(code);
+    } finally {
+      setCurrent(undefined);
+      setPending(undefined);
+    }
+  }
+
+  const active = !askAbort && !busy;
+  return (
+    <InputRoute.Provider value={route}>
+    <Box flexDirection="column">
+      <Static items={lines}>
+        {(l) => (
+          <Text key={l.id} color={l.color} dimColor={l.dim}>
+            {l.text}
+          </Text>
+        )}
+      </Static>
+      {stage === 'source' && lines.length === 0 ? (
+        <Text>
+          <Text bold color="cyan">ferry</Text> moves a live Redis to a new instance with no downtime and no lost writes.
+        </Text>
+      ) : null}
+      {stage === 'source' ? (
+        <TextField label="Source (the old master) URL:" defaultValue="redis://127.0.0.1:6379" hint="redis://[user:pass@]host:port[/db] · a password may also come from FERRY_FROM_PASSWORD" active={active} onSubmit={onSource} />
+      ) : null}
+      {stage === 'target-kind' ? (
+        <SelectList
+          label="Target (the new instance):"
+          active={active}
+          choices={[
+            { value: 'start', label: 'Start a new local redis-server', hint: '(ferry launches it, detached)' },
+            { value: 'attach', label: 'Attach to a running server by URL' },
+          ]}
+          onSubmit={(v) => setStage(v === 'start' ? 'target-port' : 'target-url')}
+        />
+      ) : null}
+      {stage === 'target-url' ? <TextField label="Target URL:" hint="an empty server: redis://host:port or rediss://… for TLS" active={active} onSubmit={onTargetUrl} /> : null}
+      {stage === 'target-port' && suggestedPort !== undefined ? (
+        <TextField label="Port for the new server:" defaultValue={String(suggestedPort)} active={active} onSubmit={onPort} />
+      ) : null}
+      {stage === 'target-dir' ? <TextField label="Data dir for the new server:" defaultValue="" hint={`Enter for ferry's default (./.ferry/${answers.to?.slice(6)})`} active={active} onSubmit={onDataDir} /> : null}
+      {stage === 'sync' ? (
+        <SelectList
+          label="How should the data be replicated?"
+          active={active}
+          choices={[
+            { value: 'native', label: 'native', hint: '(REPLICAOF on the target: Redis replicates itself)' },
+            { value: 'engine', label: 'engine', hint: "(ferry's embedded replica: for targets that cannot replicate)" },
+          ]}
+          onSubmit={(v) => pick('sync', v, 'Sync', 'repoint')}
+        />
+      ) : null}
+      {stage === 'repoint' ? (
+        <SelectList
+          label="How do your applications move to the new server?"
+          active={active}
+          choices={[
+            { value: 'manual', label: 'manual', hint: '(I repoint them; show me who is still connected)' },
+            { value: 'exec', label: 'a hook command', hint: '(gets FERRY_NEW_HOST/PORT, FERRY_OLD_HOST/PORT)' },
+            { value: 'none', label: 'none', hint: '(no clients to move)' },
+          ]}
+          onSubmit={(v) => (v === 'exec' ? setStage('hook') : pick('repoint', v, 'Repoint', 'retire'))}
+        />
+      ) : null}
+      {stage === 'hook' ? (
+        <TextField label="Hook command:" hint="e.g. ./repoint.sh — a non-zero exit fails the step" active={active} onSubmit={(cmd) => (cmd ? pick('repoint', `exec:${cmd}`, 'Repoint', 'retire') : setError('the hook command is required'))} />
+      ) : null}
+      {stage === 'retire' ? (
+        <SelectList
+          label="Afterwards, the old master should:"
+          active={active}
+          choices={[
+            { value: 'replica', label: 'replica', hint: '(become a replica of the new one: rollback path, late writes fail loudly)' },
+            { value: 'keep', label: 'keep', hint: '(stay as it is: late writes to it are lost)' },
+            { value: 'shutdown', label: 'shutdown', hint: '(SHUTDOWN once the cutover is done)' },
+          ]}
+          onSubmit={(v) => pick('retire', v, 'Retire', 'planning')}
+        />
+      ) : null}
+      {stage === 'confirm' ? <YesNo question="Run this migration now?" active={active} onAnswer={onConfirm} /> : null}
+      {stage === 'running' ? <RunView current={current} progress={progress} pending={pending} active={!askAbort} /> : null}
+      {busy ? <Text color="cyan">… {busy}</Text> : null}
+      {error ? <Text color="red">✗ {error}</Text> : null}
+      {askAbort ? (
+        <YesNo
+          question={stage === 'running' ? 'Abort the migration? The source is unpaused and the state saved.' : 'Abort? Nothing has been changed yet.'}
+          onAnswer={onAbortAnswer}
+        />
+      ) : null}
+    </Box>
+    </InputRoute.Provider>
+  );
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The figures worth a line: the write pause, the final offset, where the state is. */
+function summariseReport(report: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (typeof report.pauseMs === 'number') parts.push(`writes paused ${formatMs(report.pauseMs)}`);
+  if (typeof report.finalOffset === 'number') parts.push(`final offset ${formatCount(report.finalOffset)}`);
+  const target = report.target as { host?: string; port?: number } | undefined;
+  if (target?.host) parts.push(`new master ${target.host}:${target.port}`);
+  if (typeof report.statePath === 'string') parts.push(`state in ${report.statePath}`);
+  return parts.length ? ` ${parts.join(' · ')}` : '';
+}

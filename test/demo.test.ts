@@ -1,0 +1,62 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ferry } from './helpers/ferry-cli.js';
+
+/** redis-server processes whose command line mentions `dir` (the demo starts them with --dir inside it). */
+function serversUnder(dir: string): string[] {
+  let out = '';
+  try {
+    out = execFileSync('pgrep', ['-af', 'redis-server'], { encoding: 'utf8' });
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+  return out.split('\n').filter((l) => l.includes(dir));
+}
+
+describe('ferry demo', () => {
+  let tmp: string;
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('migrates under load, reports 0 writes lost, exits 0 and leaves nothing behind', async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'ferry-demo-test-'));
+    const r = await ferry(['demo', '--keys', '3000', '--lanes', '4'], { env: { TMPDIR: tmp }, timeoutMs: 90_000 });
+    expect(r.stderr).toMatch(/Loaded 3,00\d sample keys \(hash \d+, list \d+, set [\d,]+, zset \d+, string [\d,]+, stream 1\)/);
+    expect(r.stdout).toMatch(/writes acknowledged\s+[\d,]+ \(/);
+    expect(r.stdout).toMatch(/writes lost\s+0 \(every acknowledged key read back from the new master\)/);
+    expect(r.stdout).toMatch(/longest write stall\s+\d/);
+    expect(r.stdout).toMatch(/write pause \(fence\)\s+\d+ ms/);
+    expect(r.stdout).toMatch(/time per step\s+preflight .* retire /);
+    expect(r.stdout).toContain('Zero acknowledged writes lost.');
+    const acked = Number(/writes acknowledged\s+([\d,]+)/.exec(r.stdout)?.[1].replace(/,/g, ''));
+    expect(acked).toBeGreaterThan(100);
+    console.log(`ferry demo: ${acked} writes acknowledged, 0 lost; ${/longest write stall\s+(.*)/.exec(r.stdout)?.[1]} longest stall; pause ${/write pause \(fence\)\s+(.*)/.exec(r.stdout)?.[1]}`);
+    expect(r.code).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(serversUnder(tmp)).toEqual([]);
+  });
+
+  it('Ctrl-C (SIGINT) mid-run exits 130 and still removes its servers and temp dirs', async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'ferry-demo-test-'));
+    let sent = false;
+    const r = await ferry(['demo', '--keys', '2000'], {
+      env: { TMPDIR: tmp },
+      timeoutMs: 60_000,
+      onStart(child, out) {
+        const t = setInterval(() => {
+          if (!sent && /A writer is writing/.test(out().stderr)) {
+            sent = true;
+            child.kill('SIGINT');
+          }
+        }, 20);
+        child.on('exit', () => clearInterval(t));
+      },
+    });
+    expect(sent).toBe(true);
+    expect(r.code).toBe(130);
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(serversUnder(tmp)).toEqual([]);
+  });
+});

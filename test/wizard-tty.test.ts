@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FERRY_BIN } from './helpers/ferry-cli.js';
+import { startRedis, type TestServer } from './helpers/redis-server.js';
+import { startTmux, type TmuxSession } from './helpers/tmux.js';
+
+/** What must not change when the operator aborts: keys, role, the config ferry touches. */
+async function snapshot(s: TestServer) {
+  const c = s.client();
+  const [keys, repl, ro, value] = await Promise.all([c.dbsize(), c.info('replication'), c.config('GET', 'replica-read-only'), c.get('k:1')]);
+  c.disconnect();
+  return { keys, role: /role:(\w+)/.exec(repl)?.[1], ro, value };
+}
+
+describe('wizard in a real terminal (tmux)', () => {
+  let a: TestServer;
+  let b: TestServer;
+  let dir: string;
+  let tty: TmuxSession | undefined;
+  beforeEach(async () => {
+    [a, b] = await Promise.all([startRedis(), startRedis()]);
+    const c = a.client();
+    await c.mset(Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`k:${i}`, `v${i}`])));
+    c.disconnect();
+    dir = mkdtempSync(join(tmpdir(), 'ferry-wizard-tty-'));
+  });
+  afterEach(async () => {
+    tty?.kill();
+    await Promise.all([a?.stop(), b?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Answers every question: source a, attach target b, native, manual repoint, retire replica. */
+  async function answer(t: TmuxSession) {
+    await t.waitFor(/Source \(the old master\) URL:/);
+    t.type(a.url);
+    t.keys('Enter');
+    await t.waitFor(/Redis 7[\d.]+ · master · 200 keys/);
+    await t.waitFor(/Target \(the new instance\):/);
+    t.keys('Down');
+    await t.waitFor(/❯ 2\. Attach to a running server/); // each key once the screen showed the last one
+    t.keys('Enter');
+    await t.waitFor(/Target URL:/);
+    t.type(b.url);
+    t.keys('Enter');
+    await t.waitFor(/How should the data be replicated\?/);
+    t.keys('Enter');
+    await t.waitFor(/How do your applications move/);
+    t.keys('Enter');
+    await t.waitFor(/the old master should:/);
+    t.keys('Enter');
+    await t.waitFor(/Run this migration now\? \(y\/N\)/, 30_000);
+  }
+
+  it('answers the questions, shows the plan, confirms, runs every step and exits 0', async () => {
+    const t = (tty = startTmux(dir, `node '${FERRY_BIN}'`));
+    await answer(t);
+    const plan = t.screen();
+    expect(plan).toContain(`Plan  redis://127.0.0.1:${a.port} → redis://127.0.0.1:${b.port}  (sync: native)`);
+    expect(plan).toMatch(new RegExp(`target +REPLICAOF 127\\.0\\.0\\.1 ${a.port}`));
+    t.type('y');
+    await t.waitFor(/Clients still connected to the old master: 0[\s\S]*continue when done\?/, 40_000);
+    t.type('y');
+    const end = await t.waitFor(/Migration complete\./, 40_000);
+    for (const step of ['preflight', 'provision', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent', 'retire']) {
+      expect(end).toMatch(new RegExp(`✔ ${step} `));
+    }
+    expect(await t.exitCode()).toBe(0);
+    const after = await snapshot(b);
+    expect(after).toMatchObject({ keys: 200, role: 'master', value: 'v1' });
+    expect((await snapshot(a)).role).toBe('slave'); // --retire replica: the rollback copy
+  });
+
+  it('Ctrl-C at the confirmation asks, then exits 130 with nothing changed on either server', async () => {
+    const before = [await snapshot(a), await snapshot(b)];
+    const t = (tty = startTmux(dir, `node '${FERRY_BIN}'`));
+    await answer(t);
+    t.keys('C-c');
+    await t.waitFor(/Abort\? Nothing has been changed yet\./);
+    t.type('y');
+    await t.waitFor(/Aborted: nothing was changed\./);
+    expect(await t.exitCode()).toBe(130);
+    expect([await snapshot(a), await snapshot(b)]).toEqual(before);
+  });
+});

@@ -20,8 +20,7 @@ export const fence: Step = {
   title: 'Pause writes on the old master and wait for the last offset',
   describe(pc) {
     return [
-      ...pc.driver.describe('converge', pc).map((c) => ({ ...c, note: 'first: the target has caught up (as in converge)' })),
-      cmd('source', ['CLIENT', 'PAUSE', pc.spec.pauseTimeoutMs, 'WRITE'], 'writes on the old master wait; the pause ends by itself after the timeout'),
+      cmd('source', ['CLIENT', 'PAUSE', pc.spec.pauseTimeoutMs, 'WRITE'], 'once the target has caught up (as in converge); writes on the old master wait; the pause ends by itself after the timeout'),
       cmd('source', ['INFO', 'replication'], 'master_repl_offset: the final offset'),
       ...pc.driver.describe('fence', pc),
       cmd('source', ['CLIENT', 'UNPAUSE'], 'only if the offsets do not meet in time (then the step fails)'),

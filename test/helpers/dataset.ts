@@ -13,7 +13,7 @@
  * Encoding thresholds are set with CONFIG SET (and restored) so the catalog is the same whatever
  * the server's configuration.
  */
-import type Redis from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export interface FillOptions {
   /** Key prefix (default 'ds:'). */

@@ -126,6 +126,7 @@ describe.skipIf(!present)('RDB corpus (../shared/rdb-corpus)', () => {
       const shapes = a.keys.map(hdtShape);
       if (buf.length < 10_000) expect(decodeAll(buf, bytewise).keys.map(hdtShape)).toEqual(shapes);
       expect(decodeAll(buf, pieces(7)).keys.map(hdtShape)).toEqual(shapes);
+      if (buf.length > 9000) expect(decodeAll(buf, pieces(9000)).keys.map(hdtShape)).toEqual(shapes);
 
       // payload mode: same keys; every non-module payload decodes to the same elements.
       const { records } = parseRdbBuffer(buf, { mode: 'payload' });

@@ -93,6 +93,37 @@ function rdbError(f: () => unknown): RdbError {
   throw new Error('expected an RdbError');
 }
 
+describe('RdbParser chunk boundaries', () => {
+  it('gives the same keys and payloads for any chunk size (bridged boundaries, slow path)', () => {
+    const b = new RdbBuilder(11).select(0);
+    for (let i = 0; i < 3000; i++) {
+      const v = 'v'.repeat(i % 97);
+      if (i % 5 === 0) b.key(1, `list:${i}`, Buffer.concat([len(3), str(v), str(''), str(String(i))]));
+      else if (i % 7 === 0) b.key(0, `big:${i}`, str('x'.repeat(5000 + i)));
+      else b.key(0, `k:${i}`, str(v), i % 3 ? undefined : 4_000_000_000_000 + i);
+    }
+    const buf = b.build();
+    const snap = (size: number, mode: 'payload' | 'decode') => {
+      const p = new RdbParser({ mode, payloadLimit: 3000 });
+      const c = new KeyCollector();
+      for (let i = 0; i < buf.length; i += size) c.add(p.write(buf.subarray(i, i + size)));
+      p.end();
+      expect(p.checksum).toBe('ok');
+      return c.keys.map((k) => [k.entry.key.toString(), k.entry.expireAt, k.entry.chunked ? k.items.map(String).join(',') : k.entry.payload!.toString('hex')]);
+    };
+    for (const mode of ['payload', 'decode'] as const) {
+      const want = snap(buf.length, mode);
+      expect(want.length).toBe(3000);
+      for (const size of [9000, 10_007, 16_384, 65_536, 100_003]) {
+        const got = snap(size, mode);
+        const i = got.findIndex((g, j) => JSON.stringify(g) !== JSON.stringify(want[j]));
+        if (i >= 0) console.log('DIFF', mode, size, i, JSON.stringify(got[i]).slice(0, 300), JSON.stringify(want[i]).slice(0, 300));
+        expect(got).toEqual(want);
+      }
+    }
+  });
+});
+
 describe('RdbParser errors', () => {
   it('names what was read, the offset and the key', () => {
     const buf = new RdbBuilder(11).key(16, 'badkey', str(Buffer.from([9, 0, 0, 0, 1, 0, 0xf7, 1, 0xff]))).build();

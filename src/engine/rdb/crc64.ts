@@ -3,10 +3,12 @@
  * DUMP/RESTORE payload footer. `crc64(Buffer.from('123456789')) === 0xe9c6d914c4b8d9can`.
  *
  * NOTE: JavaScript has no fast 64-bit integers, so the CRC state is two 32-bit halves (hi, lo) and
- * the tables are split the same way. Slice-by-8 (eight 256-entry tables) processes 8 bytes per step;
- * it is ~6x faster than the byte-at-a-time loop and the RDB hot path hashes every byte twice (file
- * trailer + RESTORE payloads).
+ * the tables are split the same way. Slice-by-8 (eight 256-entry tables) processes 8 bytes per step,
+ * several times faster than the byte-at-a-time loop; the RDB hot path hashes every byte (file
+ * trailer) and RESTORE payloads hash their bytes again.
  */
+
+import { createWasmCrc, wasmUpdate } from './crc64-wasm.js';
 
 const POLY_HI = 0x95ac9329;
 const POLY_LO = 0xac4bc9b5;
@@ -40,6 +42,12 @@ for (let k = 1; k < 8; k++) {
   }
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Ranges at least this long go through WebAssembly (crc64-wasm.ts). */
+const WASM_MIN = 4096;
+const WASM = LITTLE_ENDIAN && process.env.FERRY_CRC64_JS !== '1' ? createWasmCrc(T_LO, T_HI) : null;
+const pair = new Int32Array(2);
+
 /** A running CRC64: feed byte ranges with update(), read it with digest() or writeLE(). */
 export class Crc64 {
   hi = 0;
@@ -47,24 +55,44 @@ export class Crc64 {
 
   /** Adds buf[start, end) to the checksum. */
   update(buf: Uint8Array, start = 0, end = buf.length): this {
+    if (WASM !== null && end - start >= WASM_MIN) {
+      wasmUpdate(WASM, this.lo, this.hi, buf, start, end, pair);
+      this.lo = pair[0];
+      this.hi = pair[1];
+      return this;
+    }
     let lo = this.lo;
     let hi = this.hi;
     let p = start;
-    const end8 = end - ((end - p) & 7);
-    while (p < end8) {
-      const xl = lo ^ (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24));
-      const xh = hi ^ (buf[p + 4] | (buf[p + 5] << 8) | (buf[p + 6] << 16) | (buf[p + 7] << 24));
-      const i0 = 1792 + (xl & 0xff);
-      const i1 = 1536 + ((xl >>> 8) & 0xff);
-      const i2 = 1280 + ((xl >>> 16) & 0xff);
-      const i3 = 1024 + (xl >>> 24);
-      const i4 = 768 + (xh & 0xff);
-      const i5 = 512 + ((xh >>> 8) & 0xff);
-      const i6 = 256 + ((xh >>> 16) & 0xff);
-      const i7 = xh >>> 24;
-      lo = T_LO[i0] ^ T_LO[i1] ^ T_LO[i2] ^ T_LO[i3] ^ T_LO[i4] ^ T_LO[i5] ^ T_LO[i6] ^ T_LO[i7];
-      hi = T_HI[i0] ^ T_HI[i1] ^ T_HI[i2] ^ T_HI[i3] ^ T_HI[i4] ^ T_HI[i5] ^ T_HI[i6] ^ T_HI[i7];
-      p += 8;
+    if (end - p >= 64) {
+      // NOTE: 32-bit words through an Int32Array view (the machine is little-endian, like the
+      // CRC's byte order) instead of four byte loads and shifts: ~3x faster. The view needs
+      // 4-byte alignment, so the first bytes up to it go through the byte loop.
+      while ((buf.byteOffset + p) & 3) {
+        const idx = (lo ^ buf[p]) & 0xff;
+        lo = T_LO[idx] ^ ((lo >>> 8) | (hi << 24));
+        hi = T_HI[idx] ^ (hi >>> 8);
+        p++;
+      }
+      const n8 = (end - p) >> 3;
+      const w = LITTLE_ENDIAN ? new Int32Array(buf.buffer, buf.byteOffset + p, n8 * 2) : null;
+      if (w) {
+        for (let i = 0; i < w.length; i += 2) {
+          const xl = lo ^ w[i];
+          const xh = hi ^ w[i + 1];
+          const i0 = 1792 + (xl & 0xff);
+          const i1 = 1536 + ((xl >>> 8) & 0xff);
+          const i2 = 1280 + ((xl >>> 16) & 0xff);
+          const i3 = 1024 + (xl >>> 24);
+          const i4 = 768 + (xh & 0xff);
+          const i5 = 512 + ((xh >>> 8) & 0xff);
+          const i6 = 256 + ((xh >>> 16) & 0xff);
+          const i7 = xh >>> 24;
+          lo = T_LO[i0] ^ T_LO[i1] ^ T_LO[i2] ^ T_LO[i3] ^ T_LO[i4] ^ T_LO[i5] ^ T_LO[i6] ^ T_LO[i7];
+          hi = T_HI[i0] ^ T_HI[i1] ^ T_HI[i2] ^ T_HI[i3] ^ T_HI[i4] ^ T_HI[i5] ^ T_HI[i6] ^ T_HI[i7];
+        }
+        p += n8 * 8;
+      }
     }
     while (p < end) {
       const idx = (lo ^ buf[p]) & 0xff;

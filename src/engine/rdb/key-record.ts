@@ -1,67 +1,173 @@
 /**
- * The KeyEntry implementation the parser emits. A class (not object literals) so every key has the
- * same hidden class and the DUMP payload can be built lazily by a prototype getter: no per-key
- * closure, and no copy or CRC64 unless the writer actually reads `payload`.
+ * The KeyEntry implementation the parser emits.
+ *
+ * NOTE (hot path): a class, not object literals, so every key has the same hidden class; and the
+ * key, the string value and the DUMP payload are computed lazily by prototype getters from the
+ * input buffer the record points into (`src`). Creating a Buffer view costs ~90 ns in Node, more
+ * than parsing a small key, so the parser creates none per key; a writer that composes its output
+ * itself can skip them too with writeKey()/writePayload() (bytes copied straight into its buffer).
+ * The input chunks must not be modified after they were passed to the parser.
  */
 import type { KeyEntry, ValueType } from '../entry.js';
 import { Crc64 } from './crc64.js';
+import { intText } from './reader.js';
+import { VALUE_TYPE } from './types.js';
+
+/** Copies src[start, end) to dst at off (a byte loop for short ranges: no view object); returns the end. */
+export function copyBytes(src: Uint8Array, start: number, end: number, dst: Uint8Array, off: number): number {
+  const n = end - start;
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) dst[off + i] = src[start + i];
+  } else {
+    dst.set(src.subarray(start, end), off);
+  }
+  return off + n;
+}
+
+const scratch = new Crc64();
+
+/** Writes a DUMP payload into dst at off: type + src[start, end) + version u16 LE + CRC64 LE. */
+export function writePayloadTo(dst: Uint8Array, off: number, type: number, src: Uint8Array, start: number, end: number, version: number): number {
+  const n = end - start;
+  dst[off] = type;
+  copyBytes(src, start, end, dst, off + 1);
+  dst[off + n + 1] = version & 0xff;
+  dst[off + n + 2] = (version >> 8) & 0xff;
+  scratch.lo = 0;
+  scratch.hi = 0;
+  scratch.update(dst, off, off + n + 3).writeLE(dst, off + n + 3);
+  return off + n + 11;
+}
 
 /** Builds a DUMP/RESTORE payload: type byte + value bytes + version u16 LE + CRC64 LE. */
 export function buildPayload(type: number, src: Uint8Array, start: number, end: number, version: number): Buffer {
-  const n = end - start;
-  const out = Buffer.allocUnsafe(n + 11);
-  out[0] = type;
-  out.set(src.subarray(start, end), 1);
-  out[n + 1] = version & 0xff;
-  out[n + 2] = (version >> 8) & 0xff;
-  new Crc64().update(out, 0, n + 3).writeLE(out, n + 3);
+  const out = Buffer.allocUnsafe(end - start + 11);
+  writePayloadTo(out, 0, type, src, start, end, version);
   return out;
 }
 
 /** A key as the RDB parser emits it (see KeyEntry). */
 export class RdbKeyEntry implements KeyEntry {
-  readonly kind = 'key' as const;
-  chunked: boolean;
-  value: Buffer | undefined;
-  module: { name: string; version: number } | undefined = undefined;
-  private cached: Buffer | undefined = undefined;
+  // NOTE: kind, module, idle and freq live on the prototype (see below the class) and become own
+  // properties only on the keys that have them: a smaller object per key, less GC on the hot path.
+  declare readonly kind: 'key';
+  declare module: { name: string; version: number } | undefined;
+  declare idle: number | null;
+  declare freq: number | null;
+  declare chunked: boolean;
+  private declare keyCache: Buffer | undefined;
+  private declare payloadCache: Buffer | undefined;
 
   constructor(
     public db: number,
-    public key: Buffer,
-    public type: ValueType,
     public rdbType: number,
     public expireAt: number | null,
-    public idle: number | null,
-    public freq: number | null,
+    /** Bytes of the value in the RDB (for chunked keys: final once the last chunk was emitted). */
     public size: number,
-    /** Where the value's bytes are (src[start, end)); src is null when there is no payload. */
+    /** The input buffer holding the key and (payload keys) the value; null for materialized keys. */
     private src: Buffer | null,
-    private start: number,
+    /** A raw key is src[keyStart, valueStart): the value follows the key directly. */
+    private keyStart: number,
+    private valueStart: number,
     private version: number,
-    value: Buffer | undefined,
-  ) {
-    this.chunked = src === null;
-    this.value = value;
+  ) {}
+
+  /** Logical type, from the RDB type byte. */
+  get type(): ValueType {
+    return VALUE_TYPE[this.rdbType]!;
   }
 
-  /** Sets a payload built by the caller (the parser's slow path); the key is then not chunked. */
+  /** A key record whose key (and maybe payload) exist as Buffers already (slow path). */
+  static of(db: number, key: Buffer, rdbType: number, expireAt: number | null, version: number): RdbKeyEntry {
+    const e = new RdbKeyEntry(db, rdbType, expireAt, 0, null, 0, 0, version);
+    e.keyCache = key;
+    e.chunked = true;
+    return e;
+  }
+
+  /** The key (a view of the input; created on first access). */
+  get key(): Buffer {
+    return (this.keyCache ??= this.src!.subarray(this.keyStart, this.valueStart));
+  }
+
+  set key(k: Buffer) {
+    this.keyCache = k;
+  }
+
+  /** Key length in bytes. */
+  get keyLength(): number {
+    return this.keyCache ? this.keyCache.length : this.valueStart - this.keyStart;
+  }
+
+  /** Copies the key into dst at off; returns the offset after it. */
+  writeKey(dst: Uint8Array, off: number): number {
+    if (this.keyCache) {
+      dst.set(this.keyCache, off);
+      return off + this.keyCache.length;
+    }
+    return copyBytes(this.src!, this.keyStart, this.valueStart, dst, off);
+  }
+
+  /** Sets a payload built by the caller (slow path); the key is then not chunked. */
   setPayload(payload: Buffer): void {
-    this.cached = payload;
-    this.src = null;
+    this.payloadCache = payload;
     this.chunked = false;
   }
 
-  /** The DUMP payload, built on first access (see KeyEntry.payload). */
-  get payload(): Buffer | undefined {
-    if (this.cached === undefined && this.src !== null) {
-      this.cached = buildPayload(this.rdbType, this.src, this.start, this.start + this.size, this.version);
-      this.src = null;
-    }
-    return this.cached;
+  /** Length of the DUMP payload, or -1 when the key has none (chunked). */
+  get payloadLength(): number {
+    if (this.payloadCache) return this.payloadCache.length;
+    return this.chunked || this.src === null ? -1 : this.size + 11;
   }
 
-  /** Plain-object view (JSON.stringify, test output), with the payload materialized. */
+  /** The DUMP payload (built on first access and cached; see KeyEntry.payload). */
+  get payload(): Buffer | undefined {
+    if (this.payloadCache === undefined && !this.chunked && this.src !== null) {
+      this.payloadCache = buildPayload(this.rdbType, this.src, this.valueStart, this.valueStart + this.size, this.version);
+    }
+    return this.payloadCache;
+  }
+
+  /** Writes the DUMP payload into dst at off without an intermediate Buffer; returns the new offset. */
+  writePayload(dst: Uint8Array, off: number): number {
+    if (this.payloadCache) {
+      dst.set(this.payloadCache, off);
+      return off + this.payloadCache.length;
+    }
+    if (this.chunked || this.src === null) throw new Error('writePayload on a key without payload');
+    return writePayloadTo(dst, off, this.rdbType, this.src, this.valueStart, this.valueStart + this.size, this.version);
+  }
+
+  /**
+   * Strings: the value when stored raw or int-encoded (a view of the input / shared decimal text);
+   * undefined when LZF-compressed or not a payload-mode string.
+   */
+  get value(): Buffer | undefined {
+    if (this.rdbType !== 0 || this.chunked) return undefined;
+    let src = this.src;
+    let p = this.valueStart;
+    if (src === null) {
+      if (!this.payloadCache) return undefined;
+      src = this.payloadCache;
+      p = 1;
+    }
+    const b = src[p];
+    switch (b >> 6) {
+      case 0:
+        return src.subarray(p + 1, p + 1 + (b & 0x3f));
+      case 1:
+        return src.subarray(p + 2, p + 2 + (((b & 0x3f) << 8) | src[p + 1]));
+      case 2:
+        return b === 0x80 ? src.subarray(p + 5, p + 5 + src.readUInt32BE(p + 1)) : src.subarray(p + 9, p + 9 + Number(src.readBigUInt64BE(p + 1)));
+      default:
+        if (b === 0xc0) return intText(src.readInt8(p + 1));
+        if (b === 0xc1) return intText(src.readInt16LE(p + 1));
+        if (b === 0xc2) return intText(src.readInt32LE(p + 1));
+        return undefined;
+    }
+  }
+
+  /** Plain-object view (JSON.stringify, test output), with the lazy fields materialized. */
   toJSON(): object {
     return {
       kind: this.kind, db: this.db, key: this.key, type: this.type, rdbType: this.rdbType,
@@ -70,3 +176,13 @@ export class RdbKeyEntry implements KeyEntry {
     };
   }
 }
+
+Object.defineProperties(RdbKeyEntry.prototype, {
+  kind: { value: 'key', writable: false, enumerable: true },
+  module: { value: undefined, writable: true, enumerable: true },
+  idle: { value: null, writable: true, enumerable: true },
+  freq: { value: null, writable: true, enumerable: true },
+  chunked: { value: false, writable: true, enumerable: true },
+  keyCache: { value: undefined, writable: true, enumerable: false },
+  payloadCache: { value: undefined, writable: true, enumerable: false },
+});

@@ -65,6 +65,9 @@ const SLOW = 4;
 /** A chunk record is flushed once it holds this many items or bytes. */
 const CHUNK_ITEMS = 4096;
 const CHUNK_BYTES = 1 << 20;
+/** Bridge buffers (see combine()): at least this many bytes of the new chunk, for leftovers up to BRIDGE_MAX_LEFT. */
+const BRIDGE_BYTES = 4096;
+const BRIDGE_MAX_LEFT = 1 << 16;
 
 const NO_RECORDS: RdbRecord[] = [];
 
@@ -105,6 +108,10 @@ export class RdbParser {
   private freq: number | null = null;
   private trail: Buffer[] = [];
   private unitStart = 0;
+  /** Bridge mode (see combine()): the chunk being bridged into, where it starts in the bridge buffer, and how many of its bytes the bridge holds. */
+  private bridgeChunk: Buffer | null = null;
+  private bridgeSplit = 0;
+  private bridgeRest = 0;
   // Slow path (one key record at a time):
   private readonly walker = new ValueWalker();
   private slowKey: RdbKeyEntry | null = null;
@@ -139,7 +146,8 @@ export class RdbParser {
   get bufferedBytes(): number {
     const r = this.r;
     const part = this.state === SLOW && !this.walker.emit ? r.pos - this.partFrom + this.partsLen : 0;
-    return r.end - r.pos + this.pendingLen + part;
+    const rest = this.bridgeChunk !== null ? this.bridgeChunk.length - this.bridgeRest : 0;
+    return r.end - r.pos + this.pendingLen + part + rest;
   }
 
   /** Bytes that followed the RDB's end in the input (empty until done). */
@@ -183,12 +191,52 @@ export class RdbParser {
     this.flushCrc();
     this.saveValuePart();
     const parts = this.pending;
+    const left = r.end - r.pos;
+    if (parts.length === 1 && left <= BRIDGE_MAX_LEFT) {
+      // NOTE: a record straddling two chunks is the common case (every chunk boundary). Instead of
+      // copying the whole new chunk behind the leftover, copy only its first bytes into a small
+      // "bridge" buffer, parse across the boundary there, then continue in the chunk itself.
+      const chunk = parts[0];
+      const m = Math.max(this.needAbs - (r.base + r.end), BRIDGE_BYTES);
+      if (m * 2 < chunk.length) {
+        const bridge = Buffer.allocUnsafe(left + m);
+        r.buf.copy(bridge, 0, r.pos, r.end);
+        chunk.copy(bridge, left, 0, m);
+        r.reset(bridge, 0, left + m, r.base + r.pos, false);
+        this.bridgeChunk = chunk;
+        this.bridgeSplit = left;
+        this.bridgeRest = m;
+        this.pending = [];
+        this.pendingLen = 0;
+        return;
+      }
+    }
     if (r.pos < r.end) parts.unshift(r.buf.subarray(r.pos, r.end));
     const base = r.base + r.pos;
     const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     r.reset(buf, 0, buf.length, base, false);
     this.pending = [];
     this.pendingLen = 0;
+  }
+
+  /** Moves from the bridge buffer into the chunk it was cut from (at a unit boundary). */
+  private leaveBridge(): void {
+    const r = this.r;
+    const chunk = this.bridgeChunk!;
+    this.flushCrc();
+    this.saveValuePart();
+    const off = r.pos - this.bridgeSplit;
+    r.reset(chunk, off, chunk.length, r.base + this.bridgeSplit, false);
+    this.partFrom = off;
+    this.bridgeChunk = null;
+  }
+
+  /** A unit in the bridge needs more than it holds: fall back to joining it with the chunk's rest. */
+  private bridgeShort(): void {
+    const chunk = this.bridgeChunk!;
+    this.bridgeChunk = null;
+    this.pending.unshift(chunk.subarray(this.bridgeRest));
+    this.pendingLen += chunk.length - this.bridgeRest;
   }
 
   /** Slow path, payload mode: keeps the value bytes of the buffer about to be replaced. */
@@ -223,10 +271,15 @@ export class RdbParser {
   private run(out: RdbRecord[]): void {
     const r = this.r;
     for (;;) {
+      if (this.bridgeChunk !== null && r.pos >= this.bridgeSplit) this.leaveBridge();
       this.unitStart = r.pos;
       try {
         if (this.state === BODY) {
-          while (this.state === BODY) this.unit(out);
+          if (this.bridgeChunk === null) {
+            while (this.state === BODY) this.unit(out);
+          } else {
+            while (this.state === BODY && r.pos < this.bridgeSplit) this.unit(out);
+          }
         } else if (this.state === SLOW) {
           this.slowStep(out);
         } else if (this.state === HEADER) {
@@ -240,6 +293,13 @@ export class RdbParser {
         if (e !== NEED_MORE) throw e;
         r.pos = this.unitStart;
         this.needAbs = r.needAbs;
+        if (this.bridgeChunk !== null) {
+          this.bridgeShort();
+          if (r.base + r.end + this.pendingLen >= this.needAbs) {
+            this.combine();
+            continue;
+          }
+        }
         // Hand over what was decoded so far: the caller sees progress, memory stays bounded.
         if (this.state === SLOW && this.walker.emit) this.flushSink(out, false);
         return;
@@ -284,6 +344,10 @@ export class RdbParser {
     this.state = DONE;
     this.done = true;
     if (r.pos < r.end) this.trail.push(r.buf.subarray(r.pos, r.end));
+    if (this.bridgeChunk !== null) {
+      this.trail.push(this.bridgeChunk.subarray(this.bridgeRest));
+      this.bridgeChunk = null;
+    }
     this.trail.push(...this.pending);
     this.pending = [];
     this.pendingLen = 0;
@@ -295,6 +359,7 @@ export class RdbParser {
     const r = this.r;
     this.unitStart = r.pos;
     const op = r.u8('opcode');
+    if (op === T.RDB_TYPE_STRING && this.mode === 'payload' && this.plainString(out)) return;
     if (op < 0xf4) return this.keyRecord(op, out);
     switch (op) {
       case T.RDB_OPCODE_EOF:
@@ -365,44 +430,87 @@ export class RdbParser {
       if (type === T.RDB_TYPE_MODULE_PRE_GA) r.fail('value of type 6 (MODULE pre-GA, Redis 4.0 RC): not supported', r.pos - 1);
       return r.fail(`value of unknown RDB type ${type} (written by a newer Redis/Valkey? ferry supports types 0-25)`, r.pos - 1);
     }
-    const key = r.string('key');
-    r.key = key;
+    const decoded = r.keyString();
+    const keyFrom = r.rawFrom;
+    const keyTo = r.rawTo;
+    if (decoded === null) r.setKeyRange(r.buf, keyFrom, keyTo);
+    else r.key = decoded;
     const valueStart = r.pos;
     try {
-      this.fastValue(type, vtype, key, valueStart, out);
+      if (this.mode === 'payload' || vtype === 'module') {
+        skipValue(r, type);
+        const size = r.pos - valueStart;
+        if (size <= this.payloadLimit || vtype === 'module') {
+          const entry = new RdbKeyEntry(this.db, type, this.expireAt, size, r.buf, keyFrom, valueStart, this.version);
+          if (decoded !== null) entry.key = decoded;
+          if (this.idle !== null) entry.idle = this.idle;
+          if (this.freq !== null) entry.freq = this.freq;
+          if (vtype !== 'module' || this.keepModule(entry, valueStart, size)) out.push(entry);
+          this.expireAt = this.idle = this.freq = null;
+          return;
+        }
+        r.pos = valueStart;
+      }
+      const key = decoded ?? r.buf.subarray(keyFrom, keyTo);
+      r.key = key;
+      const chunk = newChunk();
+      decodeValue(r, type, chunk);
+      chunk.last = true;
+      const entry = this.chunkedKey(key, vtype, type);
+      entry.size = r.pos - valueStart;
+      out.push(entry, chunk);
+      this.resetKeyState();
     } catch (e) {
       if (e !== NEED_MORE) throw e;
       r.pos = valueStart;
-      this.enterSlow(type, vtype, key, out);
+      this.enterSlow(type, vtype, decoded ?? r.buf.subarray(keyFrom, keyTo), out);
     }
   }
 
-  /** The whole value is buffered (else NEED_MORE): slice it as a payload, or decode it at once. */
-  private fastValue(type: number, vtype: ValueType, key: Buffer, valueStart: number, out: RdbRecord[]): void {
+  private chunkedKey(key: Buffer, vtype: ValueType, type: number): RdbKeyEntry {
+    const e = RdbKeyEntry.of(this.db, key, type, this.expireAt, this.version);
+    if (this.idle !== null) e.idle = this.idle;
+    if (this.freq !== null) e.freq = this.freq;
+    return e;
+  }
+
+  /**
+   * The hottest record (DEBUG POPULATE, caches, sessions): a string key whose key and value are
+   * short raw or int-encoded strings, fully buffered. Handled inline without calls or a try/catch;
+   * false (nothing consumed) sends it down the general path.
+   */
+  private plainString(out: RdbRecord[]): boolean {
     const r = this.r;
-    if (this.mode === 'payload' || vtype === 'module') {
-      let value: Buffer | undefined;
-      if (type === T.RDB_TYPE_STRING && !r.peekIsLzf()) value = r.string('string value');
-      else skipValue(r, type);
-      const size = r.pos - valueStart;
-      if (size <= this.payloadLimit || vtype === 'module') {
-        const entry = new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, size, r.buf, valueStart, this.version, value);
-        if (vtype === 'module') {
-          entry.module = this.moduleOf(r.buf, valueStart);
-          if (this.skipModules || size > this.payloadLimit) return this.dropModule(key, entry.module.name, size);
-        }
-        out.push(entry);
-        this.resetKeyState();
-        return;
-      }
-      r.pos = valueStart;
-    }
-    const chunk = newChunk();
-    decodeValue(r, type, chunk);
-    chunk.last = true;
-    const size = r.pos - valueStart;
-    out.push(new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, size, null, 0, this.version, undefined), chunk);
-    this.resetKeyState();
+    const buf = r.buf;
+    const end = r.end;
+    const ks = r.pos + 1;
+    const kb = buf[ks - 1];
+    if (kb >= 0x40 || ks + kb >= end) return false;
+    const vs = ks + kb;
+    const vb = buf[vs];
+    let ve: number;
+    if (vb < 0x40) ve = vs + 1 + vb;
+    else if (vb < 0x80) ve = vs + 2 + (((vb & 0x3f) << 8) | buf[vs + 1]);
+    else if (vb === 0xc0) ve = vs + 2;
+    else if (vb === 0xc1) ve = vs + 3;
+    else if (vb === 0xc2) ve = vs + 5;
+    else return false;
+    if (ve > end || ve - vs > this.payloadLimit) return false;
+    const e = new RdbKeyEntry(this.db, 0, this.expireAt, ve - vs, buf, ks, vs, this.version);
+    if (this.idle !== null) e.idle = this.idle;
+    if (this.freq !== null) e.freq = this.freq;
+    out.push(e);
+    r.pos = ve;
+    this.expireAt = this.idle = this.freq = null;
+    return true;
+  }
+
+  /** Module values: names the module; false (with a warning) when the value is dropped. */
+  private keepModule(entry: RdbKeyEntry, valueStart: number, size: number): boolean {
+    entry.module = this.moduleOf(this.r.buf, valueStart);
+    if (!this.skipModules && size <= this.payloadLimit) return true;
+    this.dropModule(entry.key, entry.module.name, size);
+    return false;
   }
 
   private moduleOf(buf: Buffer, at: number): { name: string; version: number } {
@@ -420,7 +528,8 @@ export class RdbParser {
   private enterSlow(type: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
     const r = this.r;
     const emit = this.mode === 'decode' && vtype !== 'module';
-    this.slowKey = new RdbKeyEntry(this.db, key, vtype, type, this.expireAt, this.idle, this.freq, 0, null, 0, this.version, undefined);
+    this.slowKey = this.chunkedKey(key, vtype, type);
+    r.key = key;
     this.slowType = type;
     this.slowValueAbs = r.base + r.pos;
     this.parts = [];
@@ -445,18 +554,21 @@ export class RdbParser {
       return;
     }
     const size = this.partsLen + (r.pos - this.partFrom);
-    if (done) return this.finishSlow(out);
     if (size > this.payloadLimit && !this.discard) {
-      if (this.slowKey!.type === 'module') this.discard = true;
-      else this.switchToDecode(out);
+      // Too big for one payload: decode it from its start instead (even if it just ended).
+      if (this.slowKey!.type !== 'module') return this.switchToDecode(out);
+      this.discard = true;
     }
+    if (done) this.finishSlow(out);
   }
 
   /** Payload mode, value above the limit: decode it from its start instead (bytes are all kept). */
   private switchToDecode(out: RdbRecord[]): void {
     const r = this.r;
     this.flushCrc();
-    const all = Buffer.concat([...this.parts, r.buf.subarray(this.partFrom, r.end)]);
+    const rest = this.bridgeChunk !== null ? [this.bridgeChunk.subarray(this.bridgeRest)] : [];
+    this.bridgeChunk = null;
+    const all = Buffer.concat([...this.parts, r.buf.subarray(this.partFrom, r.end), ...rest]);
     r.reset(all, 0, all.length, this.slowValueAbs, false);
     this.parts = [];
     this.partsLen = 0;
@@ -489,7 +601,6 @@ export class RdbParser {
       const value = parts.length === 1 ? parts[0] : Buffer.concat(parts);
       entry.setPayload(buildPayload(this.slowType, value, 0, value.length, this.version));
       if (entry.type === 'module') entry.module = this.moduleOf(value, 0);
-      else if (this.slowType === T.RDB_TYPE_STRING && value[0] !== 0xc3) entry.value = this.stringOf(value);
       out.push(entry);
     }
     this.parts = [];
@@ -501,14 +612,6 @@ export class RdbParser {
 
   private moduleOfParts(): string {
     return T.moduleName(this.walker.moduleId).name;
-  }
-
-  /** A string value from its RDB bytes (raw or int-encoded). */
-  private stringOf(value: Buffer): Buffer {
-    const tmp = new Reader();
-    tmp.reset(value, 0, value.length, 0, true);
-    tmp.maxLen = this.r.maxLen;
-    return tmp.string('string value');
   }
 
   private resetKeyState(): void {

@@ -34,8 +34,33 @@ export class Reader {
   end = 0;
   /** Absolute stream offset of buf[0] (for error messages and `bytesConsumed`). */
   base = 0;
-  /** The key being read, for error messages. */
-  key: Buffer | undefined = undefined;
+  private keyBuf: Buffer | undefined = undefined;
+  private keyFrom = 0;
+  private keyTo = 0;
+  private keyCache: Buffer | undefined = undefined;
+
+  /** The key being read, for error messages (a view made only when asked for). */
+  get key(): Buffer | undefined {
+    if (this.keyCache === undefined && this.keyBuf !== undefined) this.keyCache = this.keyBuf.subarray(this.keyFrom, this.keyTo);
+    return this.keyCache;
+  }
+
+  set key(k: Buffer | undefined) {
+    this.keyCache = k;
+    this.keyBuf = undefined;
+  }
+
+  /** Names the key being read by its position (no Buffer view is made unless an error needs it). */
+  setKeyRange(buf: Buffer, from: number, to: number): void {
+    this.keyCache = undefined;
+    this.keyBuf = buf;
+    this.keyFrom = from;
+    this.keyTo = to;
+  }
+
+  /** Set by keyString(): where a raw key's bytes are in `buf`. */
+  rawFrom = 0;
+  rawTo = 0;
   /** After NEED_MORE: the absolute offset the failed read needed to reach. */
   needAbs = 0;
   /** True when buf[pos, end) is all there will ever be: a short read is corruption. */
@@ -216,6 +241,7 @@ export class Reader {
       case ENC_LZF: {
         const clen = this.byteLen(`${what} (LZF compressed length)`);
         const ulen = this.byteLen(`${what} (LZF length)`);
+        checkLzfRatio(this, clen, ulen, what);
         const p = this.pos;
         if (p + clen > this.end) this.short(clen, what);
         this.pos = p + clen;
@@ -225,6 +251,37 @@ export class Reader {
       default:
         return this.fail(`${what}: unknown string encoding ${n}`, start);
     }
+  }
+
+  /**
+   * Reads a key string. Raw (the usual case): returns null and leaves its position in rawFrom/rawTo
+   * without creating a Buffer; int-encoded or LZF: returns the decoded Buffer.
+   */
+  keyString(): Buffer | null {
+    const buf = this.buf;
+    const p = this.pos;
+    if (p < this.end) {
+      const b = buf[p];
+      if (b < 0x40) {
+        const to = p + 1 + b;
+        if (to > this.end) this.short(1 + b, 'key');
+        this.rawFrom = p + 1;
+        this.rawTo = to;
+        this.pos = to;
+        return null;
+      }
+    }
+    const n = this.lenOrEnc('key');
+    if (!this.isEnc) {
+      if (n > this.maxLen) this.fail(`key: length ${n} exceeds the limit ${this.maxLen}`);
+      if (this.pos + n > this.end) this.short(n, 'key');
+      this.rawFrom = this.pos;
+      this.pos += n;
+      this.rawTo = this.pos;
+      return null;
+    }
+    this.pos = p;
+    return this.string('key');
   }
 
   /** True when the string at the cursor is stored uncompressed (raw bytes), without moving. */
@@ -251,7 +308,7 @@ export class Reader {
         return this.skip(4, what);
       case ENC_LZF: {
         const clen = this.byteLen(`${what} (LZF compressed length)`);
-        this.byteLen(`${what} (LZF length)`);
+        checkLzfRatio(this, clen, this.byteLen(`${what} (LZF length)`), what);
         return this.skip(clen, what);
       }
       default:
@@ -272,6 +329,14 @@ export class Reader {
     const n = this.u8(what);
     if (n < 253) this.skip(n, what);
   }
+}
+
+/**
+ * LZF cannot expand more than ~88x (a 3-byte back reference yields at most 264 bytes): a larger
+ * declared length is corruption, rejected before allocating it.
+ */
+export function checkLzfRatio(r: Reader, clen: number, ulen: number, what: string): void {
+  if (ulen > clen * 88 + 64) r.fail(`${what}: LZF length ${ulen} impossible for ${clen} compressed bytes`);
 }
 
 export const NAN_TEXT = Buffer.from('nan');

@@ -17,7 +17,7 @@ import type { ChunkEntry, StreamMeta } from '../entry.js';
 import { walkIntset, walkListpack, walkZiplist, walkZipmap } from './compact.js';
 import { NEED_MORE } from './errors.js';
 import { lzfDecompress } from './lzf.js';
-import { doubleText, type Reader } from './reader.js';
+import { checkLzfRatio, doubleText, type Reader } from './reader.js';
 import { readStreamNode, readStreamTail, skipStreamNode } from './stream.js';
 import * as T from './types.js';
 import { decodeQuicklist2Node, decodeValue, readModuleId, skipValue } from './value.js';
@@ -134,6 +134,7 @@ export class ValueWalker {
         if (n === 3) {
           const clen = r.byteLen('string value (LZF compressed length)');
           const ulen = r.byteLen('string value (LZF length)');
+          checkLzfRatio(r, clen, ulen, 'string value');
           this.clen = clen;
           this.ulen = ulen;
           this.phase = P_LZF;

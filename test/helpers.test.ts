@@ -19,10 +19,15 @@ describe('test helpers', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-load-'));
     const file = join(dir, 'master');
     pointMasterFile(file, a.host, a.port);
-    const load = startWriteLoad({ masterFile: file, maxMs: 5000 });
-    await new Promise((r) => setTimeout(r, 300));
+    const load = startWriteLoad({ masterFile: file, maxMs: 30_000 });
+    // NOTE: wait for acknowledged writes, not for a fixed time: a busy machine may be slow to connect.
+    const acksAtLeast = async (n: number) => {
+      for (let i = 0; i < 500 && load.ackedCount() < n; i++) await new Promise((r) => setTimeout(r, 20));
+    };
+    await acksAtLeast(100);
     pointMasterFile(file, b.host, b.port);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // the watcher polls the file every 20 ms
+    await acksAtLeast(load.ackedCount() + 100);
     const report = await load.stop();
     expect(report.switches).toBe(1);
     expect(report.acked.length).toBeGreaterThan(100);

@@ -124,6 +124,15 @@ describe('ferry run --sync native under write load', () => {
     } finally {
       t.disconnect();
     }
+    // retire replica with a password on the new master: masterauth lets the old one sync from it
+    const old = source.client();
+    let link = '';
+    for (let i = 0; i < 100 && link !== 'connected'; i++) {
+      const r = (await old.call('ROLE')) as unknown[];
+      link = r[0] === 'slave' && r[2] === port ? String(r[3]) : '';
+      if (link !== 'connected') await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(link).toBe('connected');
     // no secret in the state file or the JSON events
     expect(readFileSync(statePath, 'utf8')).not.toContain('s3cret-pw');
     expect(run.stdout).not.toContain('s3cret-pw');

@@ -165,3 +165,39 @@ describe('rollback', () => {
     }
   });
 });
+
+describe('a full resync while the target takes writes', () => {
+  it('is caught by the fence (exit 4) instead of passing silently; a second resume accepts it', async () => {
+    const s = await setup();
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const killed = await ferry(s.args, { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'repoint' } });
+      expect(killed.signal).toBe('SIGKILL');
+      // The load now writes to the target. Drop the link and outrun a tiny backlog: the target's
+      // reconnect cannot continue and does a full resync, replacing what was written on it.
+      // (A temporary password keeps the target out while the backlog is overrun.)
+      const src = s.source.client();
+      await src.call('CONFIG', 'SET', 'repl-backlog-size', '16384');
+      await src.call('CONFIG', 'SET', 'requirepass', 'keep-out');
+      await src.call('CLIENT', 'KILL', 'TYPE', 'replica');
+      for (let i = 0; i < 40; i++) await src.set(`big:${i}`, 'x'.repeat(1 << 19));
+      await new Promise((r) => setTimeout(r, 1500));
+      await src.call('CONFIG', 'SET', 'requirepass', '');
+      const fullSyncs = async () => Number(/sync_full:(\d+)/.exec(await src.info('stats'))![1]);
+      for (let i = 0; i < 100 && (await fullSyncs()) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await fullSyncs()).toBe(2);
+      const first = await ferry(['resume', '--state', s.statePath, '--yes'], { cwd: s.dir });
+      expect(first.code).toBe(4);
+      expect(first.stderr).toMatch(/^ferry: the target did a full resync after it began taking writes/m);
+      expect(((await src.call('ROLE')) as string[])[0]).toBe('master');
+      const second = await ferry(['resume', '--state', s.statePath, '--yes'], { cwd: s.dir });
+      expect(second.code, second.stderr).toBe(0);
+      // The loss ferry reported is real: writes acknowledged by the target before the resync are gone.
+      const report = await s.load.stop();
+      expect((await missingKeys(s.target.client(), report.acked)).length).toBeGreaterThan(0);
+    } finally {
+      await s.load.stop();
+      await s.stop();
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FERRY_BIN } from './helpers/ferry-cli.js';
+import { FERRY_BIN, ferry } from './helpers/ferry-cli.js';
 import { startRedis, type TestServer } from './helpers/redis-server.js';
 import { startTmux, type TmuxSession } from './helpers/tmux.js';
 
@@ -83,5 +83,35 @@ describe('wizard in a real terminal (tmux)', () => {
     await t.waitFor(/Aborted: nothing was changed\./);
     expect(await t.exitCode()).toBe(130);
     expect([await snapshot(a), await snapshot(b)]).toEqual(before);
+  });
+
+  it('Ctrl-C during the run aborts cleanly: exit 130, source not paused, state saved and resumable', async () => {
+    const t = (tty = startTmux(dir, `node '${FERRY_BIN}'`));
+    await answer(t);
+    t.type('y');
+    await t.waitFor(/continue when done\?/, 40_000);
+    t.keys('C-c');
+    await t.waitFor(/Abort the migration\? The source is unpaused and the state saved\./);
+    t.type('y');
+    const screen = await t.waitFor(/To continue: ferry resume --state (\S+)/, 20_000);
+    expect(await t.exitCode()).toBe(130);
+    // The source still takes writes at once (no CLIENT PAUSE left behind) and is still a master.
+    const c = a.client();
+    await c.set('after-abort', '1');
+    expect(/role:(\w+)/.exec(await c.info('replication'))?.[1]).toBe('master');
+    c.disconnect();
+    const state = /To continue: ferry resume --state (\S+)/.exec(screen)?.[1] as string;
+    const r = await ferry(['resume', '--state', state, '--yes'], { cwd: dir, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const after = await snapshot(b);
+    expect(after).toMatchObject({ keys: 201, role: 'master', value: 'v1' });
+  });
+
+  it('without a terminal, ferry alone prints the help', async () => {
+    const r = await ferry([], {});
+    expect(r.code).toBe(0);
+    const help = r.stdout + r.stderr;
+    expect(help).toMatch(/^Usage: ferry \[options\] \[command\]/);
+    expect(help).toMatch(/^ {2}demo /m);
   });
 });

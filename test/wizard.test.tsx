@@ -154,4 +154,45 @@ describe('wizard (ink components)', () => {
     for (let i = 0; i < 50 && w.code() === undefined; i++) await tick(20);
     expect(w.code()).toBe(4);
   });
+
+  it('Ctrl-C during the run asks, aborts the runner through its signal and shows how to resume', async () => {
+    let aborted = false;
+    const deps = fakeDeps({
+      run: async (_spec, { bus, signal }) => {
+        bus.emit({ event: 'step.start', step: 'converge', title: 'Wait until the new instance has caught up' });
+        bus.emit({ event: 'progress', step: 'converge', phase: 'catch up', done: 10, total: 20, unit: 'offset', detail: { lagBytes: 2048 } });
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        aborted = true;
+        bus.emit({ event: 'failed', exitCode: 130, error: 'interrupted: the old master is not paused', resume: 'ferry resume --state .ferry/r.json' });
+        throw signal.reason;
+      },
+    });
+    const w = start(deps);
+    await until(w.frames, /Source/);
+    await type(w.stdin, 'redis://:hunter2@127.0.0.1:6379');
+    const answered = await until(w.frames, /Start a new local/);
+    expect(answered).toContain('Source  redis://:***@127.0.0.1:6379');
+    expect(answered).not.toContain('hunter2');
+    w.stdin.write('\u001b[B');
+    await tick();
+    w.stdin.write('\r');
+    await until(w.frames, /Target URL/);
+    await type(w.stdin, 'redis://127.0.0.1:6380');
+    for (let i = 0; i < 3; i++) {
+      await until(w.frames, /replicated|applications move|old master should/);
+      w.stdin.write('\r');
+      await tick();
+    }
+    await until(w.frames, /Run this migration now\?/);
+    w.stdin.write('y');
+    await until(w.frames, /▶ Wait until the new instance has caught up[\s\S]*lag 2\.0 KiB behind/);
+    w.stdin.write('\u0003');
+    await until(w.frames, /Abort the migration\? The source is unpaused and the state saved\./);
+    w.stdin.write('y');
+    const end = await until(w.frames, /To continue: ferry resume --state \.ferry\/r\.json/);
+    expect(end).toContain('✗ interrupted: the old master is not paused');
+    for (let i = 0; i < 50 && w.code() === undefined; i++) await tick(20);
+    expect(aborted).toBe(true);
+    expect(w.code()).toBe(ExitCode.interrupted);
+  });
 });

@@ -142,7 +142,8 @@ class Run {
     readonly target: Endpoint,
     readonly signal: AbortSignal,
   ) {
-    this.stopRecording = opts.bus.add((e) => recordEvent(state, e as unknown as Record<string, unknown>));
+    // Progress is a stream of samples (10 per second while converging): the state keeps the rest.
+    this.stopRecording = opts.bus.add((e) => e.event !== 'progress' && recordEvent(state, e as unknown as Record<string, unknown>));
     const run = this;
     this.ctx = {
       spec,

@@ -14,6 +14,9 @@
  *   the fence step waits for them to be equal while the source is paused.
  * - `openWrites(ctx)`: let clients write to the target before promotion (native: replica-read-only no);
  *   remember whatever it changed in `ctx.state.data` so `closeWrites` can restore it.
+ * - `assertWritesIntact(ctx)` (optional): called by the fence once the offsets meet; throws a
+ *   StepError if writes made on the target since `openWrites` may have been lost (native: a full
+ *   resync after the link dropped replaces the replica's dataset).
  * - `stop(ctx)`: promotion: the target stops following the source and is a master on its own.
  * - `close()`: release in-process resources when the run ends or fails (no server change).
  */
@@ -43,6 +46,8 @@ export interface ReplicationDriver {
   openWrites(ctx: StepContext): Promise<void>;
   /** Reverts `openWrites` (rollback). */
   closeWrites(ctx: StepContext): Promise<void>;
+  /** See the module comment. */
+  assertWritesIntact?(ctx: StepContext): Promise<void>;
   /** Promotion. */
   stop(ctx: StepContext): Promise<void>;
   /** True once `stop` took effect (the target no longer follows the source). */

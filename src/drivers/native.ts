@@ -8,11 +8,26 @@
  */
 import { info } from '../core/connect.js';
 import { hostPort } from '../core/endpoint.js';
+import { StepError } from '../core/errors.js';
 import { SECRET, cmd, type PlanContext, type PlannedCommand, type StepContext } from '../steps/step.js';
 import type { DriverPhase, ReplicationDriver, ReplicationOffsets } from './driver.js';
 
 /** Key in state.data holding the target's replica-read-only before open-writes changed it. */
 const SAVED_READ_ONLY = 'native.replicaReadOnly';
+/** Key in state.data holding the link marks taken at open-writes. */
+const LINK_AT_OPEN = 'native.linkAtOpenWrites';
+
+/** Identifies the target's current replication link and the source's count of full syncs. */
+interface LinkMark {
+  masterClientId: string;
+  syncFull: number;
+}
+
+async function linkMark(ctx: StepContext): Promise<LinkMark> {
+  const list = (await (await ctx.targetClient()).call('CLIENT', 'LIST', 'TYPE', 'master')) as string;
+  const stats = await info(await ctx.sourceClient(), 'stats');
+  return { masterClientId: /\bid=(\d+)/.exec(list)?.[1] ?? '', syncFull: Number(stats.sync_full ?? 0) };
+}
 
 /** REPLICAOF-based replication driver. */
 export class NativeDriver implements ReplicationDriver {
@@ -75,9 +90,30 @@ export class NativeDriver implements ReplicationDriver {
     if (ctx.state.data[SAVED_READ_ONLY] === undefined) {
       const [, value] = (await t.call('CONFIG', 'GET', 'replica-read-only')) as string[];
       ctx.state.data[SAVED_READ_ONLY] = value ?? 'yes';
+      ctx.state.data[LINK_AT_OPEN] = await linkMark(ctx);
       await ctx.save();
     }
     await t.call('CONFIG', 'SET', 'replica-read-only', 'no');
+  }
+
+  /**
+   * A writable replica keeps its own writes through a partial resync, but a full resync replaces
+   * its dataset. Both marks moving (the target's link to the source is a new connection, and the
+   * source served a full sync) means writes made on the target since open-writes may be gone.
+   */
+  async assertWritesIntact(ctx: StepContext): Promise<void> {
+    const before = ctx.state.data[LINK_AT_OPEN] as LinkMark | undefined;
+    if (!before) return;
+    const now = await linkMark(ctx);
+    if (now.masterClientId !== before.masterClientId && now.syncFull > before.syncFull) {
+      // Reported once: a resume after this means the operator accepts it and goes on.
+      ctx.state.data[LINK_AT_OPEN] = now;
+      await ctx.save();
+      throw new StepError(
+        'fence',
+        'the target did a full resync after it began taking writes (the link dropped and repl-backlog-size was too small): writes made on it since may be lost; check them, then ferry resume to accept and go on',
+      );
+    }
   }
 
   async closeWrites(ctx: StepContext): Promise<void> {

@@ -3,7 +3,7 @@
  * source's offset, reporting bytes/offsets as progress. Read-only.
  */
 import { StepError } from '../core/errors.js';
-import { sleep, type Step } from './step.js';
+import { sleep, type Progress, type Step, type StepContext, type StepId } from './step.js';
 
 /** No progress at all for this long (link down, offsets frozen) fails the step. */
 const STALL_MS = 120_000;
@@ -19,25 +19,40 @@ export const converge: Step = {
     return o.linkUp && !o.syncing && o.masterOffset - o.replicaOffset <= ctx.spec.convergeMaxLagBytes;
   },
   async run(ctx, progress) {
-    let lastMark = '';
-    let lastChange = Date.now();
-    for (;;) {
-      const o = await ctx.driver.offsets(ctx);
-      const lag = Math.max(0, o.masterOffset - o.replicaOffset);
-      if (o.syncing && o.syncBytes) {
-        progress({ phase: 'initial sync', done: o.syncBytes.done, total: o.syncBytes.total > 0 ? o.syncBytes.total : undefined, unit: 'bytes' });
-      } else {
-        progress({ phase: 'catch up', done: o.replicaOffset, total: o.masterOffset, unit: 'offset', detail: { lagBytes: lag, linkUp: o.linkUp } });
-      }
-      if (o.linkUp && !o.syncing && lag <= ctx.spec.convergeMaxLagBytes) return { offset: o.replicaOffset, lagBytes: lag };
-      const mark = `${o.replicaOffset}/${o.syncBytes?.done ?? ''}/${o.linkUp}`;
-      if (mark !== lastMark) {
-        lastMark = mark;
-        lastChange = Date.now();
-      } else if (Date.now() - lastChange > STALL_MS) {
-        throw new StepError('converge', `the target made no progress for ${STALL_MS / 1000} s (link ${o.linkUp ? 'up' : 'down'}); check the target's log, then resume`);
-      }
-      await sleep(100, ctx.signal);
-    }
+    return waitConverged(ctx, progress, 'converge');
   },
 };
+
+/**
+ * Polls the driver's offsets until the target has caught up (see the NOTE), reporting progress;
+ * fails `stepId` when nothing moves for STALL_MS. The fence calls it too, before pausing, so the
+ * old master is never paused while the target is far behind (e.g. after a resync on resume).
+ */
+export async function waitConverged(ctx: StepContext, progress: Progress, stepId: StepId): Promise<{ offset: number; lagBytes: number }> {
+  let lastMark = '';
+  let lastChange = Date.now();
+  let prevMaster: number | undefined;
+  for (;;) {
+    const o = await ctx.driver.offsets(ctx);
+    const lag = Math.max(0, o.masterOffset - o.replicaOffset);
+    if (o.syncing && o.syncBytes) {
+      progress({ phase: 'initial sync', done: o.syncBytes.done, total: o.syncBytes.total > 0 ? o.syncBytes.total : undefined, unit: 'bytes' });
+    } else {
+      progress({ phase: 'catch up', done: o.replicaOffset, total: o.masterOffset, unit: 'offset', detail: { lagBytes: lag, linkUp: o.linkUp } });
+    }
+    // NOTE: under a heavy write load the two offsets are never read at the same instant; a
+    // target that has passed where the master was one poll ago has caught up. Exact equality is
+    // the fence's job, with writes paused.
+    const caughtUp = lag <= ctx.spec.convergeMaxLagBytes || (prevMaster !== undefined && o.replicaOffset >= prevMaster);
+    if (o.linkUp && !o.syncing && caughtUp) return { offset: o.replicaOffset, lagBytes: lag };
+    prevMaster = o.masterOffset;
+    const mark = `${o.replicaOffset}/${o.syncBytes?.done ?? ''}/${o.linkUp}`;
+    if (mark !== lastMark) {
+      lastMark = mark;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > STALL_MS) {
+      throw new StepError(stepId, `the target made no progress for ${STALL_MS / 1000} s (link ${o.linkUp ? 'up' : 'down'}); check the target's log, then resume`);
+    }
+    await sleep(100, ctx.signal);
+  }
+}

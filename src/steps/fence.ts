@@ -8,6 +8,7 @@
 import type { Redis } from 'ioredis';
 import { StepError } from '../core/errors.js';
 import type { RunState } from '../core/state.js';
+import { waitConverged } from './converge.js';
 import { cmd, sleep, type Step } from './step.js';
 
 /** state.data key: when ferry sent CLIENT PAUSE (epoch ms) and until when it lasts. */
@@ -19,7 +20,7 @@ export const fence: Step = {
   title: 'Pause writes on the old master and wait for the last offset',
   describe(pc) {
     return [
-      cmd('source', ['CLIENT', 'PAUSE', pc.spec.pauseTimeoutMs, 'WRITE'], 'writes on the old master wait; the pause ends by itself after the timeout'),
+      cmd('source', ['CLIENT', 'PAUSE', pc.spec.pauseTimeoutMs, 'WRITE'], 'once the target has caught up (as in converge); writes on the old master wait; the pause ends by itself after the timeout'),
       cmd('source', ['INFO', 'replication'], 'master_repl_offset: the final offset'),
       ...pc.driver.describe('fence', pc),
       cmd('source', ['CLIENT', 'UNPAUSE'], 'only if the offsets do not meet in time (then the step fails)'),
@@ -28,7 +29,9 @@ export const fence: Step = {
   async check() {
     return false; // a pause is temporary: an interrupted fence is done again
   },
-  async run(ctx) {
+  async run(ctx, progress) {
+    // Never pause the old master while the target is far behind (after a resync on resume, say).
+    await waitConverged(ctx, progress, 'fence');
     const source = await ctx.sourceClient();
     const ms = ctx.spec.pauseTimeoutMs;
     // NOTE: leave a margin before the server lifts the pause on its own, so we never report a
@@ -45,6 +48,7 @@ export const fence: Step = {
       for (;;) {
         const o = await ctx.driver.offsets(ctx);
         if (o.replicaOffset >= o.masterOffset && o.linkUp) {
+          await ctx.driver.assertWritesIntact?.(ctx);
           ctx.state.cutover.finalOffset = o.masterOffset;
           return { finalOffset: o.masterOffset, fenceMs: Date.now() - pausedAt };
         }

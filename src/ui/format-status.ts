@@ -19,6 +19,6 @@ export function formatStatus(state: RunState, path: string): string {
   if (state.cutover.pauseMs !== undefined || state.cutover.finalOffset !== undefined) {
     lines.push(`Cutover: writes paused ${state.cutover.pauseMs ?? '-'} ms, final offset ${state.cutover.finalOffset ?? '-'}`);
   }
-  if (state.status !== 'done') lines.push(`Continue with: ferry resume --state ${path}`);
+  if (state.status !== 'done' && state.status !== 'rolled-back') lines.push(`Continue with: ferry resume --state ${path}`);
   return `${lines.join('\n')}\n`;
 }

@@ -9,6 +9,7 @@ import { Box, Static, Text, useApp, useInput } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import { EventBus, type FerryEvent } from '../../core/events.js';
 import { exitCodeOf, ExitCode, FerryError, InterruptedError, SafetyError } from '../../core/errors.js';
+import { redact } from '../../core/redact.js';
 import type { MigrationSpec } from '../../core/spec.js';
 import { formatBytes, formatCount, formatMs } from '../format.js';
 import { InputRoute, SelectList, TextField, YesNo } from './inputs.js';
@@ -116,10 +117,10 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; en
   async function onSource(url: string) {
     if (!url) return setError('the source URL is required, e.g. redis://127.0.0.1:6379');
     setError(undefined);
-    setBusy(`Connecting to ${url}…`);
+    setBusy(`Connecting to ${redact(url)}…`);
     try {
       const s = await deps.probe(url, '--from');
-      say(`Source  ${url}`, { color: 'green' });
+      say(`Source  ${redact(url)}`, { color: 'green' });
       say(`        ${describeServer(s)}`, { dim: true });
       setAnswers((a) => ({ ...a, from: url }));
       setStage('target-kind');
@@ -133,10 +134,10 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; en
   async function onTargetUrl(url: string) {
     if (!url) return setError('the target URL is required, e.g. redis://127.0.0.1:6380');
     setError(undefined);
-    setBusy(`Connecting to ${url}…`);
+    setBusy(`Connecting to ${redact(url)}…`);
     try {
       const s = await deps.probe(url, '--to');
-      say(`Target  ${url} (attach)`, { color: 'green' });
+      say(`Target  ${redact(url)} (attach)`, { color: 'green' });
       say(`        ${describeServer(s)}`, { dim: true });
       setAnswers((a) => ({ ...a, to: url }));
       setStage('sync');

@@ -367,7 +367,8 @@ export class SyncEngine {
     this.phase = 'rdb';
     this.applier = null;
     this.emit({ event: 'info', step: STEP, message: `full sync from offset ${r.offset} (writer: ${this.choice.reason})` });
-    if (this.ownsTarget) this.conn.send(['FLUSHALL']);
+    // ASYNC: the old keyspace is freed in a background thread while the new one loads.
+    if (this.ownsTarget) this.conn.send(['FLUSHALL', 'ASYNC']);
     this.ownsTarget = true;
     const cp: Checkpoint = { replid: r.replid, offset: r.offset, db: 0, phase: 'rdb' };
     this.conn.send(['SELECT', 0]);

@@ -183,8 +183,10 @@ export class SyncEngine {
    * Waits until the applied offset equals the source's master_repl_offset (nothing in flight).
    * `pollMs` between checks; rejects if the engine dies.
    */
-  async waitCaughtUp(pollMs = 200, onProgress?: (applied: number, master: number) => void): Promise<number> {
+  async waitCaughtUp(pollMs = 200, onProgress?: (applied: number, master: number) => void, timeoutMs = Infinity): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (Date.now() > deadline) throw new FerryError(`the target did not catch up with the source within ${timeoutMs} ms`, ExitCode.stepFailed);
       if (this.fatal) throw this.fatal;
       if (this.phase === 'stopped') throw new FerryError('the sync stopped before catching up', ExitCode.stepFailed);
       if (this.phase === 'stream' && this.applier) {

@@ -50,7 +50,7 @@ describe('engine link cuts during the stream phase', () => {
     }
     const written = await load.stop();
     expect(written).toBeGreaterThan(1000);
-    await engine.waitCaughtUp();
+    await engine.waitCaughtUp(100, undefined, 30_000);
     const report = await engine.stop({ removeCheckpoint: true });
     const counters = await syncCounters(src);
     expect(counters.full).toBe(1);
@@ -95,10 +95,32 @@ describe('engine link cuts during the stream phase', () => {
     await stalled;
     await waitFor(async () => (await syncCounters(src)).partialOk > before.partialOk, 10_000, 'partial resync after the stall');
     await src.set('after:stall', '1');
-    await engine.waitCaughtUp();
+    await engine.waitCaughtUp(100, undefined, 30_000);
     const report = await engine.stop({ removeCheckpoint: true });
     expect(report.reconnects).toBeGreaterThanOrEqual(1);
     expect((await syncCounters(src)).full).toBe(before.full + 1);
     expect(await digest(dst)).toBe(await digest(src));
   }, 40_000);
+
+  it('keeps SWAPDB and MOVE exact and the checkpoint key in db 0 only', async () => {
+    const src = source.client();
+    const dst = target.client();
+    await dst.flushall();
+    const engine = new SyncEngine({ from: parseRedisUrl(source.url, '--from'), to: parseRedisUrl(target.url, '--to') });
+    await engine.start();
+    await waitFor(() => engine.phase === 'stream', 20_000, 'stream phase');
+    for (let i = 0; i < 5; i++) {
+      await src.set(`swap:${i}`, i);
+      await src.call('SWAPDB', '0', '1');
+      await src.set(`moved:${i}`, i);
+      await src.move(`moved:${i}`, 2);
+    }
+    await engine.waitCaughtUp(100, undefined, 30_000);
+    const inDb1 = target.client();
+    await inDb1.select(1);
+    expect(await inDb1.exists(CHECKPOINT_KEY)).toBe(0);
+    expect(await dst.exists(CHECKPOINT_KEY)).toBe(1);
+    await engine.stop({ removeCheckpoint: true });
+    expect(await digest(dst)).toBe(await digest(src));
+  }, 30_000);
 });

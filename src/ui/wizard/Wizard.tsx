@@ -57,7 +57,7 @@ export function describeServer(s: ServerSummary): string {
 }
 
 /** The wizard; `onExit(code)` is called once, when it is over. */
-export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; env?: NodeJS.ProcessEnv }) {
+export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) {
   const { deps } = props;
   const { exit } = useApp();
   const [stage, setStage] = useState<Stage>('source');

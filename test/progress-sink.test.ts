@@ -21,6 +21,9 @@ describe('progress sink', () => {
     expect(describeProgress({ event: 'progress', step: 'converge', phase: 'catch up', done: 900, total: 1000, unit: 'offset', detail: { lagBytes: 100 } })).toBe(
       'lag 100 B behind',
     );
+    expect(describeProgress({ event: 'progress', step: 'sync', phase: 'stream', done: 5000, unit: 'offset', detail: { received: 7048, behind: 2048 } })).toBe(
+      'lag 2.0 KiB behind',
+    );
     expect(describeProgress({ event: 'progress', step: 'repoint', phase: 'drain', done: 1, total: 4, unit: 'clients' })).toBe('clients left 3 of 4 still on the old master');
     expect(describeProgress({ event: 'progress', step: 'sync', phase: 'keys', done: 1200, total: 4800, unit: 'keys' })).toBe('keys applied 1,200 keys / 4,800 keys (25%)');
   });
@@ -54,5 +57,19 @@ describe('progress sink', () => {
     expect(out).toContain('keys applied');
     expect(out).toContain('a log line');
     expect(out).toContain('\u001b[?25h'); // cursor shown again after stop
+  });
+
+  it('on a TTY draws nothing while a prompt holds the screen', async () => {
+    const c = capture(true);
+    const p = createProgressSink({ stream: c.stream });
+    let during = '';
+    await p.hold(async () => {
+      p.sink(stamp({ event: 'progress', step: 'repoint', phase: 'drain', done: 1, total: 3, unit: 'clients' }));
+      during = c.text();
+    });
+    expect(during).toBe('');
+    p.sink(stamp({ event: 'progress', step: 'repoint', phase: 'drain', done: 2, total: 3, unit: 'clients' }));
+    p.stop();
+    expect(c.text()).toContain('clients left');
   });
 });

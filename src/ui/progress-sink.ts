@@ -18,6 +18,8 @@ export interface ProgressSink {
   writeLine(text: string): void;
   /** Removes any bar from the screen. */
   stop(): void;
+  /** Keeps bars off the screen while `ask` runs (a terminal prompt must not be drawn over). */
+  hold<T>(ask: () => Promise<T>): Promise<T>;
 }
 
 export interface ProgressSinkOptions {
@@ -41,18 +43,20 @@ const LABELS: Record<string, string> = {
   rdb: 'RDB transfer',
   keys: 'keys applied',
   'catch up': 'lag',
+  stream: 'lag',
   lag: 'lag',
   drain: 'clients left',
 };
 
 /**
- * Reads a progress event. Phases the steps emit: `initial sync` (RDB bytes), `keys` (keys applied),
- * `catch up` (offsets, with detail.lagBytes = bytes behind), `drain` (clients that left of those
- * connected: shown as clients left). Unknown phases show their name and figures.
+ * Reads a progress event. Phases the steps emit: `initial sync` / `rdb` (RDB bytes), `keys` (keys
+ * applied), `catch up` / `stream` (offsets, with detail.lagBytes or detail.behind = bytes behind),
+ * `drain` (clients that left of those connected: shown as clients left). Unknown phases show their
+ * name and figures.
  */
 export function progressView(e: ProgressEvent): ProgressView {
   const label = LABELS[e.phase] ?? e.phase;
-  const lagBytes = e.detail?.lagBytes;
+  const lagBytes = e.detail?.lagBytes ?? e.detail?.behind;
   if (typeof lagBytes === 'number') return { label, text: `${formatBytes(lagBytes)} behind` };
   if (e.phase === 'drain' && e.total !== undefined && e.done !== undefined) {
     return { label, text: `${formatCount(e.total - e.done)} of ${formatCount(e.total)} still on the old master`, ratio: e.total > 0 ? e.done / e.total : 1 };
@@ -81,6 +85,7 @@ const BAR_WIDTH = 28;
 function barSink(stream: NodeJS.WritableStream): ProgressSink {
   let multi: cliProgress.MultiBar | undefined;
   const bars = new Map<string, cliProgress.SingleBar>();
+  let held = 0;
 
   const format: cliProgress.GenericFormatter = (_o, _params, payload: { e: ProgressEvent }) => {
     const v = progressView(payload.e);
@@ -112,8 +117,9 @@ function barSink(stream: NodeJS.WritableStream): ProgressSink {
 
   return {
     sink(e) {
-      if (e.event === 'progress') show(e);
-      else if (e.event !== 'info' && e.event !== 'warning') clear();
+      if (e.event === 'progress') {
+        if (!held) show(e);
+      } else if (e.event !== 'info' && e.event !== 'warning') clear();
     },
     writeLine(text) {
       if (multi) {
@@ -123,6 +129,15 @@ function barSink(stream: NodeJS.WritableStream): ProgressSink {
       else stream.write(`${text}\n`);
     },
     stop: clear,
+    async hold(ask) {
+      held++;
+      clear();
+      try {
+        return await ask();
+      } finally {
+        held--;
+      }
+    },
   };
 }
 
@@ -150,5 +165,6 @@ function lineSink(stream: NodeJS.WritableStream, intervalMs: number, now: () => 
     stop() {
       latest.clear();
     },
+    hold: (ask) => ask(),
   };
 }

@@ -4,17 +4,19 @@
  * memory, integers become decimal text) to `out`. `at` is the blob's absolute stream offset and
  * `key` the key, both for error messages ("bad listpack entry at byte 812 of key 'x'").
  */
+import type { ItemSink } from './chunk.js';
 import { RdbError } from './errors.js';
 import { intText } from './reader.js';
 
-/** Where a blob came from, for errors. */
+/** Where a blob came from, for errors (`reader` names the key lazily: no Buffer per blob). */
 export interface BlobCtx {
   at: number;
   key?: Buffer;
+  reader?: { readonly key: Buffer | undefined };
 }
 
 function bad(ctx: BlobCtx, what: string, p: number): never {
-  throw new RdbError(what, ctx.at + p, ctx.key);
+  throw new RdbError(what, ctx.at + p, ctx.key ?? ctx.reader?.key);
 }
 
 /**
@@ -22,7 +24,7 @@ function bad(ctx: BlobCtx, what: string, p: number): never {
  * 0xFE + u32), encoding, data. Strings 00pppppp / 01pppppp q (14-bit BE) / 0x80 + u32 BE; ints C0
  * int16, D0 int32, E0 int64, F0 int24, FE int8, F1..FD immediate 0..12 (all LE).
  */
-export function walkZiplist(blob: Buffer, out: Buffer[], ctx: BlobCtx): void {
+export function walkZiplist(blob: Buffer, out: ItemSink, ctx: BlobCtx): void {
   const end = blob.length;
   if (end < 11) bad(ctx, 'ziplist header (too short)', 0);
   let p = 10;
@@ -49,7 +51,7 @@ export function walkZiplist(blob: Buffer, out: Buffer[], ctx: BlobCtx): void {
         p += 5;
       }
       if (p + len > end) bad(ctx, 'ziplist entry (string past the end)', p);
-      out.push(blob.subarray(p, p + len));
+      out.addRange(blob, p, p + len);
       p += len;
       continue;
     }
@@ -80,7 +82,7 @@ export function walkZiplist(blob: Buffer, out: Buffer[], ctx: BlobCtx): void {
     } else {
       bad(ctx, `ziplist entry encoding 0x${e.toString(16)}`, p - 1);
     }
-    out.push(intText(v));
+    out.addInt(v);
   }
 }
 
@@ -91,9 +93,17 @@ export function walkZiplist(blob: Buffer, out: Buffer[], ctx: BlobCtx): void {
  */
 export class ListpackIter {
   p = 6;
-  str: Buffer | null = null;
+  /** After next(): true when the element is a string, at blob[s, e). */
+  isStr = false;
+  s = 0;
+  e = 0;
   num = 0;
   big: bigint | null = null;
+
+  /** The current string element as a Buffer view, or null for an integer. */
+  get str(): Buffer | null {
+    return this.isStr ? this.blob.subarray(this.s, this.e) : null;
+  }
 
   constructor(
     readonly blob: Buffer,
@@ -113,19 +123,21 @@ export class ListpackIter {
     const start = p;
     this.big = null;
     if (e < 0x80) {
-      this.str = null;
+      this.isStr = false;
       this.num = e;
       p += 1;
     } else if ((e & 0xc0) === 0x80) {
       const len = e & 0x3f;
       p += 1;
       if (p + len > end) bad(this.ctx, 'listpack string past the end', start);
-      this.str = blob.subarray(p, p + len);
+      this.isStr = true;
+      this.s = p;
+      this.e = p + len;
       p += len;
     } else if ((e & 0xe0) === 0xc0) {
       if (p + 2 > end) bad(this.ctx, 'listpack int13', start);
       const v = ((e & 0x1f) << 8) | blob[p + 1];
-      this.str = null;
+      this.isStr = false;
       this.num = v >= 4096 ? v - 8192 : v;
       p += 2;
     } else if ((e & 0xf0) === 0xe0) {
@@ -133,17 +145,21 @@ export class ListpackIter {
       const len = ((e & 0x0f) << 8) | blob[p + 1];
       p += 2;
       if (p + len > end) bad(this.ctx, 'listpack string past the end', start);
-      this.str = blob.subarray(p, p + len);
+      this.isStr = true;
+      this.s = p;
+      this.e = p + len;
       p += len;
     } else {
-      this.str = null;
+      this.isStr = false;
       switch (e) {
         case 0xf0: {
           if (p + 5 > end) bad(this.ctx, 'listpack string length', start);
           const len = blob.readUInt32LE(p + 1);
           p += 5;
           if (p + len > end) bad(this.ctx, 'listpack string past the end', start);
-          this.str = blob.subarray(p, p + len);
+          this.isStr = true;
+          this.s = p;
+          this.e = p + len;
           p += len;
           break;
         }
@@ -183,25 +199,31 @@ export class ListpackIter {
 
   /** The current element as a Buffer (integers as decimal text). */
   value(): Buffer {
-    return this.str ?? intText(this.big ?? this.num);
+    return this.isStr ? this.blob.subarray(this.s, this.e) : intText(this.big ?? this.num);
+  }
+
+  /** Appends the current element to a sink. */
+  addTo(out: ItemSink): void {
+    if (this.isStr) out.addRange(this.blob, this.s, this.e);
+    else out.addInt(this.big ?? this.num);
   }
 
   /** The current element as an integer (strings holding decimal integers are accepted too). */
   int(what: string): number {
-    if (this.str === null) {
+    if (!this.isStr) {
       if (this.big !== null) bad(this.ctx, `${what}: integer out of range`, this.p);
       return this.num;
     }
-    const n = Number(this.str.toString('latin1'));
+    const n = Number(this.blob.toString('latin1', this.s, this.e));
     if (!Number.isSafeInteger(n)) bad(this.ctx, `${what}: not an integer`, this.p);
     return n;
   }
 
   /** The current element as a BigInt (stream ID deltas may need all 64 bits). */
   bigint(what: string): bigint {
-    if (this.str === null) return this.big ?? BigInt(this.num);
+    if (!this.isStr) return this.big ?? BigInt(this.num);
     try {
-      return BigInt(this.str.toString('latin1'));
+      return BigInt(this.blob.toString('latin1', this.s, this.e));
     } catch {
       return bad(this.ctx, `${what}: not an integer`, this.p);
     }
@@ -209,20 +231,20 @@ export class ListpackIter {
 }
 
 /** Appends every listpack element to `out`. */
-export function walkListpack(blob: Buffer, out: Buffer[], ctx: BlobCtx): void {
+export function walkListpack(blob: Buffer, out: ItemSink, ctx: BlobCtx): void {
   const it = new ListpackIter(blob, ctx);
-  while (it.next()) out.push(it.str ?? intText(it.big ?? it.num));
+  while (it.next()) it.addTo(out);
 }
 
 /** Intset: u32 LE encoding (2/4/8 bytes per int), u32 LE count, sorted signed ints (LE). */
-export function walkIntset(blob: Buffer, out: Buffer[], ctx: BlobCtx): void {
+export function walkIntset(blob: Buffer, out: ItemSink, ctx: BlobCtx): void {
   if (blob.length < 8) bad(ctx, 'intset header (too short)', 0);
   const enc = blob.readUInt32LE(0);
   const n = blob.readUInt32LE(4);
   if (enc !== 2 && enc !== 4 && enc !== 8) bad(ctx, `intset encoding ${enc}`, 0);
   if (8 + n * enc !== blob.length) bad(ctx, `intset length (${n} x ${enc} bytes in a ${blob.length}-byte blob)`, 4);
   for (let i = 0, p = 8; i < n; i++, p += enc) {
-    out.push(intText(enc === 2 ? blob.readInt16LE(p) : enc === 4 ? blob.readInt32LE(p) : blob.readBigInt64LE(p)));
+    out.addInt(enc === 2 ? blob.readInt16LE(p) : enc === 4 ? blob.readInt32LE(p) : blob.readBigInt64LE(p));
   }
 }
 
@@ -230,7 +252,7 @@ export function walkIntset(blob: Buffer, out: Buffer[], ctx: BlobCtx): void {
  * Zipmap (RDB < 4 hashes): u8 count; then pairs `len key len free value <free bytes>` where a len is
  * 1 byte (< 254) or 254 + u32 LE; 255 ends the map. Appends field, value, field, value, ...
  */
-export function walkZipmap(blob: Buffer, out: Buffer[], ctx: BlobCtx): void {
+export function walkZipmap(blob: Buffer, out: ItemSink, ctx: BlobCtx): void {
   const end = blob.length;
   let p = 1;
   const len = (): number => {
@@ -252,14 +274,15 @@ export function walkZipmap(blob: Buffer, out: Buffer[], ctx: BlobCtx): void {
     const klen = len();
     if (klen < 0) return;
     if (p + klen > end) bad(ctx, 'zipmap field past the end', p);
-    const field = blob.subarray(p, p + klen);
+    const fieldAt = p;
     p += klen;
     const vlen = len();
     if (vlen < 0) bad(ctx, 'zipmap value length', p);
     if (p >= end) bad(ctx, 'zipmap free byte', p);
     const free = blob[p++];
     if (p + vlen + free > end) bad(ctx, 'zipmap value past the end', p);
-    out.push(field, blob.subarray(p, p + vlen));
+    out.addRange(blob, fieldAt, fieldAt + klen);
+    out.addRange(blob, p, p + vlen);
     p += vlen + free;
   }
 }

@@ -10,12 +10,14 @@ import { RdbError } from './errors.js';
 import { Reader } from './reader.js';
 import { RdbParser, type RdbParserOptions, type RdbRecord } from './parser.js';
 import { VALUE_TYPE } from './types.js';
-import { decodeValue, newChunk } from './value.js';
+import { newChunk, type RdbChunk } from './chunk.js';
+import { decodeValue } from './value.js';
 
 export { RdbParser, type RdbParserOptions, type RdbRecord } from './parser.js';
 export { RdbError } from './errors.js';
 export { crc64, Crc64 } from './crc64.js';
-export { buildPayload } from './key-record.js';
+export { buildPayload, RdbKeyEntry } from './key-record.js';
+export { RdbChunk } from './chunk.js';
 export { RDB_TYPE_NAME, VALUE_TYPE, moduleName } from './types.js';
 
 /** Reads a file in `chunkSize` pieces through a parser; calls onRecords for each chunk's records. */
@@ -56,7 +58,7 @@ export function parseRdbBuffer(buf: Buffer, opts: RdbParserOptions = {}): { reco
  * Decodes a DUMP/RESTORE payload (type byte + value + version u16 LE + CRC64 LE) into its elements
  * (one ChunkEntry with last: true). Throws RdbError on a bad checksum or a corrupt value.
  */
-export function decodePayload(payload: Buffer): { rdbType: number; version: number; chunk: ChunkEntry } {
+export function decodePayload(payload: Buffer): { rdbType: number; version: number; chunk: RdbChunk } {
   if (payload.length < 11) throw new RdbError('DUMP payload (shorter than 11 bytes)', 0);
   const n = payload.length;
   const crc = new Crc64().update(payload, 0, n - 8);

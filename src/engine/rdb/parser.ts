@@ -27,7 +27,8 @@ import { NEED_MORE, RdbError } from './errors.js';
 import { buildPayload, RdbKeyEntry } from './key-record.js';
 import { Reader } from './reader.js';
 import * as T from './types.js';
-import { decodeValue, newChunk, readModuleId, skipModuleOpcodes, skipValue } from './value.js';
+import { newChunk } from './chunk.js';
+import { decodeValue, readModuleId, skipModuleOpcodes, skipValue } from './value.js';
 import { ValueWalker } from './value-walker.js';
 
 /** What the parser emits (all are Entry members, see src/engine/entry.ts). */
@@ -301,7 +302,10 @@ export class RdbParser {
           }
         }
         // Hand over what was decoded so far: the caller sees progress, memory stays bounded.
-        if (this.state === SLOW && this.walker.emit) this.flushSink(out, false);
+        if (this.state === SLOW && this.walker.emit) {
+          this.walker.rollback();
+          this.flushSink(out, false);
+        }
         return;
       }
     }
@@ -451,13 +455,14 @@ export class RdbParser {
         }
         r.pos = valueStart;
       }
-      const key = decoded ?? r.buf.subarray(keyFrom, keyTo);
-      r.key = key;
       const chunk = newChunk();
       decodeValue(r, type, chunk);
       chunk.last = true;
-      const entry = this.chunkedKey(key, vtype, type);
-      entry.size = r.pos - valueStart;
+      const entry = new RdbKeyEntry(this.db, type, this.expireAt, r.pos - valueStart, r.buf, keyFrom, valueStart, this.version);
+      entry.chunked = true;
+      if (decoded !== null) entry.key = decoded;
+      if (this.idle !== null) entry.idle = this.idle;
+      if (this.freq !== null) entry.freq = this.freq;
       out.push(entry, chunk);
       this.resetKeyState();
     } catch (e) {
@@ -550,7 +555,7 @@ export class RdbParser {
     const done = w.step(r);
     if (w.emit) {
       if (done) return this.finishSlow(out);
-      if (w.sink.items.length >= CHUNK_ITEMS || w.sinkBytes >= CHUNK_BYTES) this.flushSink(out, false);
+      if (w.sink.count >= CHUNK_ITEMS || w.pendingBytes >= CHUNK_BYTES) this.flushSink(out, false);
       return;
     }
     const size = this.partsLen + (r.pos - this.partFrom);
@@ -580,7 +585,7 @@ export class RdbParser {
   private flushSink(out: RdbRecord[], last: boolean): void {
     const w = this.walker;
     const c = w.sink;
-    if (!last && c.items.length === 0 && !c.streamEntries?.length) return;
+    if (!last && c.count === 0 && !c.streamEntries?.length) return;
     c.last = last;
     out.push(c);
     w.sink = newChunk();

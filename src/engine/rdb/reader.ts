@@ -8,6 +8,7 @@
  *   length: 00xxxxxx 6-bit · 01xxxxxx b 14-bit BE · 0x80 u32 BE · 0x81 u64 BE · 11xxxxxx special
  *   special string: 0 int8 · 1 int16 LE · 2 int32 LE · 3 LZF (len clen, len ulen, clen bytes)
  */
+import type { ItemSink } from './chunk.js';
 import { lzfDecompress } from './lzf.js';
 import { NEED_MORE, RdbError } from './errors.js';
 
@@ -284,6 +285,62 @@ export class Reader {
     return this.string('key');
   }
 
+  /** Reads an RDB string and appends it to a sink (raw bytes copied, ints as text, LZF inflated). */
+  stringInto(out: ItemSink, what: string): void {
+    const buf = this.buf;
+    const p = this.pos;
+    if (p < this.end) {
+      const b = buf[p];
+      if (b < 0x40) {
+        const to = p + 1 + b;
+        if (to > this.end) this.short(1 + b, what);
+        this.pos = to;
+        out.addRange(buf, p + 1, to);
+        return;
+      }
+    }
+    const n = this.lenOrEnc(what);
+    if (!this.isEnc) {
+      if (n > this.maxLen) this.fail(`${what}: length ${n} exceeds the limit ${this.maxLen}`);
+      const from = this.pos;
+      if (from + n > this.end) this.short(n, what);
+      this.pos = from + n;
+      out.addRange(buf, from, from + n);
+      return;
+    }
+    const at = this.pos;
+    if (n === ENC_INT8) {
+      if (at + 1 > this.end) this.short(1, what);
+      this.pos = at + 1;
+      return out.addInt(buf.readInt8(at));
+    }
+    if (n === ENC_INT16) {
+      if (at + 2 > this.end) this.short(2, what);
+      this.pos = at + 2;
+      return out.addInt(buf.readInt16LE(at));
+    }
+    if (n === ENC_INT32) {
+      if (at + 4 > this.end) this.short(4, what);
+      this.pos = at + 4;
+      return out.addInt(buf.readInt32LE(at));
+    }
+    this.pos = p;
+    const b = this.string(what);
+    out.addRange(b, 0, b.length);
+  }
+
+  /** A ZSET (type 3) score appended to a sink as text. */
+  scoreTextInto(out: ItemSink, what: string): void {
+    const n = this.u8(what);
+    if (n === 253) return out.addText('nan');
+    if (n === 254) return out.addText('inf');
+    if (n === 255) return out.addText('-inf');
+    const p = this.pos;
+    if (p + n > this.end) this.short(n, what);
+    this.pos = p + n;
+    out.addRange(this.buf, p, p + n);
+  }
+
   /** True when the string at the cursor is stored uncompressed (raw bytes), without moving. */
   peekIsLzf(): boolean {
     return this.pos < this.end && this.buf[this.pos] === 0xc3;
@@ -344,10 +401,15 @@ export const INF_TEXT = Buffer.from('inf');
 export const NEG_INF_TEXT = Buffer.from('-inf');
 
 /** A double as the text ZADD/HINCRBYFLOAT accept and that round-trips exactly. */
+export function doubleString(d: number): string {
+  if (d === Infinity) return 'inf';
+  if (d === -Infinity) return '-inf';
+  if (Number.isNaN(d)) return 'nan';
+  if (Object.is(d, -0)) return '-0';
+  return String(d);
+}
+
+/** doubleString() as a Buffer. */
 export function doubleText(d: number): Buffer {
-  if (d === Infinity) return INF_TEXT;
-  if (d === -Infinity) return NEG_INF_TEXT;
-  if (Number.isNaN(d)) return NAN_TEXT;
-  if (Object.is(d, -0)) return Buffer.from('-0');
-  return Buffer.from(String(d), 'latin1');
+  return Buffer.from(doubleString(d), 'latin1');
 }

@@ -55,7 +55,7 @@ export function readStreamNode(r: Reader, out: StreamEntryRecord[]): void {
   const master = r.string('stream node master ID');
   if (master.length !== 16) r.fail(`stream node master ID of ${master.length} bytes`);
   const lp = r.string('stream node listpack');
-  decodeStreamListpack(master.readBigUInt64BE(0), master.readBigUInt64BE(8), lp, out, { at: r.dataAt, key: r.key });
+  decodeStreamListpack(master.readBigUInt64BE(0), master.readBigUInt64BE(8), lp, out, { at: r.dataAt, reader: r });
 }
 
 /** Walks one node's listpack (see the module comment). */
@@ -107,7 +107,7 @@ export function decodeStreamListpack(ms0: bigint, seq0: bigint, lp: Buffer, out:
 }
 
 function failAt(ctx: BlobCtx, what: string, p: number): never {
-  throw new RdbError(what, ctx.at + p, ctx.key);
+  throw new RdbError(what, ctx.at + p, ctx.key ?? ctx.reader?.key);
 }
 
 /** Reads (or, with out = null, skips) everything after the nodes: lengths, IDs and groups. */

@@ -13,14 +13,15 @@
  * by the server's *-max-listpack-* settings), one LZF-compressed string, and a stream's tail
  * (metadata + consumer groups with their PELs).
  */
-import type { ChunkEntry, StreamMeta } from '../entry.js';
+import type { StreamMeta } from '../entry.js';
+import { newChunk, type RdbChunk } from './chunk.js';
 import { walkIntset, walkListpack, walkZiplist, walkZipmap } from './compact.js';
 import { NEED_MORE } from './errors.js';
 import { lzfDecompress } from './lzf.js';
-import { checkLzfRatio, doubleText, type Reader } from './reader.js';
+import { checkLzfRatio, doubleString, type Reader } from './reader.js';
 import { readStreamNode, readStreamTail, skipStreamNode } from './stream.js';
 import * as T from './types.js';
-import { decodeQuicklist2Node, decodeValue, readModuleId, skipValue } from './value.js';
+import { decodeQuicklist2Node, readModuleId, skipValue, splitTriples } from './value.js';
 
 /** Largest piece of a raw string emitted at once. */
 const STRING_PIECE = 1 << 20;
@@ -38,9 +39,12 @@ export class ValueWalker {
   type = 0;
   emit = false;
   /** Where decoded elements go (the parser swaps in a fresh chunk after flushing). */
-  sink: ChunkEntry = { kind: 'chunk', items: [], last: false };
-  /** Bytes of element data appended to the sink since it was last flushed (flush heuristics). */
+  sink: RdbChunk = newChunk();
+  /** Bytes of stream entries appended to the sink since it was last flushed (flush heuristics). */
   sinkBytes = 0;
+  private markCount = 0;
+  private markTtl = 0;
+  private markEntries = 0;
   /** MODULE_2 values: the module type id read from the head. */
   moduleId = 0n;
   private phase = P_HEAD;
@@ -57,13 +61,21 @@ export class ValueWalker {
     this.remaining = 0;
   }
 
-  /** Reads one unit; true when the value is complete. */
+  /** Reads one unit; true when the value is complete. See rollback(). */
   step(r: Reader): boolean {
+    const sink = this.sink;
+    this.markCount = sink.count;
+    this.markTtl = sink.fieldExpireAt?.length ?? 0;
+    this.markEntries = sink.streamEntries?.length ?? 0;
     switch (this.phase) {
       case P_HEAD:
         this.head(r);
         break;
       case P_ELEMS:
+        if (this.type === T.RDB_TYPE_MODULE_2) {
+          if (this.moduleOpcode(r)) this.phase = P_DONE;
+          break;
+        }
         this.element(r);
         if (--this.remaining === 0) this.phase = this.isStream() ? P_TAIL : P_DONE;
         break;
@@ -102,13 +114,26 @@ export class ValueWalker {
     return this.phase === P_DONE;
   }
 
+  /** Undoes what the last step() appended (it ran out of input; the parser rewinds the reader). */
+  rollback(): void {
+    const sink = this.sink;
+    sink.truncate(this.markCount);
+    if (sink.fieldExpireAt) sink.fieldExpireAt.length = Math.min(sink.fieldExpireAt.length, this.markTtl);
+    if (sink.streamEntries) sink.streamEntries.length = Math.min(sink.streamEntries.length, this.markEntries);
+  }
+
+  /** Bytes held by the sink (flush heuristics). */
+  get pendingBytes(): number {
+    return this.sink.byteLength + this.sinkBytes;
+  }
+
   private isStream(): boolean {
     return this.type === T.RDB_TYPE_STREAM_LISTPACKS || this.type === T.RDB_TYPE_STREAM_LISTPACKS_2 || this.type === T.RDB_TYPE_STREAM_LISTPACKS_3;
   }
 
+  /** Strings: the value (or a piece of it) as is, no copy. */
   private push(b: Buffer): void {
-    this.sink.items.push(b);
-    this.sinkBytes += b.length + 16;
+    this.sink.addView(b);
   }
 
   /** The value's header: a count, a string header, or a fixed prefix; picks the next phase. */
@@ -142,7 +167,7 @@ export class ValueWalker {
         }
         // int-encoded: a few bytes, read it whole.
         r.pos -= 1;
-        if (this.emit) this.push(r.string('string value'));
+        if (this.emit) r.stringInto(this.sink, 'string value');
         else r.skipString('string value');
         this.phase = P_DONE;
         return;
@@ -180,106 +205,58 @@ export class ValueWalker {
   /** One element of a sequence type (or one quicklist/stream node, or one module opcode). */
   private element(r: Reader): void {
     const t = this.type;
-    const emit = this.emit;
+    const out = this.sink;
+    if (!this.emit) return skipElement(r, t);
     switch (t) {
       case T.RDB_TYPE_LIST:
       case T.RDB_TYPE_SET:
-        if (emit) this.push(r.string('element'));
-        else r.skipString('element');
-        return;
+        return r.stringInto(out, 'element');
       case T.RDB_TYPE_ZSET:
-        if (emit) {
-          const m = r.string('zset member');
-          const s = r.scoreText('zset score');
-          this.push(m);
-          this.push(s);
-        } else {
-          r.skipString('zset member');
-          r.skipScoreText('zset score');
-        }
-        return;
+        r.stringInto(out, 'zset member');
+        return r.scoreTextInto(out, 'zset score');
       case T.RDB_TYPE_ZSET_2:
-        if (emit) {
-          const m = r.string('zset member');
-          const s = doubleText(r.doubleLE('zset score'));
-          this.push(m);
-          this.push(s);
-        } else {
-          r.skipString('zset member');
-          r.skip(8, 'zset score');
-        }
-        return;
+        r.stringInto(out, 'zset member');
+        return out.addText(doubleString(r.doubleLE('zset score')));
       case T.RDB_TYPE_HASH:
-        if (emit) {
-          const f = r.string('hash field');
-          const v = r.string('hash value');
-          this.push(f);
-          this.push(v);
-        } else {
-          r.skipString('hash field');
-          r.skipString('hash value');
-        }
-        return;
+        r.stringInto(out, 'hash field');
+        return r.stringInto(out, 'hash value');
       case T.RDB_TYPE_HASH_METADATA_PRE_GA:
       case T.RDB_TYPE_HASH_METADATA: {
         const ttl = r.len('hash field TTL');
-        if (!emit) {
-          r.skipString('hash field');
-          r.skipString('hash value');
-          return;
-        }
-        const f = r.string('hash field');
-        const v = r.string('hash value');
-        this.push(f);
-        this.push(v);
-        (this.sink.fieldExpireAt ??= []).push(ttl === 0 ? 0 : t === T.RDB_TYPE_HASH_METADATA ? ttl + this.minExpire - 1 : ttl);
+        r.stringInto(out, 'hash field');
+        r.stringInto(out, 'hash value');
+        (out.fieldExpireAt ??= []).push(ttl === 0 ? 0 : t === T.RDB_TYPE_HASH_METADATA ? ttl + this.minExpire - 1 : ttl);
         return;
       }
       case T.RDB_TYPE_LIST_QUICKLIST: {
-        if (!emit) return r.skipString('quicklist node');
         const node = r.string('quicklist ziplist');
-        const at = r.dataAt;
-        return this.counted(() => walkZiplist(node, this.sink.items, { at, key: r.key }));
+        return walkZiplist(node, out, { at: r.dataAt, reader: r });
       }
       case T.RDB_TYPE_LIST_QUICKLIST_2:
-        if (!emit) {
-          r.len('quicklist container');
-          return r.skipString('quicklist node');
-        }
-        return this.counted(() => decodeQuicklist2Node(r, this.sink.items));
+        return decodeQuicklist2Node(r, out);
       case T.RDB_TYPE_STREAM_LISTPACKS:
       case T.RDB_TYPE_STREAM_LISTPACKS_2:
       case T.RDB_TYPE_STREAM_LISTPACKS_3: {
-        if (!emit) return skipStreamNode(r);
-        const entries = (this.sink.streamEntries ??= []);
         const before = r.pos;
-        readStreamNode(r, entries);
+        readStreamNode(r, (out.streamEntries ??= []));
         this.sinkBytes += r.pos - before;
         return;
       }
-      case T.RDB_TYPE_MODULE_2: {
-        const op = r.len('module opcode');
-        if (op === 0) {
-          this.remaining = 1; // the caller's decrement ends the walk
-          return;
-        }
-        if (op === 1 || op === 2) r.len('module integer');
-        else if (op === 3) r.skip(4, 'module float');
-        else if (op === 4) r.skip(8, 'module double');
-        else if (op === 5) r.skipString('module string');
-        else r.fail(`module opcode ${op} (unknown)`);
-        this.remaining = Infinity;
-        return;
-      }
+      case T.RDB_TYPE_MODULE_2:
+        return skipElement(r, t);
     }
   }
 
-  /** Runs an appending decoder and accounts the bytes it appended. */
-  private counted(fn: () => void): void {
-    const items = this.sink.items;
-    const before = items.length;
-    fn();
-    for (let i = before; i < items.length; i++) this.sinkBytes += items[i].length + 16;
+  /** One module opcode (RDB_MODULE_OPCODE_*); true at the EOF opcode. */
+  private moduleOpcode(r: Reader): boolean {
+    const op = r.len('module opcode');
+    if (op === 0) return true;
+    if (op === 1 || op === 2) r.len('module integer');
+    else if (op === 3) r.skip(4, 'module float');
+    else if (op === 4) r.skip(8, 'module double');
+    else if (op === 5) r.skipString('module string');
+    else r.fail(`module opcode ${op} (unknown)`);
+    return false;
   }
 
   /** One piece of a raw string value (never waits for the whole string). */
@@ -300,23 +277,45 @@ export class ValueWalker {
   private blob(r: Reader): void {
     const t = this.type;
     if (!this.emit) return r.skipString('value');
-    if (t === T.RDB_TYPE_HASH_LISTPACK_EX || t === T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA) {
-      // Reuse the whole-value decoder from the blob on (it expects the reader at the blob).
-      const tmp: ChunkEntry = { kind: 'chunk', items: [], last: false };
-      decodeValue(r, T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA, tmp);
-      for (const it of tmp.items) this.push(it);
-      (this.sink.fieldExpireAt ??= []).push(...(tmp.fieldExpireAt ?? []));
-      return;
-    }
     const b = r.string('value');
-    const ctx = { at: r.dataAt, key: r.key };
-    this.counted(() => {
-      const items = this.sink.items;
-      if (t === T.RDB_TYPE_HASH_ZIPMAP) walkZipmap(b, items, ctx);
-      else if (t === T.RDB_TYPE_SET_INTSET) walkIntset(b, items, ctx);
-      else if (t === T.RDB_TYPE_HASH_LISTPACK || t === T.RDB_TYPE_ZSET_LISTPACK || t === T.RDB_TYPE_SET_LISTPACK) walkListpack(b, items, ctx);
-      else walkZiplist(b, items, ctx);
-    });
+    const ctx = { at: r.dataAt, reader: r };
+    const out = this.sink;
+    if (t === T.RDB_TYPE_HASH_LISTPACK_EX || t === T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA) splitTriples(b, ctx, out);
+    else if (t === T.RDB_TYPE_HASH_ZIPMAP) walkZipmap(b, out, ctx);
+    else if (t === T.RDB_TYPE_SET_INTSET) walkIntset(b, out, ctx);
+    else if (t === T.RDB_TYPE_HASH_LISTPACK || t === T.RDB_TYPE_ZSET_LISTPACK || t === T.RDB_TYPE_SET_LISTPACK) walkListpack(b, out, ctx);
+    else walkZiplist(b, out, ctx);
+  }
+}
+
+/** Skips one element of a sequence type (payload mode: measuring, not decoding). */
+function skipElement(r: Reader, t: number): void {
+  switch (t) {
+    case T.RDB_TYPE_LIST:
+    case T.RDB_TYPE_SET:
+    case T.RDB_TYPE_LIST_QUICKLIST:
+      return r.skipString('element');
+    case T.RDB_TYPE_ZSET:
+      r.skipString('zset member');
+      return r.skipScoreText('zset score');
+    case T.RDB_TYPE_ZSET_2:
+      r.skipString('zset member');
+      return r.skip(8, 'zset score');
+    case T.RDB_TYPE_HASH:
+      r.skipString('hash field');
+      return r.skipString('hash value');
+    case T.RDB_TYPE_HASH_METADATA_PRE_GA:
+    case T.RDB_TYPE_HASH_METADATA:
+      r.len('hash field TTL');
+      r.skipString('hash field');
+      return r.skipString('hash value');
+    case T.RDB_TYPE_LIST_QUICKLIST_2:
+      r.len('quicklist container');
+      return r.skipString('quicklist node');
+    case T.RDB_TYPE_STREAM_LISTPACKS:
+    case T.RDB_TYPE_STREAM_LISTPACKS_2:
+    case T.RDB_TYPE_STREAM_LISTPACKS_3:
+      return skipStreamNode(r);
   }
 }
 

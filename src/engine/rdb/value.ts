@@ -1,12 +1,13 @@
 /**
  * Values of every RDB type, read from a Reader positioned at the value (after the key):
  * skipValue() only moves past it (payload mode: the bytes are sliced, not looked at), decodeValue()
- * turns it into a ChunkEntry's elements. Layouts: REPLICATION-FACTS.md B "Value types".
+ * appends its elements to a chunk (chunk.ts). Layouts: REPLICATION-FACTS.md B "Value types".
  */
-import type { ChunkEntry, StreamEntryRecord, StreamMeta } from '../entry.js';
-import { walkIntset, walkListpack, walkZiplist, walkZipmap, type BlobCtx } from './compact.js';
+import type { StreamEntryRecord, StreamMeta } from '../entry.js';
+import type { RdbChunk } from './chunk.js';
+import { ListpackIter, walkIntset, walkListpack, walkZiplist, walkZipmap, type BlobCtx } from './compact.js';
 import { RdbError } from './errors.js';
-import { doubleText, type Reader } from './reader.js';
+import { doubleString, type Reader } from './reader.js';
 import { readStreamNode, readStreamTail, skipStreamNode } from './stream.js';
 import * as T from './types.js';
 
@@ -129,58 +130,52 @@ export function skipValue(r: Reader, type: number): void {
   }
 }
 
-/** A new empty chunk. */
-export function newChunk(): ChunkEntry {
-  return { kind: 'chunk', items: [], last: false };
-}
-
-/** Decodes a complete value into `out` (items, fieldExpireAt, stream fields). */
-export function decodeValue(r: Reader, type: number, out: ChunkEntry): void {
-  const items = out.items;
-  const blob = (what: string): [Buffer, BlobCtx] => {
-    const b = r.string(what);
-    return [b, { at: r.dataAt, key: r.key }];
-  };
+/** Decodes a complete value into `out` (elements, fieldExpireAt, stream fields). */
+export function decodeValue(r: Reader, type: number, out: RdbChunk): void {
+  const blob = (what: string): Buffer => r.string(what);
+  const ctx = (): BlobCtx => ({ at: r.dataAt, reader: r });
   switch (type) {
     case T.RDB_TYPE_STRING:
-      items.push(r.string('string value'));
-      return;
+      return r.stringInto(out, 'string value');
     case T.RDB_TYPE_LIST:
     case T.RDB_TYPE_SET:
-      for (let n = r.len('element count'); n > 0; n--) items.push(r.string('element'));
+      for (let n = r.len('element count'); n > 0; n--) r.stringInto(out, 'element');
       return;
     case T.RDB_TYPE_ZSET:
-      for (let n = r.len('element count'); n > 0; n--) items.push(r.string('zset member'), r.scoreText('zset score'));
+      for (let n = r.len('element count'); n > 0; n--) {
+        r.stringInto(out, 'zset member');
+        r.scoreTextInto(out, 'zset score');
+      }
       return;
     case T.RDB_TYPE_ZSET_2:
-      for (let n = r.len('element count'); n > 0; n--) items.push(r.string('zset member'), doubleText(r.doubleLE('zset score')));
+      for (let n = r.len('element count'); n > 0; n--) {
+        r.stringInto(out, 'zset member');
+        out.addText(doubleString(r.doubleLE('zset score')));
+      }
       return;
     case T.RDB_TYPE_HASH:
-      for (let n = r.len('field count'); n > 0; n--) items.push(r.string('hash field'), r.string('hash value'));
+      for (let n = r.len('field count'); n > 0; n--) {
+        r.stringInto(out, 'hash field');
+        r.stringInto(out, 'hash value');
+      }
       return;
-    case T.RDB_TYPE_HASH_ZIPMAP: {
-      const [b, ctx] = blob('zipmap');
-      return walkZipmap(b, items, ctx);
-    }
+    case T.RDB_TYPE_HASH_ZIPMAP:
+      return walkZipmap(blob('zipmap'), out, ctx());
     case T.RDB_TYPE_LIST_ZIPLIST:
     case T.RDB_TYPE_ZSET_ZIPLIST:
     case T.RDB_TYPE_HASH_ZIPLIST:
-      return walkZiplistInto(blob('ziplist'), items);
-    case T.RDB_TYPE_SET_INTSET: {
-      const [b, ctx] = blob('intset');
-      return walkIntset(b, items, ctx);
-    }
+      return walkZiplist(blob('ziplist'), out, ctx());
+    case T.RDB_TYPE_SET_INTSET:
+      return walkIntset(blob('intset'), out, ctx());
     case T.RDB_TYPE_HASH_LISTPACK:
     case T.RDB_TYPE_ZSET_LISTPACK:
-    case T.RDB_TYPE_SET_LISTPACK: {
-      const [b, ctx] = blob('listpack');
-      return walkListpack(b, items, ctx);
-    }
+    case T.RDB_TYPE_SET_LISTPACK:
+      return walkListpack(blob('listpack'), out, ctx());
     case T.RDB_TYPE_LIST_QUICKLIST:
-      for (let n = r.len('quicklist node count'); n > 0; n--) walkZiplistInto(blob('quicklist ziplist'), items);
+      for (let n = r.len('quicklist node count'); n > 0; n--) walkZiplist(blob('quicklist ziplist'), out, ctx());
       return;
     case T.RDB_TYPE_LIST_QUICKLIST_2:
-      for (let n = r.len('quicklist node count'); n > 0; n--) decodeQuicklist2Node(r, items);
+      for (let n = r.len('quicklist node count'); n > 0; n--) decodeQuicklist2Node(r, out);
       return;
     case T.RDB_TYPE_HASH_METADATA_PRE_GA:
     case T.RDB_TYPE_HASH_METADATA:
@@ -188,8 +183,8 @@ export function decodeValue(r: Reader, type: number, out: ChunkEntry): void {
     case T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA:
     case T.RDB_TYPE_HASH_LISTPACK_EX: {
       if (type === T.RDB_TYPE_HASH_LISTPACK_EX) r.skip(8, 'hash min expire');
-      const [b, ctx] = blob('hash listpack');
-      return splitTriples(b, ctx, out);
+      const b = blob('hash listpack');
+      return splitTriples(b, ctx(), out);
     }
     case T.RDB_TYPE_STREAM_LISTPACKS:
     case T.RDB_TYPE_STREAM_LISTPACKS_2:
@@ -202,44 +197,44 @@ export function decodeValue(r: Reader, type: number, out: ChunkEntry): void {
   }
 }
 
-function walkZiplistInto([b, ctx]: [Buffer, BlobCtx], items: Buffer[]): void {
-  walkZiplist(b, items, ctx);
-}
-
 /** LIST_QUICKLIST_2 node: len container (1 PLAIN = one raw element, 2 PACKED = listpack) + string. */
-export function decodeQuicklist2Node(r: Reader, items: Buffer[]): void {
+export function decodeQuicklist2Node(r: Reader, out: RdbChunk): void {
   const at = r.pos;
   const container = r.len('quicklist container');
+  if (container === 1) return r.stringInto(out, 'quicklist node');
   const data = r.string('quicklist node');
-  if (container === 1) items.push(data);
-  else if (container === 2) walkListpack(data, items, { at: r.dataAt, key: r.key });
+  if (container === 2) walkListpack(data, out, { at: r.dataAt, reader: r });
   else r.fail(`quicklist container type ${container}`, at);
 }
 
 /** Types 22/24: (24: int64 LE minExpire) len; per field: len ttl, field, value. */
-function decodeHashMetadata(r: Reader, type: number, out: ChunkEntry): void {
+function decodeHashMetadata(r: Reader, type: number, out: RdbChunk): void {
   const minExpire = type === T.RDB_TYPE_HASH_METADATA ? r.int64LE('hash min expire') : 0;
   const ttls: number[] = (out.fieldExpireAt ??= []);
   for (let n = r.len('field count'); n > 0; n--) {
     const ttl = r.len('hash field TTL');
-    out.items.push(r.string('hash field'), r.string('hash value'));
+    r.stringInto(out, 'hash field');
+    r.stringInto(out, 'hash value');
     ttls.push(ttl === 0 ? 0 : type === T.RDB_TYPE_HASH_METADATA ? ttl + minExpire - 1 : ttl);
   }
 }
 
 /** Types 23/25: a listpack of (field, value, ttl ms absolute, 0 = none) triples. */
-function splitTriples(b: Buffer, ctx: BlobCtx, out: ChunkEntry): void {
-  const flat: Buffer[] = [];
-  walkListpack(b, flat, ctx);
-  if (flat.length % 3 !== 0) throw new RdbError(`hash listpack with TTLs: ${flat.length} elements is not a multiple of 3`, ctx.at, ctx.key);
+export function splitTriples(b: Buffer, ctx: BlobCtx, out: RdbChunk): void {
+  const it = new ListpackIter(b, ctx);
   const ttls: number[] = (out.fieldExpireAt ??= []);
-  for (let i = 0; i < flat.length; i += 3) {
-    out.items.push(flat[i], flat[i + 1]);
-    ttls.push(Number(flat[i + 2].toString('latin1')));
+  for (;;) {
+    if (!it.next()) return;
+    it.addTo(out);
+    if (!it.next()) break;
+    it.addTo(out);
+    if (!it.next()) break;
+    ttls.push(it.int('hash field TTL'));
   }
+  throw new RdbError('hash listpack with TTLs: element count is not a multiple of 3', ctx.at, ctx.key ?? ctx.reader?.key);
 }
 
-function decodeStream(r: Reader, type: number, out: ChunkEntry): void {
+function decodeStream(r: Reader, type: number, out: RdbChunk): void {
   const entries: StreamEntryRecord[] = (out.streamEntries ??= []);
   for (let n = r.len('stream node count'); n > 0; n--) readStreamNode(r, entries);
   const meta = {} as StreamMeta;

@@ -2,7 +2,8 @@
  * `--to start[:PORT]`: ferry starts redis-server itself, detached so it outlives ferry, with its own
  * config file, data dir, log and pid file under the data dir.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -112,8 +113,12 @@ export async function startServer(l: ServerLaunch): Promise<StartedServer> {
   // NOTE: detached + unref + cleanup:false: the server is the new master and must outlive ferry.
   // Errors before the log file opens (a bad config line) go to stderr: keep them in a file.
   const startErr = join(dataDir, 'redis-start.err');
-  const child = execa(redisServerBinary(), [configPath], { detached: true, stdin: 'ignore', stdout: 'ignore', stderr: { file: startErr }, cleanup: false, cwd: dataDir });
-  child.catch(() => {});
+  // NOTE: node's spawn with a raw fd for stderr, not execa: execa's stderr-to-file pipes through
+  // this process, which would keep ferry alive as long as the server runs.
+  const errFd = openSync(startErr, 'w', 0o600);
+  const child = spawn(redisServerBinary(), [configPath], { detached: true, stdio: ['ignore', 'ignore', errFd], cwd: dataDir });
+  closeSync(errFd);
+  child.on('error', () => {});
   child.unref();
   const pid = child.pid;
   if (!pid) throw new StepError('provision', `${redisServerBinary()} did not start`);

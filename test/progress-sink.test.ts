@@ -55,4 +55,18 @@ describe('progress sink', () => {
     expect(out).toContain('a log line');
     expect(out).toContain('\u001b[?25h'); // cursor shown again after stop
   });
+
+  it('on a TTY draws nothing while a prompt holds the screen', async () => {
+    const c = capture(true);
+    const p = createProgressSink({ stream: c.stream });
+    let during = '';
+    await p.hold(async () => {
+      p.sink(stamp({ event: 'progress', step: 'repoint', phase: 'drain', done: 1, total: 3, unit: 'clients' }));
+      during = c.text();
+    });
+    expect(during).toBe('');
+    p.sink(stamp({ event: 'progress', step: 'repoint', phase: 'drain', done: 2, total: 3, unit: 'clients' }));
+    p.stop();
+    expect(c.text()).toContain('clients left');
+  });
 });

@@ -14,9 +14,10 @@ export interface ExecuteOptions {
 
 /** Wires sinks, SIGINT/SIGTERM and the prompt around `runMigration`. */
 export async function executeRun(spec: MigrationSpec, o: ExecuteOptions): Promise<RunReport> {
-  const confirm = confirmer(o.yes);
+  const ask = confirmer(o.yes);
   const bus = new EventBus();
   const detach = createSinks(bus, { json: o.json });
+  const confirm = ask && ((q: string) => detach.hold(() => ask(q)));
   const signals = abortOnSignals();
   try {
     return await runMigration(spec, { statePath: o.statePath, yes: o.yes, bus, signal: signals.signal, confirm, resume: o.resume });

@@ -4,7 +4,6 @@
  */
 import type { EventSink } from '../core/events.js';
 import { STEP_IDS } from '../steps/step.js';
-import { describeProgress } from './progress-sink.js';
 
 /** Writes human lines for events to `out` (default stderr). */
 export function createLogSink(out: NodeJS.WritableStream = process.stderr): EventSink {
@@ -18,7 +17,7 @@ export function createLogSink(out: NodeJS.WritableStream = process.stderr): Even
       case 'step.failed':
         return write(`✗ ${e.step}`);
       case 'progress':
-        return write(`  … ${e.step}: ${describeProgress(e)}`);
+        return; // drawn by the progress sink (bars, or a line at most once per second)
       case 'warning':
         return write(`! ${e.message}`);
       case 'info':

@@ -18,6 +18,8 @@ export interface ProgressSink {
   writeLine(text: string): void;
   /** Removes any bar from the screen. */
   stop(): void;
+  /** Keeps bars off the screen while `ask` runs (a terminal prompt must not be drawn over). */
+  hold<T>(ask: () => Promise<T>): Promise<T>;
 }
 
 export interface ProgressSinkOptions {
@@ -81,6 +83,7 @@ const BAR_WIDTH = 28;
 function barSink(stream: NodeJS.WritableStream): ProgressSink {
   let multi: cliProgress.MultiBar | undefined;
   const bars = new Map<string, cliProgress.SingleBar>();
+  let held = 0;
 
   const format: cliProgress.GenericFormatter = (_o, _params, payload: { e: ProgressEvent }) => {
     const v = progressView(payload.e);
@@ -112,8 +115,9 @@ function barSink(stream: NodeJS.WritableStream): ProgressSink {
 
   return {
     sink(e) {
-      if (e.event === 'progress') show(e);
-      else if (e.event !== 'info' && e.event !== 'warning') clear();
+      if (e.event === 'progress') {
+        if (!held) show(e);
+      } else if (e.event !== 'info' && e.event !== 'warning') clear();
     },
     writeLine(text) {
       if (multi) {
@@ -123,6 +127,15 @@ function barSink(stream: NodeJS.WritableStream): ProgressSink {
       else stream.write(`${text}\n`);
     },
     stop: clear,
+    async hold(ask) {
+      held++;
+      clear();
+      try {
+        return await ask();
+      } finally {
+        held--;
+      }
+    },
   };
 }
 
@@ -150,5 +163,6 @@ function lineSink(stream: NodeJS.WritableStream, intervalMs: number, now: () => 
     stop() {
       latest.clear();
     },
+    hold: (ask) => ask(),
   };
 }

@@ -16,10 +16,13 @@ export interface SinkOptions {
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
+/** Detaches the sinks; `hold(ask)` keeps progress bars off the screen while a prompt is shown. */
+export type Sinks = (() => void) & { hold<T>(ask: () => Promise<T>): Promise<T> };
+
 /** Attaches the sinks to `bus`; returns a function that detaches them. */
-export function createSinks(bus: EventBus, opts: SinkOptions): () => void {
+export function createSinks(bus: EventBus, opts: SinkOptions): Sinks {
   const interval = opts.progressIntervalMs ?? 1000;
-  if (opts.json) return bus.add(throttleProgress(createJsonSink(opts.stdout), interval));
+  if (opts.json) return Object.assign(bus.add(throttleProgress(createJsonSink(opts.stdout), interval)), { hold: <T>(ask: () => Promise<T>) => ask() });
   const stderr = opts.stderr ?? process.stderr;
   const progress = createProgressSink({ stream: stderr, intervalMs: interval });
   // NOTE: the log writes through the progress renderer so its lines land above any bar.
@@ -27,10 +30,13 @@ export function createSinks(bus: EventBus, opts: SinkOptions): () => void {
   // NOTE: progress first: it clears the bars of a finished step before the log line about it.
   const detach = bus.add((e) => {
     progress.sink(e);
-    if (e.event !== 'progress') log(e);
+    log(e);
   });
-  return () => {
-    detach();
-    progress.stop();
-  };
+  return Object.assign(
+    () => {
+      detach();
+      progress.stop();
+    },
+    { hold: progress.hold },
+  );
 }

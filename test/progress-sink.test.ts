@@ -21,6 +21,9 @@ describe('progress sink', () => {
     expect(describeProgress({ event: 'progress', step: 'converge', phase: 'catch up', done: 900, total: 1000, unit: 'offset', detail: { lagBytes: 100 } })).toBe(
       'lag 100 B behind',
     );
+    expect(describeProgress({ event: 'progress', step: 'sync', phase: 'stream', done: 5000, unit: 'offset', detail: { received: 7048, behind: 2048 } })).toBe(
+      'lag 2.0 KiB behind',
+    );
     expect(describeProgress({ event: 'progress', step: 'repoint', phase: 'drain', done: 1, total: 4, unit: 'clients' })).toBe('clients left 3 of 4 still on the old master');
     expect(describeProgress({ event: 'progress', step: 'sync', phase: 'keys', done: 1200, total: 4800, unit: 'keys' })).toBe('keys applied 1,200 keys / 4,800 keys (25%)');
   });

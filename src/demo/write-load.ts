@@ -19,6 +19,8 @@ export interface WriteLoadReport {
 export interface WriteLoad {
   stop(): Promise<WriteLoadReport>;
   ackedCount(): number;
+  /** The longest gap between two acknowledged writes since the last call (or the start), ms. */
+  takeLongestGap(): number;
 }
 
 export interface WriteLoadOptions {
@@ -72,6 +74,7 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
   const started = Date.now();
   let lastAck = started;
   let longestGapMs = 0;
+  let windowGapMs = 0;
 
   // Follow the master file: a new address means a new connection; the old one is closed
   // once its in-flight writes are answered, so the old master sees the client leave.
@@ -98,6 +101,7 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
         await client.set(key, String(Date.now()));
         const now = Date.now();
         longestGapMs = Math.max(longestGapMs, now - lastAck);
+        windowGapMs = Math.max(windowGapMs, now - lastAck);
         lastAck = now;
         acked.push(key);
       } catch {
@@ -110,6 +114,11 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
 
   return {
     ackedCount: () => acked.length,
+    takeLongestGap() {
+      const gap = windowGapMs;
+      windowGapMs = 0;
+      return gap;
+    },
     async stop() {
       stopping = true;
       await running;

@@ -43,18 +43,20 @@ const LABELS: Record<string, string> = {
   rdb: 'RDB transfer',
   keys: 'keys applied',
   'catch up': 'lag',
+  stream: 'lag',
   lag: 'lag',
   drain: 'clients left',
 };
 
 /**
- * Reads a progress event. Phases the steps emit: `initial sync` (RDB bytes), `keys` (keys applied),
- * `catch up` (offsets, with detail.lagBytes = bytes behind), `drain` (clients that left of those
- * connected: shown as clients left). Unknown phases show their name and figures.
+ * Reads a progress event. Phases the steps emit: `initial sync` / `rdb` (RDB bytes), `keys` (keys
+ * applied), `catch up` / `stream` (offsets, with detail.lagBytes or detail.behind = bytes behind),
+ * `drain` (clients that left of those connected: shown as clients left). Unknown phases show their
+ * name and figures.
  */
 export function progressView(e: ProgressEvent): ProgressView {
   const label = LABELS[e.phase] ?? e.phase;
-  const lagBytes = e.detail?.lagBytes;
+  const lagBytes = e.detail?.lagBytes ?? e.detail?.behind;
   if (typeof lagBytes === 'number') return { label, text: `${formatBytes(lagBytes)} behind` };
   if (e.phase === 'drain' && e.total !== undefined && e.done !== undefined) {
     return { label, text: `${formatCount(e.total - e.done)} of ${formatCount(e.total)} still on the old master`, ratio: e.total > 0 ? e.done / e.total : 1 };

@@ -12,6 +12,7 @@ import { exitCodeOf, ExitCode, FerryError, InterruptedError, SafetyError } from 
 import { redact } from '../../core/redact.js';
 import type { MigrationSpec } from '../../core/spec.js';
 import { formatBytes, formatCount, formatMs } from '../format.js';
+import { REPOINT_CHOICES, RETIRE_CHOICES, SYNC_CHOICES, TARGET_CHOICES } from './choices.js';
 import { InputRoute, SelectList, TextField, YesNo } from './inputs.js';
 import { RunView, type PendingQuestion } from './RunView.js';
 import type { ServerSummary, WizardDeps } from './types.js';
@@ -266,87 +267,73 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; en
   const active = !askAbort && !busy;
   return (
     <InputRoute.Provider value={route}>
-    <Box flexDirection="column">
-      <Static items={lines}>
-        {(l) => (
-          <Text key={l.id} color={l.color} dimColor={l.dim}>
-            {l.text}
+      <Box flexDirection="column">
+        <Static items={lines}>
+          {(l) => (
+            <Text key={l.id} color={l.color} dimColor={l.dim}>
+              {l.text}
+            </Text>
+          )}
+        </Static>
+        {stage === 'source' && lines.length === 0 ? (
+          <Text>
+            <Text bold color="cyan">ferry</Text> moves a live Redis to a new instance with no downtime and no lost writes.
           </Text>
-        )}
-      </Static>
-      {stage === 'source' && lines.length === 0 ? (
-        <Text>
-          <Text bold color="cyan">ferry</Text> moves a live Redis to a new instance with no downtime and no lost writes.
-        </Text>
-      ) : null}
-      {stage === 'source' ? (
-        <TextField label="Source (the old master) URL:" defaultValue="redis://127.0.0.1:6379" hint="redis://[user:pass@]host:port[/db] · a password may also come from FERRY_FROM_PASSWORD" active={active} onSubmit={onSource} />
-      ) : null}
-      {stage === 'target-kind' ? (
-        <SelectList
-          label="Target (the new instance):"
-          active={active}
-          choices={[
-            { value: 'start', label: 'Start a new local redis-server', hint: '(ferry launches it, detached)' },
-            { value: 'attach', label: 'Attach to a running server by URL' },
-          ]}
-          onSubmit={(v) => setStage(v === 'start' ? 'target-port' : 'target-url')}
-        />
-      ) : null}
-      {stage === 'target-url' ? <TextField label="Target URL:" hint="an empty server: redis://host:port or rediss://… for TLS" active={active} onSubmit={onTargetUrl} /> : null}
-      {stage === 'target-port' && suggestedPort !== undefined ? (
-        <TextField label="Port for the new server:" defaultValue={String(suggestedPort)} active={active} onSubmit={onPort} />
-      ) : null}
-      {stage === 'target-dir' ? <TextField label="Data dir for the new server:" defaultValue="" hint={`Enter for ferry's default (./.ferry/${answers.to?.slice(6)})`} active={active} onSubmit={onDataDir} /> : null}
-      {stage === 'sync' ? (
-        <SelectList
-          label="How should the data be replicated?"
-          active={active}
-          choices={[
-            { value: 'native', label: 'native', hint: '(REPLICAOF on the target: Redis replicates itself)' },
-            { value: 'engine', label: 'engine', hint: "(ferry's embedded replica: for targets that cannot replicate)" },
-          ]}
-          onSubmit={(v) => pick('sync', v, 'Sync', 'repoint')}
-        />
-      ) : null}
-      {stage === 'repoint' ? (
-        <SelectList
-          label="How do your applications move to the new server?"
-          active={active}
-          choices={[
-            { value: 'manual', label: 'manual', hint: '(I repoint them; show me who is still connected)' },
-            { value: 'exec', label: 'a hook command', hint: '(gets FERRY_NEW_HOST/PORT, FERRY_OLD_HOST/PORT)' },
-            { value: 'none', label: 'none', hint: '(no clients to move)' },
-          ]}
-          onSubmit={(v) => (v === 'exec' ? setStage('hook') : pick('repoint', v, 'Repoint', 'retire'))}
-        />
-      ) : null}
-      {stage === 'hook' ? (
-        <TextField label="Hook command:" hint="e.g. ./repoint.sh — a non-zero exit fails the step" active={active} onSubmit={(cmd) => (cmd ? pick('repoint', `exec:${cmd}`, 'Repoint', 'retire') : setError('the hook command is required'))} />
-      ) : null}
-      {stage === 'retire' ? (
-        <SelectList
-          label="Afterwards, the old master should:"
-          active={active}
-          choices={[
-            { value: 'replica', label: 'replica', hint: '(become a replica of the new one: rollback path, late writes fail loudly)' },
-            { value: 'keep', label: 'keep', hint: '(stay as it is: late writes to it are lost)' },
-            { value: 'shutdown', label: 'shutdown', hint: '(SHUTDOWN once the cutover is done)' },
-          ]}
-          onSubmit={(v) => pick('retire', v, 'Retire', 'planning')}
-        />
-      ) : null}
-      {stage === 'confirm' ? <YesNo question="Run this migration now?" active={active} onAnswer={onConfirm} /> : null}
-      {stage === 'running' ? <RunView current={current} progress={progress} pending={pending} active={!askAbort} /> : null}
-      {busy ? <Text color="cyan">… {busy}</Text> : null}
-      {error ? <Text color="red">✗ {error}</Text> : null}
-      {askAbort ? (
-        <YesNo
-          question={stage === 'running' ? 'Abort the migration? The source is unpaused and the state saved.' : 'Abort? Nothing has been changed yet.'}
-          onAnswer={onAbortAnswer}
-        />
-      ) : null}
-    </Box>
+        ) : null}
+        {stage === 'source' ? (
+          <TextField label="Source (the old master) URL:" defaultValue="redis://127.0.0.1:6379" hint="redis://[user:pass@]host:port[/db] · a password may also come from FERRY_FROM_PASSWORD" active={active} onSubmit={onSource} />
+        ) : null}
+        {stage === 'target-kind' ? (
+          <SelectList
+            label="Target (the new instance):"
+            active={active}
+            choices={TARGET_CHOICES}
+            onSubmit={(v) => setStage(v === 'start' ? 'target-port' : 'target-url')}
+          />
+        ) : null}
+        {stage === 'target-url' ? <TextField label="Target URL:" hint="an empty server: redis://host:port or rediss://… for TLS" active={active} onSubmit={onTargetUrl} /> : null}
+        {stage === 'target-port' && suggestedPort !== undefined ? (
+          <TextField label="Port for the new server:" defaultValue={String(suggestedPort)} active={active} onSubmit={onPort} />
+        ) : null}
+        {stage === 'target-dir' ? <TextField label="Data dir for the new server:" defaultValue="" hint={`Enter for ferry's default (./.ferry/${answers.to?.slice(6)})`} active={active} onSubmit={onDataDir} /> : null}
+        {stage === 'sync' ? (
+          <SelectList
+            label="How should the data be replicated?"
+            active={active}
+            choices={SYNC_CHOICES}
+            onSubmit={(v) => pick('sync', v, 'Sync', 'repoint')}
+          />
+        ) : null}
+        {stage === 'repoint' ? (
+          <SelectList
+            label="How do your applications move to the new server?"
+            active={active}
+            choices={REPOINT_CHOICES}
+            onSubmit={(v) => (v === 'exec' ? setStage('hook') : pick('repoint', v, 'Repoint', 'retire'))}
+          />
+        ) : null}
+        {stage === 'hook' ? (
+          <TextField label="Hook command:" hint="e.g. ./repoint.sh — a non-zero exit fails the step" active={active} onSubmit={(cmd) => (cmd ? pick('repoint', `exec:${cmd}`, 'Repoint', 'retire') : setError('the hook command is required'))} />
+        ) : null}
+        {stage === 'retire' ? (
+          <SelectList
+            label="Afterwards, the old master should:"
+            active={active}
+            choices={RETIRE_CHOICES}
+            onSubmit={(v) => pick('retire', v, 'Retire', 'planning')}
+          />
+        ) : null}
+        {stage === 'confirm' ? <YesNo question="Run this migration now?" active={active} onAnswer={onConfirm} /> : null}
+        {stage === 'running' ? <RunView current={current} progress={progress} pending={pending} active={!askAbort} /> : null}
+        {busy ? <Text color="cyan">… {busy}</Text> : null}
+        {error ? <Text color="red">✗ {error}</Text> : null}
+        {askAbort ? (
+          <YesNo
+            question={stage === 'running' ? 'Abort the migration? The source is unpaused and the state saved.' : 'Abort? Nothing has been changed yet.'}
+            onAnswer={onAbortAnswer}
+          />
+        ) : null}
+      </Box>
     </InputRoute.Provider>
   );
 }

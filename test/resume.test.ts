@@ -127,7 +127,8 @@ describe('rollback', () => {
     const s = await setup();
     try {
       await s.load.stop();
-      const killed = await ferry(s.args.map((a) => (a.startsWith('exec:') ? 'none' : a)), { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'open-writes' } });
+      // replica-read-only is native mode's business (the engine's target is a master throughout).
+      const killed = await ferry([...s.args.map((a) => (a.startsWith('exec:') ? 'none' : a)), '--sync', 'native'], { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'open-writes' } });
       expect(killed.signal).toBe('SIGKILL');
       const t = s.target.client();
       expect(((await t.call('CONFIG', 'GET', 'replica-read-only')) as string[])[1]).toBe('no');
@@ -170,7 +171,9 @@ describe('a full resync while the target takes writes', () => {
     const s = await setup();
     try {
       await new Promise((r) => setTimeout(r, 200));
-      const killed = await ferry(s.args, { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'repoint' } });
+      // Native mode: the target's own replica link resyncs. (The engine refuses to flush a target
+      // that takes writes: test/engine/sync-link.test.ts.)
+      const killed = await ferry([...s.args, '--sync', 'native'], { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'repoint' } });
       expect(killed.signal).toBe('SIGKILL');
       // The load now writes to the target. Drop the link and outrun a tiny backlog: the target's
       // reconnect cannot continue and does a full resync, replacing what was written on it.

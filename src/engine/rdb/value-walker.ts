@@ -86,7 +86,7 @@ export class ValueWalker {
         r.ensure(this.clen, 'LZF compressed string');
         if (this.emit) {
           const at = r.pos;
-          const out = lzfDecompress(r.buf, at, at + this.clen, this.ulen, r.base + at, r.key);
+          const out = lzfDecompress(r.buf, at, at + this.clen, this.ulen, r.base + at, r);
           r.pos = at + this.clen;
           this.push(out);
         } else {
@@ -230,7 +230,7 @@ export class ValueWalker {
       }
       case T.RDB_TYPE_LIST_QUICKLIST: {
         const node = r.string('quicklist ziplist');
-        return walkZiplist(node, out, { at: r.dataAt, reader: r });
+        return walkZiplist(node, out, r.ctx());
       }
       case T.RDB_TYPE_LIST_QUICKLIST_2:
         return decodeQuicklist2Node(r, out);
@@ -278,7 +278,7 @@ export class ValueWalker {
     const t = this.type;
     if (!this.emit) return r.skipString('value');
     const b = r.string('value');
-    const ctx = { at: r.dataAt, reader: r };
+    const ctx = r.ctx();
     const out = this.sink;
     if (t === T.RDB_TYPE_HASH_LISTPACK_EX || t === T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA) splitTriples(b, ctx, out);
     else if (t === T.RDB_TYPE_HASH_ZIPMAP) walkZipmap(b, out, ctx);

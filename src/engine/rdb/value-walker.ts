@@ -216,7 +216,7 @@ export class ValueWalker {
         return r.scoreTextInto(out, 'zset score');
       case T.RDB_TYPE_ZSET_2:
         r.stringInto(out, 'zset member');
-        return out.addText(doubleString(r.doubleLE('zset score')));
+        return out.addDouble(r.doubleLE('zset score'));
       case T.RDB_TYPE_HASH:
         r.stringInto(out, 'hash field');
         return r.stringInto(out, 'hash value');

@@ -13,6 +13,7 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/resume.js'),
   () => import('./commands/status.js'),
   () => import('./commands/rollback.js'),
+  () => import('./commands/sync.js'),
   () => import('./commands/rdb.js'),
   () => import('./commands/demo.js'),
 ];

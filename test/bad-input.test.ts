@@ -99,8 +99,16 @@ describe('bad input', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('--sync engine is refused until the engine exists', async () => {
-    await expectRefused(['run', ...good(), '--to', target.url, '--sync', 'engine', '--yes'], 2, /use --sync native/);
+  it('--to start with a config line redis-server refuses → exit 2 naming --server-arg', async () => {
+    await expectRefused(['run', ...good(), '--to', 'start', '--server-arg', 'maxmemory banana', '--repoint', 'none', '--yes', '--json'], 2, /redis-server refused its config \(argument must be a memory value\); check --server-arg/);
+  });
+
+  it('--sync names the allowed modes; the default (engine) plan states the full-sync writer and why', async () => {
+    await expectRefused(['run', ...good(), '--to', target.url, '--sync', 'rsync', '--yes'], 2, /--sync: "rsync" is not one of/);
+    const plan = await ferry(['plan', ...good(), '--to', target.url]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/\(sync: engine\)/);
+    expect(plan.stdout).toMatch(/full-sync writer: RESTORE .*RDB 10/);
   });
 });
 
@@ -113,7 +121,7 @@ describe('dry run', () => {
     const cwd = join(dir, 'dry');
     mkdirSync(cwd);
     const from = `redis://127.0.0.1:${source.port}`;
-    const human = await ferry(['plan', '--from', from, '--to', target.url], { cwd, env });
+    const human = await ferry(['plan', '--from', from, '--to', target.url, '--sync', 'native'], { cwd, env });
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/^ 1 {2}preflight/m);
     expect(human.stdout).toMatch(/^ +target +CONFIG SET masterauth <redacted>$/m);

@@ -127,7 +127,8 @@ describe('rollback', () => {
     const s = await setup();
     try {
       await s.load.stop();
-      const killed = await ferry(s.args.map((a) => (a.startsWith('exec:') ? 'none' : a)), { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'open-writes' } });
+      // replica-read-only is native mode's business (the engine's target is a master throughout).
+      const killed = await ferry([...s.args.map((a) => (a.startsWith('exec:') ? 'none' : a)), '--sync', 'native'], { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'open-writes' } });
       expect(killed.signal).toBe('SIGKILL');
       const t = s.target.client();
       expect(((await t.call('CONFIG', 'GET', 'replica-read-only')) as string[])[1]).toBe('no');
@@ -170,18 +171,23 @@ describe('a full resync while the target takes writes', () => {
     const s = await setup();
     try {
       await new Promise((r) => setTimeout(r, 200));
-      const killed = await ferry(s.args, { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'repoint' } });
+      // Native mode: the target's own replica link resyncs. (The engine refuses to flush a target
+      // that takes writes: test/engine/sync-link.test.ts.)
+      const killed = await ferry([...s.args, '--sync', 'native'], { cwd: s.dir, env: { FERRY_TEST_KILL_AFTER: 'repoint' } });
       expect(killed.signal).toBe('SIGKILL');
       // The load now writes to the target. Drop the link and outrun a tiny backlog: the target's
       // reconnect cannot continue and does a full resync, replacing what was written on it.
-      // (A temporary password keeps the target out while the backlog is overrun.)
+      // (The target is stopped with SIGSTOP, by its pid, while the backlog is overrun.)
       const src = s.source.client();
       await src.call('CONFIG', 'SET', 'repl-backlog-size', '16384');
-      await src.call('CONFIG', 'SET', 'requirepass', 'keep-out');
-      await src.call('CLIENT', 'KILL', 'TYPE', 'replica');
-      for (let i = 0; i < 40; i++) await src.set(`big:${i}`, 'x'.repeat(1 << 19));
-      await new Promise((r) => setTimeout(r, 1500));
-      await src.call('CONFIG', 'SET', 'requirepass', '');
+      process.kill(s.target.pid, 'SIGSTOP');
+      try {
+        await src.call('CLIENT', 'KILL', 'TYPE', 'replica');
+        for (let i = 0; i < 16; i++) await src.set(`big:${i}`, 'x'.repeat(1 << 16)); // 1 MB >> 16 KB backlog
+        await new Promise((r) => setTimeout(r, 1500));
+      } finally {
+        process.kill(s.target.pid, 'SIGCONT');
+      }
       const fullSyncs = async () => Number(/sync_full:(\d+)/.exec(await src.info('stats'))![1]);
       for (let i = 0; i < 100 && (await fullSyncs()) < 2; i++) await new Promise((r) => setTimeout(r, 50));
       expect(await fullSyncs()).toBe(2);
@@ -198,5 +204,5 @@ describe('a full resync while the target takes writes', () => {
       await s.load.stop();
       await s.stop();
     }
-  });
+  }, 120_000); // several ferry runs and a full resync: give a loaded machine room
 });

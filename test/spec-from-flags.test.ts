@@ -8,7 +8,7 @@ const base = { from: 'redis://127.0.0.1:7001', to: 'redis://127.0.0.1:7002' };
 describe('specFromFlags', () => {
   it('applies the documented defaults', () => {
     const s = specFromFlags(base, {});
-    expect(s).toMatchObject({ sync: 'native', retire: 'replica', repoint: { kind: 'manual' }, pauseTimeoutMs: 10_000, flushTarget: false, serverArgs: [] });
+    expect(s).toMatchObject({ sync: 'engine', retire: 'replica', repoint: { kind: 'manual' }, pauseTimeoutMs: 10_000, flushTarget: false, serverArgs: [] });
     expect(s.to).toMatchObject({ kind: 'attach', endpoint: { host: '127.0.0.1', port: 7002 } });
   });
 

@@ -45,7 +45,7 @@ export interface MigrationSpec {
 }
 
 export const DEFAULTS = {
-  sync: 'native' as SyncMode,
+  sync: 'engine' as SyncMode,
   retire: 'replica' as RetirePolicy,
   pauseTimeoutMs: 10_000,
   drainTimeoutMs: 30_000,

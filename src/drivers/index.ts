@@ -3,8 +3,9 @@ import { UsageError } from '../core/errors.js';
 import type { SyncMode } from '../core/spec.js';
 import type { ReplicationDriver } from './driver.js';
 
-/** The driver for a sync mode; 'engine' is a usage error until the embedded engine lands. */
+/** The driver for a sync mode. */
 export async function driverFor(mode: SyncMode): Promise<ReplicationDriver> {
   if (mode === 'native') return new (await import('./native.js')).NativeDriver();
-  throw new UsageError('the embedded engine is not available yet; use --sync native');
+  if (mode === 'engine') return new (await import('./engine.js')).EngineDriver();
+  throw new UsageError(`--sync "${mode}" must be engine or native`);
 }

@@ -1,0 +1,130 @@
+/**
+ * Full-sync time: the engine (`ferry sync --until-caught-up`, a child process, peak RSS from
+ * /proc/PID/status VmHWM) vs native replication (REPLICAOF on the target) vs a SCAN + DUMP/RESTORE
+ * script written with ioredis pipelines, on (a) 1M small keys and (b) 100k keys of 10 KiB, all in one
+ * run on one machine. Ratios are against native measured in the same run.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import { startServer, type BenchServer } from './redis-procs.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const FERRY = join(root, 'bin', 'ferry');
+
+interface Row {
+  dataset: string;
+  native: number;
+  engine: number;
+  engineRssMb: number;
+  scan: number;
+}
+
+async function timeNative(source: BenchServer): Promise<number> {
+  const target = await startServer();
+  try {
+    const t0 = performance.now();
+    await target.client.call('REPLICAOF', '127.0.0.1', String(source.port));
+    for (;;) {
+      const info = await target.client.info('replication');
+      if (/master_link_status:up/.test(info) && /master_sync_in_progress:0/.test(info)) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await target.stop();
+  }
+}
+
+async function timeEngine(source: BenchServer, expectKeys: number): Promise<{ secs: number; rssMb: number }> {
+  const target = await startServer();
+  try {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [FERRY, 'sync', '--from', `redis://127.0.0.1:${source.port}`, '--to', `redis://127.0.0.1:${target.port}`, '--until-caught-up'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    let peakKb = 0;
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      } catch {
+        /* exited */
+      }
+    }, 20);
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    clearInterval(poll);
+    const secs = (performance.now() - t0) / 1000;
+    if (code !== 0) throw new Error(`ferry sync exited ${code}: ${err.slice(-1000)}`);
+    const n = await target.client.dbsize();
+    if (n !== expectKeys) throw new Error(`engine copied ${n} keys, expected ${expectKeys}`);
+    return { secs, rssMb: peakKb / 1024 };
+  } finally {
+    await target.stop();
+  }
+}
+
+/** The baseline script: SCAN, pipelined DUMP + PTTL, pipelined RESTORE. */
+async function scanDumpRestore(src: Redis, dst: Redis): Promise<void> {
+  let cursor = '0';
+  let inflight: Promise<unknown> = Promise.resolve();
+  do {
+    const [next, keys] = await src.scan(cursor, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length === 0) continue;
+    const p = src.pipeline();
+    for (const k of keys) {
+      p.dumpBuffer(k);
+      p.pttl(k);
+    }
+    const res = (await p.exec()) ?? [];
+    await inflight;
+    const w = dst.pipeline();
+    for (let i = 0; i < keys.length; i++) {
+      const payload = res[2 * i][1] as Buffer | null;
+      const ttl = res[2 * i + 1][1] as number;
+      if (payload) w.restore(keys[i], ttl > 0 ? ttl : 0, payload, 'REPLACE');
+    }
+    inflight = w.exec();
+  } while (cursor !== '0');
+  await inflight;
+}
+
+async function timeScan(source: BenchServer): Promise<number> {
+  const target = await startServer();
+  try {
+    const t0 = performance.now();
+    await scanDumpRestore(source.client, target.client);
+    return (performance.now() - t0) / 1000;
+  } finally {
+    await target.stop();
+  }
+}
+
+async function measure(dataset: string, fill: (c: Redis) => Promise<void>, keys: number): Promise<Row> {
+  const source = await startServer(['--repl-backlog-size', '64mb']);
+  try {
+    await fill(source.client);
+    const native = await timeNative(source);
+    const engine = await timeEngine(source, keys);
+    const scan = await timeScan(source);
+    return { dataset, native, engine: engine.secs, engineRssMb: engine.rssMb, scan };
+  } finally {
+    await source.stop();
+  }
+}
+
+export async function run(): Promise<void> {
+  const rows: Row[] = [];
+  rows.push(await measure('(a) 1M small keys (DEBUG POPULATE)', (c) => c.call('DEBUG', 'POPULATE', '1000000').then(() => {}), 1_000_000));
+  rows.push(await measure('(b) 100k keys of 10 KiB', (c) => c.call('DEBUG', 'POPULATE', '100000', 'key', '10240').then(() => {}), 100_000));
+  const f = (s: number): string => `${s.toFixed(2)} s`;
+  const lines = [
+    '| dataset | native REPLICAOF | ferry engine | engine / native | SCAN+DUMP/RESTORE | script / engine | ferry peak RSS |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.dataset} | ${f(r.native)} | ${f(r.engine)} | ${(r.engine / r.native).toFixed(2)}x | ${f(r.scan)} | ${(r.scan / r.engine).toFixed(2)}x | ${r.engineRssMb.toFixed(0)} MB |`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,167 @@
+/**
+ * `ferry sync --from URL --to URL [--state F] [--until-caught-up] [--json] [--include GLOB]…
+ *  [--exclude GLOB]… [--db-map SRC:DST]… [--writer auto|restore|commands] [--replace] [--flush-target]`
+ *
+ * The embedded engine alone: full sync, then follow the source's command stream into the target.
+ * - `--until-caught-up`: exit 0 once the applied offset equals the source's master_repl_offset;
+ *   the checkpoint key is removed, so the target holds exactly the source's data.
+ * - otherwise it follows until SIGINT/SIGTERM, then stops cleanly (no half transaction applied,
+ *   everything sent acknowledged by the target, state saved) and exits 130 ("interrupted").
+ *   With `--state F` the reserved checkpoint key is removed from the target at that stop (the state
+ *   file holds the position); without it the key stays, so a later `ferry sync` resumes from it.
+ * - a second `ferry sync` with the same target (and `--state F`) resumes with PSYNC from the
+ *   applied offset (+CONTINUE: no second full sync while the source's backlog covers the gap).
+ */
+import type { Command } from 'commander';
+import { parseRedisUrl, toPublicUrl } from '../core/endpoint.js';
+import { InterruptedError, UsageError } from '../core/errors.js';
+import type { FerryEvent } from '../core/events.js';
+import { redactDeep } from '../core/redact.js';
+
+interface SyncFlags {
+  from: string;
+  to: string;
+  state?: string;
+  untilCaughtUp?: boolean;
+  json?: boolean;
+  include: string[];
+  exclude: string[];
+  dbMap: string[];
+  writer: string;
+  replace?: boolean;
+  flushTarget?: boolean;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+/** Parses `--db-map 0:1` flags into a map. */
+export function parseDbMap(items: string[]): Record<number, number> {
+  const map: Record<number, number> = {};
+  for (const item of items) {
+    const m = /^(\d+):(\d+)$/.exec(item.trim());
+    if (!m) throw new UsageError(`--db-map "${item}" must be SRC:DST with two database numbers, e.g. --db-map 0:1`);
+    map[Number(m[1])] = Number(m[2]);
+  }
+  return map;
+}
+
+export function register(program: Command): void {
+  program
+    .command('sync')
+    .description('replicate a source into a target with the embedded engine (full sync, then follow)')
+    .requiredOption('--from <url>', 'source master, redis://[user:pass@]host:port')
+    .requiredOption('--to <url>', 'target server, redis://[user:pass@]host:port')
+    .option('--state <file>', 'state file mirroring the applied offset (resume with the same flag)')
+    .option('--until-caught-up', 'exit 0 once the target has applied everything the source has')
+    .option('--json', 'one JSON event per line on stdout')
+    .option('--include <glob>', 'only keys matching (repeatable)', collect, [])
+    .option('--exclude <glob>', 'skip keys matching (repeatable)', collect, [])
+    .option('--db-map <src:dst>', 'write source db SRC into target db DST (repeatable)', collect, [])
+    .option('--writer <mode>', 'full-sync writer: auto, restore or commands', 'auto')
+    .option('--replace', 'overwrite keys that already exist on the target')
+    .option('--flush-target', 'FLUSHALL a non-empty target before the first full sync')
+    .action(async (flags: SyncFlags) => {
+      await runSync(flags);
+    });
+}
+
+async function runSync(flags: SyncFlags): Promise<void> {
+  const from = parseRedisUrl(flags.from, '--from');
+  const to = parseRedisUrl(flags.to, '--to');
+  from.password ??= process.env.FERRY_FROM_PASSWORD;
+  to.password ??= process.env.FERRY_TO_PASSWORD;
+  if (!['auto', 'restore', 'commands'].includes(flags.writer)) {
+    throw new UsageError(`--writer "${flags.writer}" must be auto, restore or commands`);
+  }
+  const dbMap = parseDbMap(flags.dbMap);
+  const { SyncEngine } = await import('../engine/sync.js');
+  const print = makePrinter(!!flags.json);
+  const engine = new SyncEngine({
+    from,
+    to,
+    statePath: flags.state,
+    filter: { include: flags.include, exclude: flags.exclude, dbMap },
+    writer: flags.writer as 'auto' | 'restore' | 'commands',
+    replace: flags.replace,
+    flushTarget: flags.flushTarget,
+    emit: print,
+  });
+  print({ event: 'info', step: 'sync', message: `syncing ${toPublicUrl(from)} -> ${toPublicUrl(to)}` });
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    print({ event: 'info', step: 'sync', message: 'stopping: finishing the batch in flight and saving the state' });
+    void engine.stop({ removeCheckpoint: !!flags.state }).catch(() => {});
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await engine.start();
+    print({ event: 'info', step: 'sync', message: `writer: ${engine.choice.reason}` });
+    if (flags.untilCaughtUp) {
+      const caught = engine.waitCaughtUp(200, (applied, master) =>
+        print({ event: 'progress', step: 'sync', phase: 'stream', done: applied, total: master, unit: 'offset', detail: { behind: master - applied } }),
+      );
+      // Whichever comes first: caught up, a fatal error, or a signal.
+      await Promise.race([caught, engine.done()]);
+      if (!interrupted) {
+        const report = await engine.stop({ removeCheckpoint: true });
+        print({ event: 'done', exitCode: 0, report: { ...report } });
+        return;
+      }
+    }
+    const report = await engine.done();
+    if (interrupted) {
+      const where = flags.state ? `state saved in ${flags.state}; resume with the same command` : 'the checkpoint stays in the target; run the same command to resume';
+      print({ event: 'info', step: 'sync', message: `stopped at offset ${report.appliedOffset}; ${where}` });
+      throw new InterruptedError(`interrupted at offset ${report.appliedOffset}; ${where}`);
+    }
+    print({ event: 'done', exitCode: 0, report: { ...report } });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Events as JSON lines on stdout (--json) or short human lines on stderr; progress throttled. */
+function makePrinter(json: boolean): (e: FerryEvent) => void {
+  let lastProgress = 0;
+  return (e) => {
+    const now = Date.now();
+    if (e.event === 'progress') {
+      if (now - lastProgress < 1000) return;
+      lastProgress = now;
+    }
+    const stamped = redactDeep({ ts: new Date(now).toISOString(), ...e }) as FerryEvent & { ts: string };
+    if (json) {
+      process.stdout.write(`${JSON.stringify(stamped)}\n`);
+      return;
+    }
+    process.stderr.write(`${humanLine(stamped)}\n`);
+  };
+}
+
+function humanLine(e: FerryEvent): string {
+  switch (e.event) {
+    case 'progress':
+      if (e.phase === 'rdb') return `rdb: ${mb(e.done ?? 0)}${e.total ? ` / ${mb(e.total)}` : ''}`;
+      return `stream: applied offset ${e.done}${e.total !== undefined ? `, ${(e.total ?? 0) - (e.done ?? 0)} bytes behind` : ''}`;
+    case 'warning':
+      return `warning: ${e.message}`;
+    case 'info':
+      return e.message;
+    case 'done':
+      return `done: ${JSON.stringify(e.report)}`;
+    case 'failed':
+      return `failed: ${e.error}`;
+    default:
+      return JSON.stringify(e);
+  }
+}
+
+function mb(n: number): string {
+  return `${(n / 1048576).toFixed(1)} MB`;
+}

@@ -1,0 +1,155 @@
+/**
+ * Engine mode (the default for `ferry run`): ferry itself is the replica. The embedded engine
+ * (src/engine/sync.ts) runs in this process, PSYNCs from the source and writes into the target,
+ * which stays a plain master throughout.
+ *
+ * - replicate: start the engine (idempotent: on resume it restarts from the checkpoint the
+ *   target holds, with a partial resync);
+ * - converge: the engine's APPLIED offset vs the source's master_repl_offset;
+ * - open-writes: nothing to do, the target is already writable;
+ * - fence (the step sends CLIENT PAUSE WRITE): applied offset == master_repl_offset;
+ * - promote: stop the engine after the final offset and remove its checkpoint key from the target.
+ */
+import { hostPort } from '../core/endpoint.js';
+import { FerryError } from '../core/errors.js';
+import type { WriterChoice } from '../engine/apply/writer-choice.js';
+import { chooseWriterFromVersions } from '../engine/apply/writer-choice.js';
+import { CHECKPOINT_KEY } from '../engine/checkpoint.js';
+import type { SyncEngine } from '../engine/sync.js';
+import { cmd, type PlanContext, type PlannedCommand, type StepContext } from '../steps/step.js';
+import type { DriverPhase, ReplicationDriver, ReplicationOffsets } from './driver.js';
+
+/** state.data keys. */
+const PROMOTED = 'engine.promoted';
+const CHECKPOINT = 'engine.checkpoint';
+
+/** Which writer the engine will use for the full sync, from the facts (for the plan). */
+export function plannedWriter(pc: PlanContext): WriterChoice | null {
+  const s = pc.facts.source?.version;
+  const t = pc.facts.target?.version;
+  if (!s || !t) return null;
+  return chooseWriterFromVersions(s, t);
+}
+
+/** The embedded-engine replication driver. */
+export class EngineDriver implements ReplicationDriver {
+  readonly mode = 'engine' as const;
+  private engine: SyncEngine | null = null;
+  private failure: Error | null = null;
+
+  describe(phase: DriverPhase, pc: PlanContext): PlannedCommand[] {
+    const src = hostPort(pc.spec.from);
+    switch (phase) {
+      case 'replicate': {
+        const w = plannedWriter(pc);
+        const writer = w
+          ? `full-sync writer: ${w.mode === 'restore' ? 'RESTORE' : 'type commands'} — ${w.reason}`
+          : 'full-sync writer: RESTORE when the started target reads the source RDB version, else type commands';
+        return [
+          cmd('source', ['PSYNC', '?', -1], `ferry connects to ${src} as a replica (REPLCONF capa eof psync2); ${writer}`),
+          cmd('target', ['RESTORE|MSET|…', '…'], 'the RDB keys, pipelined; then the command stream in MULTI/EXEC batches with a checkpoint key'),
+        ];
+      }
+      case 'converge':
+        return [cmd('source', ['INFO', 'replication'], "repeat until the engine's applied offset is within the lag threshold of master_repl_offset")];
+      case 'open-writes':
+        return [];
+      case 'fence':
+        return [cmd('source', ['INFO', 'replication'], "repeat until the engine's applied offset equals master_repl_offset")];
+      case 'promote':
+        return [cmd('local', ['stop the engine'], 'after the final offset'), cmd('target', ['DEL', CHECKPOINT_KEY], "the engine's checkpoint key")];
+    }
+  }
+
+  async start(ctx: StepContext): Promise<void> {
+    if (this.engine && this.engine.phase !== 'stopped') return;
+    if (ctx.state.data[PROMOTED] === true) return;
+    const { SyncEngine } = await import('../engine/sync.js');
+    const engine = new SyncEngine({
+      from: ctx.spec.from,
+      to: ctx.target,
+      filter: { include: ctx.spec.include, exclude: ctx.spec.exclude, dbMap: ctx.spec.dbMap },
+      // NOTE: preflight refused a non-empty target unless --flush-target, and replicate flushed
+      // it; on resume the checkpoint in the target proves ferry owns its content.
+      flushTarget: ctx.spec.flushTarget,
+      // Once clients may have moved to the target, a full resync must not flush it.
+      canFlushTarget: () => ctx.state.steps.repoint.status === 'pending',
+      emit: (e) => {
+        if (e.event === 'progress') return; // converge reports progress from offsets()
+        ctx.bus.emit({ ...e, step: 'replicate' } as never);
+      },
+    });
+    await engine.start();
+    this.engine = engine;
+    if (ctx.state.steps.converge.status === 'done') {
+      // Resumed past converge: the runner goes on to repoint and fence next, so the engine must
+      // be following again first (a full resync, if the backlog was too short, is waited for).
+      ctx.info('waiting until the engine follows the source again');
+      await engine.waitStreaming();
+    }
+    this.failure = null;
+    engine.done().catch((e: Error) => {
+      this.failure = e;
+      ctx.warn(`engine stopped: ${e.message}`);
+    });
+    ctx.info(`engine writer: ${engine.choice.reason}`);
+  }
+
+  async isReplicating(_ctx: StepContext): Promise<boolean> {
+    return !!this.engine && this.engine.phase !== 'stopped';
+  }
+
+  async offsets(ctx: StepContext): Promise<ReplicationOffsets> {
+    if (this.failure) throw new FerryError(`the engine stopped: ${this.failure.message}`, 4);
+    const engine = this.engine;
+    if (!engine) throw new FerryError('the engine is not running; resume the run', 4);
+    const m = await (await ctx.sourceClient()).info('replication');
+    const masterOffset = Number(/master_repl_offset:(\d+)/.exec(m)?.[1] ?? 0);
+    const s = engine.status();
+    if (s.checkpoint && s.checkpoint.offset >= 0 && Date.now() - Number(ctx.state.data[`${CHECKPOINT}.at`] ?? 0) > 1000) {
+      ctx.state.data[CHECKPOINT] = s.checkpoint;
+      ctx.state.data[`${CHECKPOINT}.at`] = Date.now();
+    }
+    return {
+      masterOffset,
+      replicaOffset: Math.max(s.appliedOffset, 0),
+      linkUp: s.linkUp,
+      syncing: s.phase !== 'stream',
+      syncBytes: s.phase === 'rdb' ? { done: s.rdbBytes, total: s.rdbTotal } : undefined,
+    };
+  }
+
+  async openWrites(_ctx: StepContext): Promise<void> {}
+
+  async closeWrites(_ctx: StepContext): Promise<void> {}
+
+  async stop(ctx: StepContext): Promise<void> {
+    if (this.engine) {
+      const report = await this.engine.stop({ removeCheckpoint: true });
+      ctx.state.data[CHECKPOINT] = { replid: report.replid, offset: report.appliedOffset };
+    } else {
+      // Resumed after the engine was stopped: make sure the checkpoint key is gone.
+      await (await ctx.targetClient()).del(CHECKPOINT_KEY);
+    }
+    this.engine = null;
+    ctx.state.data[PROMOTED] = true;
+    await ctx.save();
+  }
+
+  async isPromoted(ctx: StepContext): Promise<boolean> {
+    return ctx.state.data[PROMOTED] === true;
+  }
+
+  /** Rollback of replicate: the engine stops and its checkpoint key leaves the target (the copied data stays, as with REPLICAOF NO ONE). */
+  async abort(ctx: StepContext): Promise<void> {
+    if (this.engine) await this.engine.stop({ removeCheckpoint: true }).catch(() => {});
+    this.engine = null;
+    await (await ctx.targetClient()).del(CHECKPOINT_KEY);
+  }
+
+  async close(): Promise<void> {
+    // The run ends or fails: stop the in-process replica, keep its checkpoint for a resume.
+    await this.engine?.stop({ removeCheckpoint: false }).catch(() => {});
+    this.engine = null;
+  }
+}

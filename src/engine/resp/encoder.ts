@@ -1,0 +1,177 @@
+/**
+ * RESP2 command encoding. `encodeCommand` makes one Buffer per command; `CommandBuffer` appends
+ * many commands into one growing buffer (one socket write per batch, few syscalls), and keeps big
+ * arguments out of the copy: they are handed to the socket as their own Buffers.
+ *
+ * Wire format: `*<argc>\r\n` then per argument `$<len>\r\n<bytes>\r\n`.
+ */
+
+/** A command argument: Buffers are sent as they are, strings as UTF-8, numbers in decimal. */
+export type Arg = Buffer | string | number;
+
+/** Arguments at least this big are not copied into the batch buffer. */
+const BIG_ARG = 64 * 1024;
+
+function argLength(a: Arg): number {
+  if (typeof a === 'string') return Buffer.byteLength(a);
+  if (typeof a === 'number') return decimalLength(a);
+  return a.length;
+}
+
+function decimalLength(n: number): number {
+  return String(n).length;
+}
+
+/** Bytes `encodeCommand(args)` would produce. */
+export function commandLength(args: readonly Arg[]): number {
+  let size = 1 + decimalLength(args.length) + 2;
+  for (const a of args) {
+    const len = argLength(a);
+    size += 1 + decimalLength(len) + 2 + len + 2;
+  }
+  return size;
+}
+
+/** Encodes one command into a single Buffer. */
+export function encodeCommand(args: readonly Arg[]): Buffer {
+  const out = Buffer.allocUnsafe(commandLength(args));
+  const end = writeCommandAt(out, 0, args);
+  return end === out.length ? out : out.subarray(0, end);
+}
+
+function writeCommandAt(out: Buffer, at: number, args: readonly Arg[]): number {
+  let p = writeHeader(out, at, 0x2a, args.length);
+  for (const a of args) {
+    if (typeof a === 'string') {
+      const len = Buffer.byteLength(a);
+      p = writeHeader(out, p, 0x24, len);
+      p += out.write(a, p, 'utf8');
+    } else if (typeof a === 'number') {
+      const s = String(a);
+      p = writeHeader(out, p, 0x24, s.length);
+      p += out.write(s, p, 'latin1');
+    } else {
+      p = writeHeader(out, p, 0x24, a.length);
+      p += a.copy(out, p);
+    }
+    out[p++] = 13;
+    out[p++] = 10;
+  }
+  return p;
+}
+
+/** Writes `<prefix><n>\r\n`. */
+function writeHeader(out: Buffer, p: number, prefix: number, n: number): number {
+  out[p++] = prefix;
+  if (n < 10) {
+    out[p++] = 48 + n;
+  } else {
+    p += out.write(String(n), p, 'latin1');
+  }
+  out[p++] = 13;
+  out[p++] = 10;
+  return p;
+}
+
+/**
+ * Accumulates encoded commands for one socket write. `take()` returns the Buffers to write, in
+ * order: copied small commands share one buffer; big arguments travel as their own slices.
+ */
+export class CommandBuffer {
+  private buf: Buffer;
+  private len = 0;
+  private out: Buffer[] = [];
+  private total = 0;
+
+  constructor(private readonly initialSize = 256 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  /** Bytes appended since the last `take()`. */
+  get size(): number {
+    return this.total;
+  }
+
+  /** Appends one command; returns its encoded length. */
+  push(args: readonly Arg[]): number {
+    let big = false;
+    for (const a of args) if (typeof a !== 'string' && typeof a !== 'number' && a.length >= BIG_ARG) big = true;
+    const n = big ? this.pushWithBigArgs(args) : this.pushSmall(args);
+    this.total += n;
+    return n;
+  }
+
+  /** Appends bytes that are already RESP (e.g. a forwarded command). */
+  pushRaw(bytes: Buffer): void {
+    if (bytes.length >= BIG_ARG) {
+      this.seal();
+      this.out.push(bytes);
+    } else {
+      this.ensure(bytes.length);
+      this.len += bytes.copy(this.buf, this.len);
+    }
+    this.total += bytes.length;
+  }
+
+  /** The encoded commands since the last call (possibly several Buffers), and resets. */
+  take(): Buffer[] {
+    this.seal();
+    const out = this.out;
+    this.out = [];
+    this.total = 0;
+    return out;
+  }
+
+  private pushSmall(args: readonly Arg[]): number {
+    const need = commandLength(args);
+    this.ensure(need);
+    const end = writeCommandAt(this.buf, this.len, args);
+    const n = end - this.len;
+    this.len = end;
+    return n;
+  }
+
+  private pushWithBigArgs(args: readonly Arg[]): number {
+    let n = 0;
+    const head = (prefix: number, v: number): void => {
+      this.ensure(24);
+      const end = writeHeader(this.buf, this.len, prefix, v);
+      n += end - this.len;
+      this.len = end;
+    };
+    head(0x2a, args.length);
+    for (const a of args) {
+      const b = typeof a === 'string' || typeof a === 'number' ? Buffer.from(String(a)) : a;
+      head(0x24, b.length);
+      if (b.length >= BIG_ARG) {
+        this.seal();
+        this.out.push(b);
+      } else {
+        this.ensure(b.length);
+        this.len += b.copy(this.buf, this.len);
+      }
+      this.ensure(2);
+      this.buf[this.len++] = 13;
+      this.buf[this.len++] = 10;
+      n += b.length + 2;
+    }
+    return n;
+  }
+
+  /** Makes room for `n` more bytes in the current buffer. */
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    this.seal();
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(n, this.initialSize));
+  }
+
+  /** Moves the filled part of the current buffer to the output list. */
+  private seal(): void {
+    if (this.len === 0) return;
+    this.out.push(this.buf.subarray(0, this.len));
+    // NOTE: the sealed part is still referenced by `out` until written, so continue in a new
+    // buffer rather than overwrite it.
+    this.buf = this.buf.length - this.len >= 16 * 1024 ? this.buf.subarray(this.len) : Buffer.allocUnsafe(this.initialSize);
+    this.len = 0;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The source link cut 10 times during the stream phase (through a TCP proxy) under a live mixed
+ * workload: every reconnect is a partial resync (+CONTINUE), the source counts exactly one full
+ * sync, and the digests match at the end.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseRedisUrl } from '../../src/core/endpoint.js';
+import { SyncEngine } from '../../src/engine/sync.js';
+import { CHECKPOINT_KEY } from '../../src/engine/checkpoint.js';
+import { startRedis, type TestServer } from '../helpers/redis-server.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { digest, mixedWorkload, syncCounters, waitFor } from '../helpers/engine.js';
+
+const DEBUG = ['--enable-debug-command', 'yes'];
+
+describe('engine link cuts during the stream phase', () => {
+  let source: TestServer;
+  let target: TestServer;
+  let proxy: TcpProxy;
+
+  beforeAll(async () => {
+    [source, target] = await Promise.all([startRedis({ args: DEBUG }), startRedis({ args: DEBUG })]);
+    proxy = await startTcpProxy(source.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('resumes with +CONTINUE after each of 10 cuts and ends with equal digests', async () => {
+    const src = source.client();
+    const dst = target.client();
+    for (let i = 0; i < Number(process.env.PRE ?? 2000); i++) await src.set(`pre:${i}`, `value-${i}`);
+    const events: string[] = [];
+    const engine = new SyncEngine({
+      from: parseRedisUrl(`redis://127.0.0.1:${proxy.port}`, '--from'),
+      to: parseRedisUrl(target.url, '--to'),
+      emit: (e) => {
+        if (e.event === 'warning' || e.event === 'info') events.push(e.message);
+      },
+    });
+    await engine.start();
+    await waitFor(() => engine.phase === 'stream', 20_000, 'stream phase');
+    const load = mixedWorkload(src);
+    for (let cut = 1; cut <= 10; cut++) {
+      await new Promise((r) => setTimeout(r, 150));
+      proxy.cut();
+      await waitFor(async () => (await syncCounters(src)).partialOk >= cut, 10_000, `partial resync #${cut}`);
+      await waitFor(() => engine.phase === 'stream', 10_000, 'stream phase again');
+    }
+    const written = await load.stop();
+    expect(written).toBeGreaterThan(1000);
+    await engine.waitCaughtUp();
+    const report = await engine.stop({ removeCheckpoint: true });
+    const counters = await syncCounters(src);
+    expect(counters.full).toBe(1);
+    expect(counters.partialOk).toBe(10);
+    expect(report.fullSyncs).toBe(1);
+    expect(report.partialSyncs).toBe(10);
+    expect(await dst.exists(CHECKPOINT_KEY)).toBe(0);
+    expect(await digest(dst)).toBe(await digest(src));
+  }, 60_000);
+
+  it('refuses to flush a target clients may write to when the master answers +FULLRESYNC', async () => {
+    const dst = target.client();
+    await dst.flushall();
+    // A checkpoint the source's backlog cannot serve (unknown replid) and a key a client wrote.
+    await dst.set(CHECKPOINT_KEY, JSON.stringify({ v: 1, replid: 'f'.repeat(40), offset: 5, db: 0, phase: 'stream' }));
+    await dst.set('client:write', 'precious');
+    const engine = new SyncEngine({
+      from: parseRedisUrl(source.url, '--from'),
+      to: parseRedisUrl(target.url, '--to'),
+      canFlushTarget: () => false,
+    });
+    await engine.start();
+    await expect(engine.done()).rejects.toThrow(/would delete the writes clients made on the target/);
+    expect(await dst.get('client:write')).toBe('precious');
+  }, 30_000);
+});

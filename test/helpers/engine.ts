@@ -1,0 +1,100 @@
+/**
+ * Helpers for engine tests: digests, replication counters, a mixed write workload that exercises
+ * the stream (transactions, SELECT, expiries, deletes), and a counter workload for exactly-once.
+ */
+import type Redis from 'ioredis';
+
+/** DEBUG DIGEST (servers must run with --enable-debug-command yes). */
+export async function digest(c: Redis): Promise<string> {
+  return String(await c.call('DEBUG', 'DIGEST'));
+}
+
+/** sync_full / sync_partial_ok / sync_partial_err from INFO stats. */
+export async function syncCounters(c: Redis): Promise<{ full: number; partialOk: number; partialErr: number }> {
+  const info = await c.info('stats');
+  const n = (k: string): number => Number(new RegExp(`^${k}:(\\d+)`, 'm').exec(info)?.[1] ?? -1);
+  return { full: n('sync_full'), partialOk: n('sync_partial_ok'), partialErr: n('sync_partial_err') };
+}
+
+/** Waits until `cond()` is true, polling; throws after `ms`. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 20_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export interface Workload {
+  stop(): Promise<number>;
+}
+
+/**
+ * Writes a mix of commands in pipelines until stopped: strings, INCR, hashes, lists, sets, zsets,
+ * expiries, deletes, MULTI/EXEC blocks and writes in db 1 (so the stream carries SELECTs).
+ */
+export function mixedWorkload(c: Redis, prefix = 'w'): Workload {
+  let stop = false;
+  let n = 0;
+  const run = (async () => {
+    while (!stop) {
+      const p = c.pipeline();
+      for (let i = 0; i < 50; i++, n++) {
+        const k = `${prefix}:${n % 500}`;
+        switch (n % 9) {
+          case 0: p.set(k, `v${n}`); break;
+          case 1: p.incr(`${prefix}:ctr:${n % 17}`); break;
+          case 2: p.hset(`${prefix}:h:${n % 31}`, `f${n % 7}`, n); break;
+          case 3: p.rpush(`${prefix}:l:${n % 13}`, `e${n}`); break;
+          case 4: p.sadd(`${prefix}:s:${n % 11}`, `m${n % 97}`); break;
+          case 5: p.zadd(`${prefix}:z:${n % 5}`, n % 1000, `m${n % 50}`); break;
+          case 6: p.pexpire(k, 600_000 + n); break;
+          case 7: p.del(`${prefix}:${(n + 250) % 500}`); break;
+          case 8: p.multi().incr(`${prefix}:tx`).lpush(`${prefix}:txl`, n).exec(); break;
+        }
+      }
+      p.select(1).set(`${prefix}:db1:${n % 100}`, n).select(0);
+      await p.exec();
+    }
+  })();
+  return {
+    async stop() {
+      stop = true;
+      await run;
+      return n;
+    },
+  };
+}
+
+/**
+ * INCRs counters `${prefix}:0..counters-1` in pipelines and keeps the acknowledged count of each,
+ * so a test can check the target's values exactly.
+ */
+export function incrWorkload(c: Redis, counters = 20, prefix = 'ctr'): { stop(): Promise<number[]> } {
+  let stop = false;
+  const acked = new Array<number>(counters).fill(0);
+  let i = 0;
+  const run = (async () => {
+    while (!stop) {
+      const p = c.pipeline();
+      const ids: number[] = [];
+      for (let j = 0; j < 100; j++, i++) {
+        const id = (i * 7) % counters;
+        ids.push(id);
+        p.incr(`${prefix}:${id}`);
+      }
+      const res = (await p.exec()) ?? [];
+      res.forEach(([err], j) => {
+        if (!err) acked[ids[j]]++;
+      });
+    }
+  })();
+  return {
+    async stop() {
+      stop = true;
+      await run;
+      return acked;
+    },
+  };
+}

@@ -99,6 +99,10 @@ describe('bad input', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('--to start with a config line redis-server refuses → exit 2 naming --server-arg', async () => {
+    await expectRefused(['run', ...good(), '--to', 'start', '--server-arg', 'maxmemory banana', '--repoint', 'none', '--yes', '--json'], 2, /redis-server refused its config \(argument must be a memory value\); check --server-arg/);
+  });
+
   it('--sync names the allowed modes; the default (engine) plan states the full-sync writer and why', async () => {
     await expectRefused(['run', ...good(), '--to', target.url, '--sync', 'rsync', '--yes'], 2, /--sync: "rsync" is not one of/);
     const plan = await ferry(['plan', ...good(), '--to', target.url]);

@@ -46,6 +46,8 @@ describe('wizard in a real terminal (tmux)', () => {
     t.type(b.url);
     t.keys('Enter');
     await t.waitFor(/How should the data be replicated\?/);
+    t.type('1'); // native, whatever the default is
+    await t.waitFor(/❯ 1\. native/);
     t.keys('Enter');
     await t.waitFor(/How do your applications move/);
     t.keys('Enter');

@@ -73,7 +73,9 @@ describe('wizard (ink components)', () => {
     await until(w.frames, /Data dir/);
     await type(w.stdin, '/tmp/data');
     await until(w.frames, /How should the data be replicated/);
-    w.stdin.write('\r'); // native
+    w.stdin.write('1'); // native, whatever the default is
+    await until(w.frames, /❯ 1\. native/);
+    w.stdin.write('\r');
     await until(w.frames, /How do your applications move/);
     w.stdin.write('\r'); // manual
     await until(w.frames, /the old master should/);

@@ -2,7 +2,8 @@
  * `--to start[:PORT]`: ferry starts redis-server itself, detached so it outlives ferry, with its own
  * config file, data dir, log and pid file under the data dir.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -110,19 +111,25 @@ export async function startServer(l: ServerLaunch): Promise<StartedServer> {
   chmodSync(configPath, 0o600);
   const logPath = join(dataDir, 'redis.log');
   // NOTE: detached + unref + cleanup:false: the server is the new master and must outlive ferry.
-  const child = execa(redisServerBinary(), [configPath], { detached: true, stdio: 'ignore', cleanup: false, cwd: dataDir });
-  child.catch(() => {});
+  // Errors before the log file opens (a bad config line) go to stderr: keep them in a file.
+  const startErr = join(dataDir, 'redis-start.err');
+  // NOTE: node's spawn with a raw fd for stderr, not execa: execa's stderr-to-file pipes through
+  // this process, which would keep ferry alive as long as the server runs.
+  const errFd = openSync(startErr, 'w', 0o600);
+  const child = spawn(redisServerBinary(), [configPath], { detached: true, stdio: ['ignore', 'ignore', errFd], cwd: dataDir });
+  closeSync(errFd);
+  child.on('error', () => {});
   child.unref();
   const pid = child.pid;
   if (!pid) throw new StepError('provision', `${redisServerBinary()} did not start`);
-  await waitForServer(l, pid, logPath);
+  await waitForServer(l, pid, logPath, startErr);
   return { pid, dataDir, configPath, logPath };
 }
 
-async function waitForServer(l: ServerLaunch, pid: number, logPath: string): Promise<void> {
+async function waitForServer(l: ServerLaunch, pid: number, logPath: string, startErr: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (!isAlive(pid)) throw new StepError('provision', `redis-server exited at start: ${lastLogLine(logPath)}; see ${logPath}`);
+    if (!isAlive(pid)) throw startFailure(logPath, startErr);
     if (await answersPing(l.host, l.port, l.password)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -153,8 +160,22 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-function lastLogLine(path: string): string {
-  if (!existsSync(path)) return 'no log written';
-  const lines = readFileSync(path, 'utf8').trim().split('\n');
+/** The reason a started server gave for exiting: a config error is the user's (exit 2). */
+function startFailure(logPath: string, startErr: string): Error {
+  const err = readTail(startErr);
+  if (/CONFIG FILE ERROR/.test(err)) {
+    const why = /^(Bad directive.*|.*argument.*|.*Invalid.*)$/im.exec(err)?.[1] ?? err.split('\n').pop();
+    return new UsageError(`redis-server refused its config (${why}); check --server-arg`);
+  }
+  const reason = lastLine(readTail(logPath)) || lastLine(err) || 'no log written';
+  return new StepError('provision', `redis-server exited at start: ${reason}; see ${logPath}`);
+}
+
+function readTail(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8').trim().slice(-4000) : '';
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n');
   return (lines[lines.length - 1] ?? '').replace(/^\d+:\w \d+ \w+ \d+ [\d:.]+ [#*.-] /, '');
 }

@@ -7,6 +7,7 @@
  *   key (chunked: true) chunk* chunk(last: true)   decode mode, or a value above the payload limit
  *   function                                       a Redis 7+ function library (FUNCTION2 opcode)
  * Chunks always belong to the key record just before them; no other record comes in between.
+ * Records reference the input chunks the parser was given (zero-copy): do not modify those Buffers.
  */
 
 export type ValueType = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream' | 'module';
@@ -46,6 +47,17 @@ export interface KeyEntry {
   module?: { name: string; version: number };
   /** Set when the value follows in `chunk` records (decode mode, or bigger than the payload limit). */
   chunked?: boolean;
+  /**
+   * Fast paths of parser-made keys (RdbKeyEntry): the parser creates no Buffer per key; `key`,
+   * `value` and `payload` are views/copies made on first access. A writer that composes its output
+   * buffer itself can copy the bytes without them: keyLength + writeKey(dst, off) and
+   * payloadLength (-1 when chunked) + writePayload(dst, off) (builds the CRC64 in place); both
+   * return the offset after what they wrote.
+   */
+  readonly keyLength?: number;
+  writeKey?(dst: Uint8Array, off: number): number;
+  readonly payloadLength?: number;
+  writePayload?(dst: Uint8Array, off: number): number;
 }
 
 /** A stream entry: ID `ms-seq` and its field/value pairs. Deleted entries are not emitted. */
@@ -118,6 +130,14 @@ export interface ChunkEntry {
   /** stream: metadata and consumer groups, on the last chunk only. */
   stream?: StreamMeta;
   last: boolean;
+  /**
+   * Fast paths of parser-made chunks (RdbChunk): elements are packed in a shared byte slab and
+   * `items` creates one Buffer view per element on first access. count + itemLength(i) +
+   * writeItem(i, dst, off) give the same elements without creating them.
+   */
+  readonly count?: number;
+  itemLength?(i: number): number;
+  writeItem?(i: number, dst: Uint8Array, off: number): number;
 }
 
 /** A function library from the RDB (Redis 7.0+, RDB_OPCODE_FUNCTION2). */

@@ -77,6 +77,8 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
     await c3.select(3);
     await c3.set('in-db-3', 'three');
     await c3.rpush('list-in-db-3', 'x');
+    // A 3 MB LZF-compressible string: decode mode must inflate it in pieces.
+    await c3.set('big:lzf', Buffer.from('0123456789abcdef'.repeat(3 * 65536).replace(/5/g, (_m, i: number) => String.fromCharCode(65 + (i % 26)))));
     await c.save();
     rdbPath = join(server.dir, 'dump.rdb');
   });
@@ -96,7 +98,7 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
     expect(parser.checksum).toBe('ok');
     expect(parser.aux.get('redis-ver')).toBe('7.0.15');
     const keys = records.filter((r) => r.kind === 'key');
-    expect(keys.length).toBe((await c.dbsize()) + 2);
+    expect(keys.length).toBe((await c.dbsize()) + 3);
     const rdbTypes = new Set(keys.map((k) => k.rdbType));
     for (const t of [0, 2, 4, 5, 11, 16, 17, 18, 19]) expect(rdbTypes, `RDB type ${t} present`).toContain(t);
     const now = Date.now();
@@ -104,6 +106,12 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
       if (k.db !== 0) continue;
       expect(k.chunked).toBeFalsy();
       const dump = (await c.callBuffer('DUMP', k.key)) as Buffer;
+      // The writer fast path (no Buffers): the same bytes, written in place.
+      const out = Buffer.alloc(k.keyLength! + k.payloadLength! + 3, 0xee);
+      const mid = k.writeKey!(out, 1);
+      expect(out.subarray(1, mid).equals(k.key)).toBe(true);
+      expect(k.writePayload!(out, mid + 1)).toBe(out.length - 1);
+      expect(hex(out.subarray(mid + 1, out.length - 1))).toBe(hex(dump));
       expect(hex(k.payload!), k.key.toString('latin1')).toBe(hex(dump));
       expect(k.type).toBe(await c.type(k.key));
       const pttl = await c.pttl(k.key);
@@ -124,7 +132,23 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
 
   it('decode mode (16 KiB chunks): every key equals what the server reports', async () => {
     const col = new KeyCollector();
-    const parser = await parseRdbFile(rdbPath, { mode: 'decode' }, (recs) => col.add(recs), 16 * 1024);
+    let checked = 0;
+    const parser = await parseRdbFile(rdbPath, { mode: 'decode' }, (recs) => {
+      for (const r of recs) {
+        if (r.kind !== 'chunk' || checked > 500) continue;
+        // writeItem() (packed fast path) gives the same bytes as the materialized items.
+        const n = r.count!;
+        const lens = Array.from({ length: n }, (_, i) => r.itemLength!(i));
+        const out = Buffer.alloc(lens.reduce((a, b) => a + b, 0));
+        let off = 0;
+        for (let i = 0; i < n; i++) off = r.writeItem!(i, out, off);
+        expect(out.equals(Buffer.concat(r.items))).toBe(true);
+        expect(r.items.map((b) => b.length)).toEqual(lens);
+        checked++;
+      }
+      col.add(recs);
+    }, 16 * 1024);
+    expect(checked).toBeGreaterThan(100);
     expect(parser.done).toBe(true);
     const c3 = server.client();
     await c3.select(3);
@@ -136,7 +160,7 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
         ...want,
       });
     }
-    expect(col.keys.filter((k) => k.entry.db === 3).length).toBe(2);
+    expect(col.keys.filter((k) => k.entry.db === 3).length).toBe(3);
   });
 
   it('decode mode with a tiny payload limit in payload mode gives the same values', async () => {
@@ -152,6 +176,30 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
     }
   });
 
+  it('a big LZF-compressed string is inflated in pieces, with bounded buffering', async () => {
+    const c3 = server.client();
+    await c3.select(3);
+    const want = (await c3.getBuffer('big:lzf'))!;
+    const col = new KeyCollector();
+    let pieces = 0;
+    let maxBuffered = 0;
+    await parseRdbFile(rdbPath, { mode: 'decode' }, (recs, p) => {
+      maxBuffered = Math.max(maxBuffered, p.bufferedBytes);
+      for (const r of recs) if (r.kind === 'chunk' && r.items.length > 0 && r.items[0].length >= 65536) pieces += r.items.length;
+      col.add(recs);
+    }, 64 * 1024);
+    const k = col.keys.find((x) => x.entry.key.toString() === 'big:lzf')!;
+    expect(Buffer.concat(k.items).equals(want)).toBe(true);
+    expect(pieces).toBeGreaterThanOrEqual(3);
+    expect(maxBuffered).toBeLessThan(1 << 20);
+    // Payload mode: under the limit it is one payload equal to DUMP.
+    const recs: RdbRecord[] = [];
+    await parseRdbFile(rdbPath, {}, (r) => recs.push(...r), 64 * 1024);
+    const pk = recs.find((r) => r.kind === 'key' && r.key.toString() === 'big:lzf') as Extract<RdbRecord, { kind: 'key' }>;
+    expect(pk.payload!.equals((await c3.callBuffer('DUMP', 'big:lzf')) as Buffer)).toBe(true);
+    expect(pk.payload![1]).toBe(0xc3); // it really is stored LZF-compressed
+  });
+
   it('a parser fed byte-sized pieces of the first 64 KiB keeps up', async () => {
     const buf = readFileSync(rdbPath);
     const p = new RdbParser({ mode: 'decode' });
@@ -159,6 +207,6 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
     for (let i = 0; i < Math.min(buf.length, 65536); i++) col.add(p.write(buf.subarray(i, i + 1)));
     col.add(p.write(buf.subarray(65536)));
     p.end();
-    expect(col.keys.length).toBe((await c.dbsize()) + 2);
+    expect(col.keys.length).toBe((await c.dbsize()) + 3);
   });
 });

@@ -9,6 +9,7 @@
  * them. The slab is never overwritten once a chunk has been handed out.
  */
 import type { ChunkEntry, StreamEntryRecord, StreamMeta } from '../entry.js';
+import { doubleString } from './reader.js';
 
 /** Something decoders append elements to. */
 export interface ItemSink {
@@ -21,8 +22,23 @@ export interface ItemSink {
 }
 
 const SLAB = 256 * 1024;
+const OFFS = 64 * 1024;
+/** The shared byte slab and its first free byte. */
 let slab = Buffer.allocUnsafe(SLAB);
 let slabPos = 0;
+/** The shared offsets slab (element end positions) and its first free entry. */
+let offSlab = new Int32Array(OFFS);
+let offPos = 0;
+
+/** Digits of a non-negative integer below 2^53. */
+function digits(x: number): number {
+  let d = 1;
+  while (x >= 10) {
+    x = Math.floor(x / 10);
+    d++;
+  }
+  return d;
+}
 
 /** See the module comment. */
 export class RdbChunk implements ChunkEntry, ItemSink {
@@ -32,28 +48,46 @@ export class RdbChunk implements ChunkEntry, ItemSink {
   declare streamEntries?: StreamEntryRecord[];
   declare stream?: StreamMeta;
   last = false;
-  /** The slab holding this chunk's elements. */
+  /** The slab holding this chunk's element bytes. */
   data: Buffer = slab;
-  /** Element i is data[offsets[i], offsets[i + 1]). */
-  offsets: number[] = [slabPos];
+  /** Element i is data[offs[ob + i], offs[ob + i + 1]) (offs is shared with other chunks). */
+  offs: Int32Array = offSlab;
+  ob = 0;
+  /** Number of packed elements. */
+  n = 0;
   private cache: Buffer[] | undefined = undefined;
+
+  constructor() {
+    this.start();
+  }
+
+  /** Points this (empty) chunk at the current ends of the shared slabs. */
+  private start(): void {
+    if (offPos + 1 > offSlab.length) {
+      offSlab = new Int32Array(OFFS);
+      offPos = 0;
+    }
+    this.data = slab;
+    this.offs = offSlab;
+    this.ob = offPos;
+    offSlab[offPos++] = slabPos;
+  }
 
   /** Number of elements. */
   get count(): number {
-    return this.cache !== undefined ? this.cache.length : this.offsets.length - 1;
+    return this.cache !== undefined ? this.cache.length : this.n;
   }
 
   /** Bytes of element data. */
   get byteLength(): number {
     if (this.cache !== undefined) return this.cache.reduce((n, b) => n + b.length, 0);
-    const o = this.offsets;
-    return o[o.length - 1] - o[0];
+    return this.offs[this.ob + this.n] - this.offs[this.ob];
   }
 
   /** Length of element i. */
   itemLength(i: number): number {
     if (this.cache !== undefined) return this.cache[i].length;
-    return this.offsets[i + 1] - this.offsets[i];
+    return this.offs[this.ob + i + 1] - this.offs[this.ob + i];
   }
 
   /** Copies element i into dst at off; returns the offset after it. */
@@ -62,8 +96,8 @@ export class RdbChunk implements ChunkEntry, ItemSink {
       dst.set(this.cache[i], off);
       return off + this.cache[i].length;
     }
-    const s = this.offsets[i];
-    const e = this.offsets[i + 1];
+    const s = this.offs[this.ob + i];
+    const e = this.offs[this.ob + i + 1];
     const d = this.data;
     if (e - s <= 64) {
       for (let p = s; p < e; p++) dst[off++] = d[p];
@@ -76,10 +110,11 @@ export class RdbChunk implements ChunkEntry, ItemSink {
   /** The elements as Buffers (views of the slab, made on first access). */
   get items(): Buffer[] {
     if (this.cache === undefined) {
-      const o = this.offsets;
+      const o = this.offs;
+      const b = this.ob;
       const d = this.data;
-      const out: Buffer[] = new Array(o.length - 1);
-      for (let i = 0; i + 1 < o.length; i++) out[i] = d.subarray(o[i], o[i + 1]);
+      const out: Buffer[] = new Array(this.n);
+      for (let i = 0; i < this.n; i++) out[i] = d.subarray(o[b + i], o[b + i + 1]);
       this.cache = out;
     }
     return this.cache;
@@ -89,47 +124,79 @@ export class RdbChunk implements ChunkEntry, ItemSink {
     this.cache = v;
   }
 
-  /** Drops elements from index n on (the parser undoing a unit that ran out of input). */
-  truncate(n: number): void {
+  /** Drops elements from index k on (the parser undoing a unit that ran out of input). */
+  truncate(k: number): void {
     if (this.cache !== undefined) {
-      this.cache.length = Math.min(this.cache.length, n);
+      this.cache.length = Math.min(this.cache.length, k);
       return;
     }
-    const o = this.offsets;
-    if (o.length <= n + 1) return;
-    const oldEnd = o[o.length - 1];
-    o.length = n + 1;
-    if (this.data === slab && slabPos === oldEnd) slabPos = o[n];
+    if (this.n <= k) return;
+    const oldEnd = this.offs[this.ob + this.n];
+    if (this.offs === offSlab && offPos === this.ob + this.n + 1) offPos = this.ob + k + 1;
+    this.n = k;
+    if (this.data === slab && slabPos === oldEnd) slabPos = this.offs[this.ob + k];
   }
 
-  /** Reserves n bytes at the end of this chunk's region; returns their offset in `this.data`. */
-  private reserve(n: number): number {
+  /** Reserves len bytes and one offset entry at the end of this chunk; returns the byte position. */
+  private reserve(len: number): number {
     if (this.cache !== undefined) throw new Error('RdbChunk: append after items were materialized');
-    const o = this.offsets;
-    if (o.length === 1 && (this.data !== slab || o[0] !== slabPos)) {
-      // Empty: start where the shared slab is now.
-      this.data = slab;
-      o[0] = slabPos;
+    if (this.n === 0 && (this.data !== slab || this.offs !== offSlab || this.ob + 1 !== offPos || this.offs[this.ob] !== slabPos)) this.start();
+    const o = this.offs;
+    const b = this.ob;
+    const end = o[b + this.n];
+    let at: number;
+    if (this.data === slab && end === slabPos && end + len <= slab.length) {
+      slabPos = end + len;
+      at = end;
+    } else {
+      // A fresh byte slab; this chunk's bytes so far move along (they must stay contiguous).
+      const start = o[b];
+      const used = end - start;
+      const fresh = Buffer.allocUnsafe(Math.max(SLAB, 2 * (used + len)));
+      this.data.copy(fresh, 0, start, end);
+      for (let i = 0; i <= this.n; i++) o[b + i] -= start;
+      this.data = fresh;
+      slab = fresh;
+      slabPos = used + len;
+      at = used;
     }
-    const end = o[o.length - 1];
-    if (this.data === slab && end === slabPos && end + n <= slab.length) {
-      slabPos = end + n;
-      return end;
+    if (!(this.offs === offSlab && b + this.n + 1 === offPos && offPos < offSlab.length)) {
+      // A fresh offsets slab, same reason.
+      const fresh = new Int32Array(Math.max(OFFS, 2 * (this.n + 2)));
+      fresh.set(this.offs.subarray(b, b + this.n + 1), 0);
+      this.offs = fresh;
+      this.ob = 0;
+      offSlab = fresh;
+      offPos = this.n + 1;
     }
-    // A fresh slab; this chunk's bytes so far move along (they must stay contiguous).
-    const start = o[0];
-    const used = end - start;
-    const fresh = Buffer.allocUnsafe(Math.max(SLAB, 2 * (used + n)));
-    this.data.copy(fresh, 0, start, end);
-    for (let i = 0; i < o.length; i++) o[i] -= start;
-    this.data = fresh;
-    slab = fresh;
-    slabPos = used + n;
-    return used;
+    return at;
+  }
+
+  /** Records the end of the element just written. */
+  private commit(end: number): void {
+    this.offs[this.ob + ++this.n] = end;
+    offPos++;
   }
 
   addRange(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
+    const o = this.offs;
+    const idx = this.ob + this.n;
+    const at0 = o[idx];
+    // Fast path: this chunk is at the end of both shared slabs and they have room.
+    if (at0 === slabPos && idx + 1 === offPos && this.data === slab && o === offSlab && at0 + n <= slab.length && offPos < o.length && this.cache === undefined) {
+      const d = slab;
+      if (n <= 64) {
+        for (let i = 0; i < n; i++) d[at0 + i] = src[start + i];
+      } else {
+        d.set(src.subarray(start, end), at0);
+      }
+      slabPos = at0 + n;
+      o[idx + 1] = at0 + n;
+      offPos = idx + 2;
+      this.n++;
+      return;
+    }
     const at = this.reserve(n);
     const d = this.data;
     if (n <= 64) {
@@ -137,7 +204,7 @@ export class RdbChunk implements ChunkEntry, ItemSink {
     } else {
       d.set(src.subarray(start, end), at);
     }
-    this.offsets.push(at + n);
+    this.commit(at + n);
   }
 
   addBuffer(b: Buffer): void {
@@ -150,20 +217,35 @@ export class RdbChunk implements ChunkEntry, ItemSink {
    */
   addView(b: Buffer): void {
     if (this.cache === undefined) {
-      if (this.offsets.length > 1) return this.addBuffer(b);
+      if (this.n > 0) return this.addBuffer(b);
       this.cache = [];
     }
     this.cache.push(b);
   }
 
   addInt(v: number | bigint): void {
-    if (typeof v === 'number' && v >= 0 && v < 10) {
-      const at = this.reserve(1);
-      this.data[at] = 48 + v;
-      this.offsets.push(at + 1);
-      return;
-    }
-    this.addText(String(v));
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) return this.addText(String(v));
+    const neg = v < 0;
+    let x = neg ? -v : v;
+    const len = digits(x) + (neg ? 1 : 0);
+    const at = this.reserve(len);
+    const d = this.data;
+    let p = at + len;
+    do {
+      const q = Math.floor(x / 10);
+      d[--p] = 48 + (x - q * 10);
+      x = q;
+    } while (x > 0);
+    if (neg) d[at] = 45;
+    this.commit(at + len);
+  }
+
+  /** Appends a score as text ZADD accepts and that round-trips (shortest form; "inf", "nan"). */
+  addDouble(d: number): void {
+    // NOTE: Number -> shortest decimal text is the slowest step of decoding zsets; integral scores
+    // (the common case: counters, timestamps) are written as integers without it.
+    if (Number.isSafeInteger(d) && !(d === 0 && 1 / d < 0)) return this.addInt(d);
+    this.addText(doubleString(d));
   }
 
   addText(s: string): void {
@@ -171,7 +253,7 @@ export class RdbChunk implements ChunkEntry, ItemSink {
     const at = this.reserve(n);
     const d = this.data;
     for (let i = 0; i < n; i++) d[at + i] = s.charCodeAt(i);
-    this.offsets.push(at + n);
+    this.commit(at + n);
   }
 }
 

@@ -12,12 +12,12 @@ import { RdbError } from './errors.js';
  * `what`, `offset` as the absolute position of src[start]) on a reference before the start, an
  * overrun, or a result that is not `ulen` bytes.
  */
-export function lzfDecompress(src: Uint8Array, start: number, end: number, ulen: number, offset = 0, key?: Buffer): Buffer {
+export function lzfDecompress(src: Uint8Array, start: number, end: number, ulen: number, offset = 0, keyOf?: { readonly key: Buffer | undefined }): Buffer {
   const out = Buffer.allocUnsafe(ulen);
   let ip = start;
   let op = 0;
   const fail = (why: string): never => {
-    throw new RdbError(`LZF data (${why})`, offset + (ip - start), key);
+    throw new RdbError(`LZF data (${why})`, offset + (ip - start), keyOf?.key);
   };
   while (ip < end) {
     const c = src[ip++];

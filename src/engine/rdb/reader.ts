@@ -59,6 +59,17 @@ export class Reader {
     this.keyTo = to;
   }
 
+  private readonly blobCtx = { at: 0, reader: this as Reader };
+
+  /**
+   * The error context for the blob just read by string() (shared object, no allocation: walkers
+   * do not nest).
+   */
+  ctx(): { at: number; reader: Reader } {
+    this.blobCtx.at = this.dataAt;
+    return this.blobCtx;
+  }
+
   /** Set by keyString(): where a raw key's bytes are in `buf`. */
   rawFrom = 0;
   rawTo = 0;
@@ -247,7 +258,7 @@ export class Reader {
         if (p + clen > this.end) this.short(clen, what);
         this.pos = p + clen;
         this.dataAt = this.base + p;
-        return lzfDecompress(this.buf, p, p + clen, ulen, this.base + p, this.key);
+        return lzfDecompress(this.buf, p, p + clen, ulen, this.base + p, this);
       }
       default:
         return this.fail(`${what}: unknown string encoding ${n}`, start);

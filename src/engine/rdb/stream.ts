@@ -33,8 +33,19 @@ function lenBig(r: Reader, what: string): bigint {
   return BigInt(r.len(what));
 }
 
-function idText(ms: bigint, seq: bigint): string {
+function idText(ms: bigint | number, seq: bigint | number): string {
   return `${ms}-${seq}`;
+}
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** master ID part + listpack delta, modulo 2^64; plain numbers when everything is small (fast). */
+function addDelta(base: bigint, baseNum: number, it: ListpackIter, what: string): number | bigint {
+  if (baseNum >= 0 && !it.isStr && it.big === null) {
+    const v = baseNum + it.num;
+    if (v >= 0 && v <= Number.MAX_SAFE_INTEGER) return v;
+  }
+  return (base + it.bigint(what)) & U64;
 }
 
 function rawId(r: Reader, what: string): string {
@@ -61,6 +72,8 @@ export function readStreamNode(r: Reader, out: StreamEntryRecord[]): void {
 /** Walks one node's listpack (see the module comment). */
 export function decodeStreamListpack(ms0: bigint, seq0: bigint, lp: Buffer, out: StreamEntryRecord[], ctx: BlobCtx): void {
   const it = new ListpackIter(lp, ctx);
+  const ms0n = ms0 <= SAFE ? Number(ms0) : -1;
+  const seq0n = seq0 <= SAFE ? Number(seq0) : -1;
   const need = (what: string): void => {
     if (!it.next()) failAt(ctx, `stream listpack: missing ${what}`, it.p);
   };
@@ -81,9 +94,9 @@ export function decodeStreamListpack(ms0: bigint, seq0: bigint, lp: Buffer, out:
     need('entry flags');
     const flags = it.int('stream entry flags');
     need('entry ms delta');
-    const ms = (ms0 + it.bigint('stream entry ms delta')) & U64;
+    const ms = addDelta(ms0, ms0n, it, 'stream entry ms delta');
     need('entry seq delta');
-    const seq = (seq0 + it.bigint('stream entry seq delta')) & U64;
+    const seq = addDelta(seq0, seq0n, it, 'stream entry seq delta');
     const fields: Buffer[] = [];
     if (flags & FLAG_SAMEFIELDS) {
       for (let i = 0; i < nMaster; i++) {

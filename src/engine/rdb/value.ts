@@ -133,7 +133,7 @@ export function skipValue(r: Reader, type: number): void {
 /** Decodes a complete value into `out` (elements, fieldExpireAt, stream fields). */
 export function decodeValue(r: Reader, type: number, out: RdbChunk): void {
   const blob = (what: string): Buffer => r.string(what);
-  const ctx = (): BlobCtx => ({ at: r.dataAt, reader: r });
+  const ctx = (): BlobCtx => r.ctx();
   switch (type) {
     case T.RDB_TYPE_STRING:
       return r.stringInto(out, 'string value');
@@ -150,7 +150,7 @@ export function decodeValue(r: Reader, type: number, out: RdbChunk): void {
     case T.RDB_TYPE_ZSET_2:
       for (let n = r.len('element count'); n > 0; n--) {
         r.stringInto(out, 'zset member');
-        out.addText(doubleString(r.doubleLE('zset score')));
+        out.addDouble(r.doubleLE('zset score'));
       }
       return;
     case T.RDB_TYPE_HASH:
@@ -203,7 +203,7 @@ export function decodeQuicklist2Node(r: Reader, out: RdbChunk): void {
   const container = r.len('quicklist container');
   if (container === 1) return r.stringInto(out, 'quicklist node');
   const data = r.string('quicklist node');
-  if (container === 2) walkListpack(data, out, { at: r.dataAt, reader: r });
+  if (container === 2) walkListpack(data, out, r.ctx());
   else r.fail(`quicklist container type ${container}`, at);
 }
 

@@ -10,7 +10,7 @@ import { useEffect, useRef, useState } from 'react';
 import { EventBus, type FerryEvent } from '../../core/events.js';
 import { exitCodeOf, ExitCode, FerryError, InterruptedError, SafetyError } from '../../core/errors.js';
 import { redact } from '../../core/redact.js';
-import type { MigrationSpec } from '../../core/spec.js';
+import { DEFAULTS, type MigrationSpec } from '../../core/spec.js';
 import { formatBytes, formatCount, formatMs } from '../format.js';
 import { REPOINT_CHOICES, RETIRE_CHOICES, SYNC_CHOICES, TARGET_CHOICES } from './choices.js';
 import { InputRoute, SelectList, TextField, YesNo } from './inputs.js';
@@ -57,7 +57,7 @@ export function describeServer(s: ServerSummary): string {
 }
 
 /** The wizard; `onExit(code)` is called once, when it is over. */
-export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; env?: NodeJS.ProcessEnv }) {
+export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) {
   const { deps } = props;
   const { exit } = useApp();
   const [stage, setStage] = useState<Stage>('source');
@@ -301,6 +301,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void; en
             label="How should the data be replicated?"
             active={active}
             choices={SYNC_CHOICES}
+            initial={DEFAULTS.sync}
             onSubmit={(v) => pick('sync', v, 'Sync', 'repoint')}
           />
         ) : null}

@@ -77,6 +77,8 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
     await c3.select(3);
     await c3.set('in-db-3', 'three');
     await c3.rpush('list-in-db-3', 'x');
+    // A 3 MB LZF-compressible string: decode mode must inflate it in pieces.
+    await c3.set('big:lzf', Buffer.from('0123456789abcdef'.repeat(3 * 65536).replace(/5/g, (_m, i: number) => String.fromCharCode(65 + (i % 26)))));
     await c.save();
     rdbPath = join(server.dir, 'dump.rdb');
   });
@@ -96,7 +98,7 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
     expect(parser.checksum).toBe('ok');
     expect(parser.aux.get('redis-ver')).toBe('7.0.15');
     const keys = records.filter((r) => r.kind === 'key');
-    expect(keys.length).toBe((await c.dbsize()) + 2);
+    expect(keys.length).toBe((await c.dbsize()) + 3);
     const rdbTypes = new Set(keys.map((k) => k.rdbType));
     for (const t of [0, 2, 4, 5, 11, 16, 17, 18, 19]) expect(rdbTypes, `RDB type ${t} present`).toContain(t);
     const now = Date.now();
@@ -158,7 +160,7 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
         ...want,
       });
     }
-    expect(col.keys.filter((k) => k.entry.db === 3).length).toBe(2);
+    expect(col.keys.filter((k) => k.entry.db === 3).length).toBe(3);
   });
 
   it('decode mode with a tiny payload limit in payload mode gives the same values', async () => {
@@ -174,6 +176,30 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
     }
   });
 
+  it('a big LZF-compressed string is inflated in pieces, with bounded buffering', async () => {
+    const c3 = server.client();
+    await c3.select(3);
+    const want = (await c3.getBuffer('big:lzf'))!;
+    const col = new KeyCollector();
+    let pieces = 0;
+    let maxBuffered = 0;
+    await parseRdbFile(rdbPath, { mode: 'decode' }, (recs, p) => {
+      maxBuffered = Math.max(maxBuffered, p.bufferedBytes);
+      for (const r of recs) if (r.kind === 'chunk' && r.items.length > 0 && r.items[0].length >= 65536) pieces += r.items.length;
+      col.add(recs);
+    }, 64 * 1024);
+    const k = col.keys.find((x) => x.entry.key.toString() === 'big:lzf')!;
+    expect(Buffer.concat(k.items).equals(want)).toBe(true);
+    expect(pieces).toBeGreaterThanOrEqual(3);
+    expect(maxBuffered).toBeLessThan(1 << 20);
+    // Payload mode: under the limit it is one payload equal to DUMP.
+    const recs: RdbRecord[] = [];
+    await parseRdbFile(rdbPath, {}, (r) => recs.push(...r), 64 * 1024);
+    const pk = recs.find((r) => r.kind === 'key' && r.key.toString() === 'big:lzf') as Extract<RdbRecord, { kind: 'key' }>;
+    expect(pk.payload!.equals((await c3.callBuffer('DUMP', 'big:lzf')) as Buffer)).toBe(true);
+    expect(pk.payload![1]).toBe(0xc3); // it really is stored LZF-compressed
+  });
+
   it('a parser fed byte-sized pieces of the first 64 KiB keeps up', async () => {
     const buf = readFileSync(rdbPath);
     const p = new RdbParser({ mode: 'decode' });
@@ -181,6 +207,6 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
     for (let i = 0; i < Math.min(buf.length, 65536); i++) col.add(p.write(buf.subarray(i, i + 1)));
     col.add(p.write(buf.subarray(65536)));
     p.end();
-    expect(col.keys.length).toBe((await c.dbsize()) + 2);
+    expect(col.keys.length).toBe((await c.dbsize()) + 3);
   });
 });

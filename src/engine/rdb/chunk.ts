@@ -9,6 +9,7 @@
  * them. The slab is never overwritten once a chunk has been handed out.
  */
 import type { ChunkEntry, StreamEntryRecord, StreamMeta } from '../entry.js';
+import { doubleString } from './reader.js';
 
 /** Something decoders append elements to. */
 export interface ItemSink {
@@ -179,6 +180,23 @@ export class RdbChunk implements ChunkEntry, ItemSink {
 
   addRange(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
+    const o = this.offs;
+    const idx = this.ob + this.n;
+    const at0 = o[idx];
+    // Fast path: this chunk is at the end of both shared slabs and they have room.
+    if (at0 === slabPos && idx + 1 === offPos && this.data === slab && o === offSlab && at0 + n <= slab.length && offPos < o.length && this.cache === undefined) {
+      const d = slab;
+      if (n <= 64) {
+        for (let i = 0; i < n; i++) d[at0 + i] = src[start + i];
+      } else {
+        d.set(src.subarray(start, end), at0);
+      }
+      slabPos = at0 + n;
+      o[idx + 1] = at0 + n;
+      offPos = idx + 2;
+      this.n++;
+      return;
+    }
     const at = this.reserve(n);
     const d = this.data;
     if (n <= 64) {
@@ -220,6 +238,14 @@ export class RdbChunk implements ChunkEntry, ItemSink {
     } while (x > 0);
     if (neg) d[at] = 45;
     this.commit(at + len);
+  }
+
+  /** Appends a score as text ZADD accepts and that round-trips (shortest form; "inf", "nan"). */
+  addDouble(d: number): void {
+    // NOTE: Number -> shortest decimal text is the slowest step of decoding zsets; integral scores
+    // (the common case: counters, timestamps) are written as integers without it.
+    if (Number.isSafeInteger(d) && !(d === 0 && 1 / d < 0)) return this.addInt(d);
+    this.addText(doubleString(d));
   }
 
   addText(s: string): void {

@@ -33,6 +33,10 @@ const P_LZF = 3;
 const P_TAIL = 4;
 const P_BLOB = 5;
 const P_DONE = 6;
+/** A big LZF-compressed string, inflated piece by piece (see lzfPieces()). */
+const P_LZF_STREAM = 7;
+/** LZF back references reach at most this far back. */
+const LZF_WINDOW = 8192;
 
 /** See the module comment. */
 export class ValueWalker {
@@ -52,6 +56,10 @@ export class ValueWalker {
   private minExpire = 0;
   private clen = 0;
   private ulen = 0;
+  private lzOut: Buffer = Buffer.alloc(0);
+  private lzPos = 0;
+  private lzEmitFrom = 0;
+  private lzProduced = 0;
 
   /** Starts walking a value of RDB type `type` (the reader is at its first byte). */
   start(type: number, emit: boolean): void {
@@ -81,6 +89,10 @@ export class ValueWalker {
         break;
       case P_RAW:
         this.rawPiece(r);
+        break;
+      case P_LZF_STREAM:
+        if (this.emit) this.lzfPieces(r);
+        else this.skipCompressed(r);
         break;
       case P_LZF: {
         r.ensure(this.clen, 'LZF compressed string');
@@ -163,6 +175,14 @@ export class ValueWalker {
           this.clen = clen;
           this.ulen = ulen;
           this.phase = P_LZF;
+          if (ulen > STRING_PIECE) {
+            // Never hold a big string whole: inflate it in pieces with an 8 KiB window.
+            this.phase = P_LZF_STREAM;
+            this.lzOut = Buffer.allocUnsafe(LZF_WINDOW + STRING_PIECE);
+            this.lzPos = 0;
+            this.lzEmitFrom = 0;
+            this.lzProduced = 0;
+          }
           return;
         }
         // int-encoded: a few bytes, read it whole.
@@ -216,7 +236,7 @@ export class ValueWalker {
         return r.scoreTextInto(out, 'zset score');
       case T.RDB_TYPE_ZSET_2:
         r.stringInto(out, 'zset member');
-        return out.addText(doubleString(r.doubleLE('zset score')));
+        return out.addDouble(r.doubleLE('zset score'));
       case T.RDB_TYPE_HASH:
         r.stringInto(out, 'hash field');
         return r.stringInto(out, 'hash value');
@@ -257,6 +277,87 @@ export class ValueWalker {
     else if (op === 5) r.skipString('module string');
     else r.fail(`module opcode ${op} (unknown)`);
     return false;
+  }
+
+  /** Payload mode: consumes the compressed bytes of a big LZF string as they come. */
+  private skipCompressed(r: Reader): void {
+    const avail = r.end - r.pos;
+    if (avail <= 0) {
+      r.needAbs = r.base + r.pos + 1;
+      throw NEED_MORE;
+    }
+    const k = Math.min(this.clen, avail);
+    r.pos += k;
+    this.clen -= k;
+    if (this.clen === 0) this.phase = P_DONE;
+  }
+
+  /**
+   * Decode mode: inflates the buffered LZF instructions (a literal run or a back reference) of a
+   * big string into lzOut and emits it in pieces of up to STRING_PIECE bytes; the last 8 KiB of
+   * output stay in front of the next piece for back references. Stops (without error) at an
+   * instruction that is not fully buffered; throws NEED_MORE only when it could do nothing.
+   */
+  private lzfPieces(r: Reader): void {
+    const buf = r.buf;
+    let ip = r.pos;
+    const end = Math.min(r.end, r.pos + this.clen);
+    let out = this.lzOut;
+    let op = this.lzPos;
+    const fail = (why: string): never => r.fail(`LZF data (${why})`, ip);
+    for (;;) {
+      if (ip >= end) break;
+      const c = buf[ip];
+      let need: number;
+      if (c < 32) need = 2 + c;
+      else need = (c >> 5) === 7 ? 3 : 2;
+      if (ip + need > r.pos + this.clen) fail('instruction past the end of the compressed data');
+      if (ip + need > end) break;
+      if (op + 264 > out.length) {
+        // Emit what is there; keep the window for back references in a fresh buffer.
+        if (op > this.lzEmitFrom) this.push(out.subarray(this.lzEmitFrom, op));
+        const fresh = Buffer.allocUnsafe(LZF_WINDOW + STRING_PIECE);
+        const keep = Math.min(op, LZF_WINDOW);
+        out.copy(fresh, 0, op - keep, op);
+        out = fresh;
+        op = keep;
+        this.lzEmitFrom = keep;
+      }
+      const before = op;
+      if (c < 32) {
+        const n = c + 1;
+        if (this.lzProduced + n > this.ulen) fail('literal run overflows the declared length');
+        for (let i = 0; i < n; i++) out[op + i] = buf[ip + 1 + i];
+        op += n;
+      } else {
+        let len = c >> 5;
+        let p = ip + 1;
+        if (len === 7) len += buf[p++];
+        const back = ((c & 0x1f) << 8) + buf[p] + 1;
+        if (back > this.lzProduced) fail('back reference before the start');
+        len += 2;
+        if (this.lzProduced + len > this.ulen) fail('back reference overflows the declared length');
+        let ref = op - back;
+        for (let i = 0; i < len; i++) out[op++] = out[ref++];
+      }
+      this.lzProduced += op - before;
+      ip += need;
+    }
+    const consumed = ip - r.pos;
+    if (consumed === 0 && this.clen > 0) {
+      r.needAbs = r.base + r.pos + 3;
+      throw NEED_MORE;
+    }
+    r.pos = ip;
+    this.clen -= consumed;
+    this.lzOut = out;
+    this.lzPos = op;
+    if (this.clen === 0) {
+      if (this.lzProduced !== this.ulen) fail(`decompressed ${this.lzProduced} bytes, expected ${this.ulen}`);
+      if (op > this.lzEmitFrom) this.push(out.subarray(this.lzEmitFrom, op));
+      this.lzOut = Buffer.alloc(0);
+      this.phase = P_DONE;
+    }
   }
 
   /** One piece of a raw string value (never waits for the whole string). */

@@ -150,7 +150,7 @@ export function decodeValue(r: Reader, type: number, out: RdbChunk): void {
     case T.RDB_TYPE_ZSET_2:
       for (let n = r.len('element count'); n > 0; n--) {
         r.stringInto(out, 'zset member');
-        out.addText(doubleString(r.doubleLE('zset score')));
+        out.addDouble(r.doubleLE('zset score'));
       }
       return;
     case T.RDB_TYPE_HASH:

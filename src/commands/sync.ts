@@ -17,6 +17,7 @@ import { parseRedisUrl, toPublicUrl } from '../core/endpoint.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { redactDeep } from '../core/redact.js';
+import { createProgressSink } from '../ui/progress-sink.js';
 
 interface SyncFlags {
   from: string;
@@ -126,29 +127,33 @@ async function runSync(flags: SyncFlags): Promise<void> {
   }
 }
 
-/** Events as JSON lines on stdout (--json) or short human lines on stderr; progress throttled. */
+/**
+ * Events as JSON lines on stdout (--json, progress at most once per second), or on stderr for
+ * people: progress bars on a terminal (a plain line at most once per second elsewhere) and short
+ * human lines for the rest, written above the bars.
+ */
 function makePrinter(json: boolean): (e: FerryEvent) => void {
   let lastProgress = 0;
+  const progress = json ? undefined : createProgressSink({ stream: process.stderr });
   return (e) => {
     const now = Date.now();
+    const stamped = redactDeep({ ts: new Date(now).toISOString(), ...e }) as FerryEvent & { ts: string };
+    if (progress) {
+      progress.sink(stamped);
+      if (e.event !== 'progress') progress.writeLine(humanLine(stamped));
+      if (e.event === 'done' || e.event === 'failed') progress.stop();
+      return;
+    }
     if (e.event === 'progress') {
       if (now - lastProgress < 1000) return;
       lastProgress = now;
     }
-    const stamped = redactDeep({ ts: new Date(now).toISOString(), ...e }) as FerryEvent & { ts: string };
-    if (json) {
-      process.stdout.write(`${JSON.stringify(stamped)}\n`);
-      return;
-    }
-    process.stderr.write(`${humanLine(stamped)}\n`);
+    process.stdout.write(`${JSON.stringify(stamped)}\n`);
   };
 }
 
 function humanLine(e: FerryEvent): string {
   switch (e.event) {
-    case 'progress':
-      if (e.phase === 'rdb') return `rdb: ${mb(e.done ?? 0)}${e.total ? ` / ${mb(e.total)}` : ''}`;
-      return `stream: applied offset ${e.done}${e.total !== undefined ? `, ${(e.total ?? 0) - (e.done ?? 0)} bytes behind` : ''}`;
     case 'warning':
       return `warning: ${e.message}`;
     case 'info':
@@ -160,8 +165,4 @@ function humanLine(e: FerryEvent): string {
     default:
       return JSON.stringify(e);
   }
-}
-
-function mb(n: number): string {
-  return `${(n / 1048576).toFixed(1)} MB`;
 }

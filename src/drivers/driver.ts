@@ -34,6 +34,8 @@ export interface ReplicationOffsets {
   syncing?: boolean;
   /** Bytes of the initial sync received so far / expected (-1 when unknown). */
   syncBytes?: { done: number; total: number };
+  /** Keys the initial sync has written to the target so far (engine only). */
+  keysApplied?: number;
 }
 
 /** See the module comment for the contract. */

@@ -116,6 +116,7 @@ export class EngineDriver implements ReplicationDriver {
       linkUp: s.linkUp,
       syncing: s.phase !== 'stream',
       syncBytes: s.phase === 'rdb' ? { done: s.rdbBytes, total: s.rdbTotal } : undefined,
+      keysApplied: s.keysApplied,
     };
   }
 

@@ -116,7 +116,7 @@ export class SyncEngine {
   }
 
   /** A snapshot for drivers and UIs. */
-  status(): { phase: SyncPhase; appliedOffset: number; linkUp: boolean; rdbBytes: number; rdbTotal: number; checkpoint: Checkpoint | null } {
+  status(): { phase: SyncPhase; appliedOffset: number; linkUp: boolean; rdbBytes: number; rdbTotal: number; keysApplied: number; checkpoint: Checkpoint | null } {
     const link = this.link;
     return {
       phase: this.phase,
@@ -124,6 +124,7 @@ export class SyncEngine {
       linkUp: !!link && !link.closed && this.phase === 'stream',
       rdbBytes: link?.payloadBytes ?? 0,
       rdbTotal: link?.payloadTotal ?? -1,
+      keysApplied: this.keyWriter?.stats.keys ?? 0,
       checkpoint: this.currentCheckpoint(),
     };
   }
@@ -380,6 +381,7 @@ export class SyncEngine {
       warn: (message) => this.emit({ event: 'warning', step: STEP, message }),
       fail: (err) => this.die(new FerryError(err.message, ExitCode.stepFailed)),
     });
+    this.keyWriter = writer;
     const rdb = createRdbSink({
       mode: this.choice.mode === 'restore' ? 'payload' : 'decode',
       onEntry: (e) => writer.write(e),
@@ -392,6 +394,8 @@ export class SyncEngine {
 
   private fullOffset = 0;
   private fullReplid = '';
+  /** The current (or last) full sync's writer: its count is the "keys applied" progress. */
+  private keyWriter: KeyWriter | null = null;
 
   /** The RDB is received: once the target has applied it, the stream starts at its offset. */
   private startStreamAfterRdb(link: SourceLink, rdb: RdbSink): void {
@@ -444,6 +448,7 @@ export class SyncEngine {
     this.lastProgress = now;
     if (this.phase === 'rdb') {
       this.emit({ event: 'progress', step: STEP, phase: 'rdb', done: link.payloadBytes, total: link.payloadTotal > 0 ? link.payloadTotal : undefined, unit: 'bytes' });
+      if (this.keyWriter) this.emit({ event: 'progress', step: STEP, phase: 'keys', done: this.keyWriter.stats.keys, unit: 'keys' });
     } else if (this.applier) {
       this.emit({ event: 'progress', step: STEP, phase: 'stream', done: this.applier.applied, unit: 'offset', detail: { received: link.offset, behind: link.offset - this.applier.applied } });
     }

@@ -35,8 +35,10 @@ export async function waitConverged(ctx: StepContext, progress: Progress, stepId
   for (;;) {
     const o = await ctx.driver.offsets(ctx);
     const lag = Math.max(0, o.masterOffset - o.replicaOffset);
-    if (o.syncing && o.syncBytes) {
-      progress({ phase: 'initial sync', done: o.syncBytes.done, total: o.syncBytes.total > 0 ? o.syncBytes.total : undefined, unit: 'bytes' });
+    if (o.syncing) {
+      // NOTE: no "catch up" (lag) while the initial sync runs: the offsets mean nothing yet.
+      if (o.syncBytes) progress({ phase: 'initial sync', done: o.syncBytes.done, total: o.syncBytes.total > 0 ? o.syncBytes.total : undefined, unit: 'bytes' });
+      if (o.keysApplied !== undefined) progress({ phase: 'keys', done: o.keysApplied, total: sourceKeys(ctx), unit: 'keys' });
     } else {
       progress({ phase: 'catch up', done: o.replicaOffset, total: o.masterOffset, unit: 'offset', detail: { lagBytes: lag, linkUp: o.linkUp } });
     }
@@ -55,4 +57,10 @@ export async function waitConverged(ctx: StepContext, progress: Progress, stepId
     }
     await sleep(100, ctx.signal);
   }
+}
+
+/** The source's key count from preflight, as the total of "keys applied" (none when filtered). */
+function sourceKeys(ctx: StepContext): number | undefined {
+  if (ctx.spec.include?.length || ctx.spec.exclude?.length) return undefined;
+  return ctx.facts.source.keys || undefined;
 }

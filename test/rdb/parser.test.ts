@@ -225,6 +225,32 @@ describe('big values', () => {
     expect(decodePayload(whole.payload!).chunk.items.length).toBe(100_000);
   });
 
+  it('a big element inside a collection is kept as a view, the others packed', () => {
+    const big = Buffer.alloc(2_500_000, 'q');
+    const rdb = new RdbBuilder(11).key(1, 'l', Buffer.concat([len(4), str('a'), str(big), str('b'), Buffer.from([0xc0, 0x07])])).build();
+    for (const size of [rdb.length, 70_000]) {
+      const p = new RdbParser({ mode: 'decode' });
+      const c = new KeyCollector();
+      let written = 0;
+      for (let i = 0; i < rdb.length; i += size) {
+        const recs = p.write(rdb.subarray(i, i + size));
+        for (const r of recs) {
+          if (r.kind !== 'chunk') continue;
+          for (let j = 0; j < r.count!; j++) {
+            const out = Buffer.alloc(r.itemLength!(j));
+            r.writeItem!(j, out, 0);
+            expect(out.equals(r.items[j])).toBe(true);
+            written++;
+          }
+        }
+        c.add(recs);
+      }
+      p.end();
+      expect(c.keys[0].items.map((b) => (b.length > 10 ? b.length : b.toString()))).toEqual(['a', 2_500_000, 'b', '7']);
+      expect(written).toBe(4);
+    }
+  });
+
   it('a huge raw string comes in pieces', () => {
     const value = Buffer.alloc(3_000_000);
     for (let i = 0; i < value.length; i++) value[i] = (i * 7) & 0xff;

@@ -22,6 +22,8 @@ export interface ItemSink {
 }
 
 const SLAB = 256 * 1024;
+/** Elements at least this big are kept as views, not copied into the slab. */
+const BIG = 1 << 20;
 const OFFS = 64 * 1024;
 /** The shared byte slab and its first free byte. */
 let slab = Buffer.allocUnsafe(SLAB);
@@ -197,6 +199,13 @@ export class RdbChunk implements ChunkEntry, ItemSink {
       this.n++;
       return;
     }
+    if (this.cache !== undefined || n >= BIG) {
+      // NOTE: a big element is not copied into the slab (that would need a slab twice its size):
+      // the chunk switches to keeping Buffers, and this one is a view of its source.
+      const items = this.items;
+      items.push(n >= BIG && src instanceof Buffer ? src.subarray(start, end) : Buffer.from(src.subarray(start, end)));
+      return;
+    }
     const at = this.reserve(n);
     const d = this.data;
     if (n <= 64) {
@@ -216,14 +225,11 @@ export class RdbChunk implements ChunkEntry, ItemSink {
    * elements as Buffers. Only for chunks that hold nothing else.
    */
   addView(b: Buffer): void {
-    if (this.cache === undefined) {
-      if (this.n > 0) return this.addBuffer(b);
-      this.cache = [];
-    }
-    this.cache.push(b);
+    this.items.push(b);
   }
 
   addInt(v: number | bigint): void {
+    if (this.cache !== undefined) return void this.cache.push(Buffer.from(String(v), 'latin1'));
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) return this.addText(String(v));
     const neg = v < 0;
     let x = neg ? -v : v;
@@ -249,6 +255,7 @@ export class RdbChunk implements ChunkEntry, ItemSink {
   }
 
   addText(s: string): void {
+    if (this.cache !== undefined) return void this.cache.push(Buffer.from(s, 'latin1'));
     const n = s.length;
     const at = this.reserve(n);
     const d = this.data;

@@ -20,9 +20,10 @@ describe('ferry demo', () => {
   let tmp: string;
   afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
-  it('migrates under load, reports 0 writes lost, exits 0 and leaves nothing behind', async () => {
+  it.each(['engine', 'native'])('--sync %s: migrates under load, reports 0 writes lost, exits 0 and leaves nothing behind', async (sync) => {
     tmp = mkdtempSync(join(tmpdir(), 'ferry-demo-test-'));
-    const r = await ferry(['demo', '--keys', '3000', '--lanes', '4'], { env: { TMPDIR: tmp }, timeoutMs: 90_000 });
+    const r = await ferry(['demo', '--keys', '3000', '--lanes', '4', '--sync', sync], { env: { TMPDIR: tmp }, timeoutMs: 90_000 });
+    expect(r.stderr).toContain(`(sync ${sync}, repoint hook rewrites the writer's master file)`);
     expect(r.stderr).toMatch(/Loaded 3,00\d sample keys \(hash \d+, list \d+, set [\d,]+, zset \d+, string [\d,]+, stream 1\)/);
     expect(r.stdout).toMatch(/writes acknowledged\s+[\d,]+ \(/);
     expect(r.stdout).toMatch(/writes lost\s+0 \(every acknowledged key read back from the new master\)/);
@@ -32,7 +33,7 @@ describe('ferry demo', () => {
     expect(r.stdout).toContain('Zero acknowledged writes lost.');
     const acked = Number(/writes acknowledged\s+([\d,]+)/.exec(r.stdout)?.[1].replace(/,/g, ''));
     expect(acked).toBeGreaterThan(100);
-    console.log(`ferry demo: ${acked} writes acknowledged, 0 lost; longest stall ${/longest write stall\s+(.*)/.exec(r.stdout)?.[1]}; pause ${/write pause \(fence\)\s+(.*)/.exec(r.stdout)?.[1]}`);
+    console.log(`ferry demo --sync ${sync}: ${acked} writes acknowledged, 0 lost; longest stall ${/longest write stall\s+(.*)/.exec(r.stdout)?.[1]}; pause ${/write pause \(fence\)\s+(.*)/.exec(r.stdout)?.[1]}`);
     expect(r.code).toBe(0);
     expect(readdirSync(tmp)).toEqual([]);
     expect(serversUnder(tmp)).toEqual([]);

@@ -1,5 +1,6 @@
 /** `ferry demo`: a live migration under load between two throwaway local servers, with a report. */
 import type { Command } from 'commander';
+import { DEFAULTS } from '../core/spec.js';
 
 export function register(program: Command): void {
   program
@@ -7,7 +8,7 @@ export function register(program: Command): void {
     .description('live migration under load between two throwaway local redis-servers, then a cutover report (exit 0 only when no acknowledged write was lost)')
     .option('--keys <n>', 'sample keys loaded before the migration', '20000')
     .option('--lanes <n>', 'concurrent writer connections during the migration', '4')
-    .option('--sync <mode>', 'native or engine', 'native')
+    .option('--sync <mode>', 'engine (the embedded replica) or native (REPLICAOF)', DEFAULTS.sync)
     .action(async (flags: { keys: string; lanes: string; sync: string }) => {
       const { runDemoCommand } = await import('../demo/demo-command.js');
       await runDemoCommand(flags);

@@ -5,7 +5,8 @@
  * from FERRY_FROM_PASSWORD / FERRY_TO_PASSWORD on resume. A lock file keeps two ferry processes
  * off one state file.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, mkdirSync, existsSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync, mkdirSync, existsSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file.js';
 import { dirname, resolve } from 'node:path';
 import { FerryError, ExitCode, UsageError } from './errors.js';
 import type { Facts } from './facts.js';
@@ -95,23 +96,7 @@ export function recordEvent(state: RunState, e: Record<string, unknown>): void {
 export function saveState(path: string, state: RunState): void {
   state.updatedAt = new Date().toISOString();
   const text = `${JSON.stringify(redactDeep(state), null, 2)}\n`;
-  mkdirSync(dirname(resolve(path)), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  try {
-    const dfd = openSync(dirname(resolve(path)), 'r');
-    fsyncSync(dfd);
-    closeSync(dfd);
-  } catch {
-    /* some filesystems refuse fsync on a directory; the rename is still atomic */
-  }
+  writeFileAtomic(path, text);
 }
 
 /** Reads a state file; refuses another version and anything unparseable with a one-line error. */

@@ -10,7 +10,7 @@
  * at most once a second and at every stop) for `ferry status` and for the time after a clean stop,
  * when the key is deleted so the target holds only the source's data.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 
 /** The reserved key in target db 0. */
@@ -55,18 +55,8 @@ export interface SyncStateFile {
   updatedAt: string;
 }
 
-/** Writes a file atomically (temp + fsync + rename), mode 0600. */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
+/** Writes a file atomically (temp + fsync + rename), mode 0600: the shared helper. */
+export { writeFileAtomic } from '../core/atomic-file.js';
 
 /** Reads a sync state file; null when it does not exist. */
 export function readSyncState(path: string): SyncStateFile | null {

@@ -22,7 +22,11 @@ describe('engine link cuts during the stream phase', () => {
     [source, target] = await Promise.all([startRedis({ args: DEBUG }), startRedis({ args: DEBUG })]);
     proxy = await startTcpProxy(source.port);
   });
+  // Engines still running after a failed or timed-out test are stopped, so nothing outlives the file.
+  const engines: SyncEngine[] = [];
+  const track = (e: SyncEngine): SyncEngine => (engines.push(e), e);
   afterAll(async () => {
+    await Promise.all(engines.map((e) => e.stop().catch(() => {})));
     await proxy?.close();
     await Promise.all([source?.stop(), target?.stop()]);
   });
@@ -32,13 +36,13 @@ describe('engine link cuts during the stream phase', () => {
     const dst = target.client();
     for (let i = 0; i < Number(process.env.PRE ?? 2000); i++) await src.set(`pre:${i}`, `value-${i}`);
     const events: string[] = [];
-    const engine = new SyncEngine({
+    const engine = track(new SyncEngine({
       from: parseRedisUrl(`redis://127.0.0.1:${proxy.port}`, '--from'),
       to: parseRedisUrl(target.url, '--to'),
       emit: (e) => {
         if (e.event === 'warning' || e.event === 'info') events.push(e.message);
       },
-    });
+    }));
     await engine.start();
     await waitFor(() => engine.phase === 'stream', 20_000, 'stream phase');
     const load = mixedWorkload(src);
@@ -67,11 +71,11 @@ describe('engine link cuts during the stream phase', () => {
     // A checkpoint the source's backlog cannot serve (unknown replid) and a key a client wrote.
     await dst.set(CHECKPOINT_KEY, JSON.stringify({ v: 1, replid: 'f'.repeat(40), offset: 5, db: 0, phase: 'stream' }));
     await dst.set('client:write', 'precious');
-    const engine = new SyncEngine({
+    const engine = track(new SyncEngine({
       from: parseRedisUrl(source.url, '--from'),
       to: parseRedisUrl(target.url, '--to'),
       canFlushTarget: () => false,
-    });
+    }));
     await engine.start();
     await expect(engine.done()).rejects.toThrow(/would delete the writes clients made on the target/);
     expect(await dst.get('client:write')).toBe('precious');
@@ -82,11 +86,11 @@ describe('engine link cuts during the stream phase', () => {
     const dst = target.client();
     await dst.flushall();
     const before = await syncCounters(src);
-    const engine = new SyncEngine({
+    const engine = track(new SyncEngine({
       from: parseRedisUrl(`redis://127.0.0.1:${proxy.port}`, '--from'),
       to: parseRedisUrl(target.url, '--to'),
       silenceTimeoutMs: 800,
-    });
+    }));
     await engine.start();
     await waitFor(() => engine.phase === 'stream', 20_000, 'stream phase');
     // The master PINGs only every 10 s: a 2.5 s stall in both directions trips the 0.8 s timeout.
@@ -106,7 +110,7 @@ describe('engine link cuts during the stream phase', () => {
     const src = source.client();
     const dst = target.client();
     await dst.flushall();
-    const engine = new SyncEngine({ from: parseRedisUrl(source.url, '--from'), to: parseRedisUrl(target.url, '--to') });
+    const engine = track(new SyncEngine({ from: parseRedisUrl(source.url, '--from'), to: parseRedisUrl(target.url, '--to') }));
     await engine.start();
     await waitFor(() => engine.phase === 'stream', 20_000, 'stream phase');
     for (let i = 0; i < 5; i++) {

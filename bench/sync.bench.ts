@@ -20,9 +20,16 @@ interface Row {
   engine: number;
   engineRssMb: number;
   scan: number;
+  /** CPU seconds the target spent loading (INFO cpu used_cpu_user): native vs engine. */
+  nativeTargetCpu: number;
+  engineTargetCpu: number;
 }
 
-async function timeNative(source: BenchServer): Promise<number> {
+async function targetCpu(c: Redis): Promise<number> {
+  return Number(/used_cpu_user:([\d.]+)/.exec(await c.info('cpu'))?.[1] ?? 0);
+}
+
+async function timeNative(source: BenchServer): Promise<{ secs: number; cpu: number }> {
   const target = await startServer();
   try {
     const t0 = performance.now();
@@ -32,13 +39,13 @@ async function timeNative(source: BenchServer): Promise<number> {
       if (/master_link_status:up/.test(info) && /master_sync_in_progress:0/.test(info)) break;
       await new Promise((r) => setTimeout(r, 5));
     }
-    return (performance.now() - t0) / 1000;
+    return { secs: (performance.now() - t0) / 1000, cpu: await targetCpu(target.client) };
   } finally {
     await target.stop();
   }
 }
 
-async function timeEngine(source: BenchServer, expectKeys: number): Promise<{ secs: number; rssMb: number }> {
+async function timeEngine(source: BenchServer, expectKeys: number): Promise<{ secs: number; rssMb: number; cpu: number }> {
   const target = await startServer();
   try {
     const t0 = performance.now();
@@ -60,7 +67,7 @@ async function timeEngine(source: BenchServer, expectKeys: number): Promise<{ se
     if (code !== 0) throw new Error(`ferry sync exited ${code}: ${err.slice(-1000)}`);
     const n = await target.client.dbsize();
     if (n !== expectKeys) throw new Error(`engine copied ${n} keys, expected ${expectKeys}`);
-    return { secs, rssMb: peakKb / 1024 };
+    return { secs, rssMb: peakKb / 1024, cpu: await targetCpu(target.client) };
   } finally {
     await target.stop();
   }
@@ -110,7 +117,7 @@ async function measure(dataset: string, fill: (c: Redis) => Promise<void>, keys:
     const native = await timeNative(source);
     const engine = await timeEngine(source, keys);
     const scan = await timeScan(source);
-    return { dataset, native, engine: engine.secs, engineRssMb: engine.rssMb, scan };
+    return { dataset, native: native.secs, engine: engine.secs, engineRssMb: engine.rssMb, scan, nativeTargetCpu: native.cpu, engineTargetCpu: engine.cpu };
   } finally {
     await source.stop();
   }
@@ -122,9 +129,9 @@ export async function run(): Promise<void> {
   rows.push(await measure('(b) 100k keys of 10 KiB', (c) => c.call('DEBUG', 'POPULATE', '100000', 'key', '10240').then(() => {}), 100_000));
   const f = (s: number): string => `${s.toFixed(2)} s`;
   const lines = [
-    '| dataset | native REPLICAOF | ferry engine | engine / native | SCAN+DUMP/RESTORE | script / engine | ferry peak RSS |',
-    '|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.dataset} | ${f(r.native)} | ${f(r.engine)} | ${(r.engine / r.native).toFixed(2)}x | ${f(r.scan)} | ${(r.scan / r.engine).toFixed(2)}x | ${r.engineRssMb.toFixed(0)} MB |`),
+    '| dataset | native REPLICAOF | ferry engine | engine / native | SCAN+DUMP/RESTORE | script / engine | ferry peak RSS | target CPU native / engine |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.dataset} | ${f(r.native)} | ${f(r.engine)} | ${(r.engine / r.native).toFixed(2)}x | ${f(r.scan)} | ${(r.scan / r.engine).toFixed(2)}x | ${r.engineRssMb.toFixed(0)} MB | ${r.nativeTargetCpu.toFixed(2)} s / ${r.engineTargetCpu.toFixed(2)} s |`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -2,7 +2,7 @@
  * Acceptance: a live migration under write load with a repoint hook loses no acknowledged write,
  * attaching to an existing target and with `--to start:PORT`.
  */
-import { mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -27,8 +27,15 @@ async function server(args: string[] = []): Promise<TestServer> {
   return s;
 }
 
+/** Pid files of servers ferry started: read at teardown, so a failed run leaves none behind. */
+const pidFiles: string[] = [];
+
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
+  for (const f of pidFiles.splice(0)) {
+    const pid = Number(existsSync(f) ? readFileSync(f, 'utf8').trim() : 0);
+    if (pid) pids.push(pid);
+  }
   await Promise.all(pids.splice(0).map((p) => killPid(p)));
 });
 afterAll(() => {
@@ -55,6 +62,7 @@ async function baselineStall(): Promise<number> {
 
 async function migrateUnderLoad(source: TestServer, to: string, extra: string[], password?: string) {
   const dir = tempDir();
+  if (to.startsWith('start:')) pidFiles.push(join(dir, '.ferry', to.slice(6), 'redis.pid'));
   const masterFile = join(dir, 'master');
   const statePath = join(dir, 'state.json');
   const seed = source.client();

@@ -17,6 +17,7 @@ import { parseRedisUrl, toPublicUrl } from '../core/endpoint.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { redactDeep } from '../core/redact.js';
+import { parseDbMap } from '../core/spec-from-flags.js';
 import { createProgressSink } from '../ui/progress-sink.js';
 
 interface SyncFlags {
@@ -35,17 +36,6 @@ interface SyncFlags {
 
 function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
-}
-
-/** Parses `--db-map 0:1` flags into a map. */
-export function parseDbMap(items: string[]): Record<number, number> {
-  const map: Record<number, number> = {};
-  for (const item of items) {
-    const m = /^(\d+):(\d+)$/.exec(item.trim());
-    if (!m) throw new UsageError(`--db-map "${item}" must be SRC:DST with two database numbers, e.g. --db-map 0:1`);
-    map[Number(m[1])] = Number(m[2]);
-  }
-  return map;
 }
 
 export function register(program: Command): void {

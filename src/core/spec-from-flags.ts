@@ -25,6 +25,10 @@ export interface MigrationFlags {
   tlsCert?: string;
   tlsKey?: string;
   tlsInsecure?: boolean;
+  /** Engine filters (repeatable flags). */
+  include?: string[];
+  exclude?: string[];
+  dbMap?: string[];
 }
 
 /** Environment variables ferry reads passwords from. */
@@ -50,7 +54,10 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')
     .option('--tls-cert <file>', 'client certificate for rediss:// URLs')
     .option('--tls-key <file>', 'client key for rediss:// URLs')
-    .option('--tls-insecure', 'do not verify TLS certificates');
+    .option('--tls-insecure', 'do not verify TLS certificates')
+    .option('--include <glob>', 'engine only: copy only keys matching (repeatable)', collect, [] as string[])
+    .option('--exclude <glob>', 'engine only: skip keys matching (repeatable)', collect, [] as string[])
+    .option('--db-map <src:dst>', 'engine only: write source db SRC into target db DST (repeatable)', collect, [] as string[]);
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -71,10 +78,17 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
     ? { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false }
     : undefined;
   const hookTimeoutMs = positiveMs(flags.hookTimeout, '--hook-timeout', DEFAULTS.hookTimeoutMs);
+  const sync = oneOf(flags.sync ?? DEFAULTS.sync, ['native', 'engine'] as const, '--sync') as SyncMode;
+  const include = flags.include ?? [];
+  const exclude = flags.exclude ?? [];
+  const dbMap = parseDbMap(flags.dbMap ?? []);
+  if (sync === 'native' && (include.length || exclude.length || Object.keys(dbMap).length)) {
+    throw new UsageError('--include, --exclude and --db-map need the embedded engine: drop --sync native');
+  }
   return {
     from,
     to,
-    sync: oneOf(flags.sync ?? DEFAULTS.sync, ['native', 'engine'] as const, '--sync') as SyncMode,
+    sync,
     repoint: parseRepoint(flags.repoint ?? 'manual', hookTimeoutMs),
     retire: oneOf(flags.retire ?? DEFAULTS.retire, ['replica', 'keep', 'shutdown'] as const, '--retire') as RetirePolicy,
     pauseTimeoutMs: positiveMs(flags.pauseTimeout, '--pause-timeout', DEFAULTS.pauseTimeoutMs, 100),
@@ -84,7 +98,21 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
     serverArgs: (flags.serverArg ?? []).map(parseServerArg),
     flushTarget: flags.flushTarget ?? false,
     tls,
+    ...(include.length ? { include } : {}),
+    ...(exclude.length ? { exclude } : {}),
+    ...(Object.keys(dbMap).length ? { dbMap } : {}),
   };
+}
+
+/** `--db-map SRC:DST` values → { SRC: DST }. */
+export function parseDbMap(items: string[]): Record<number, number> {
+  const map: Record<number, number> = {};
+  for (const item of items) {
+    const m = /^(\d+):(\d+)$/.exec(String(item).trim());
+    if (!m) throw new UsageError(`--db-map "${item}" must be SRC:DST with two database numbers, e.g. --db-map 0:1`);
+    map[Number(m[1])] = Number(m[2]);
+  }
+  return map;
 }
 
 function withPassword(e: Endpoint, envPassword?: string): Endpoint {

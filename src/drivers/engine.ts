@@ -45,8 +45,14 @@ export class EngineDriver implements ReplicationDriver {
         const writer = w
           ? `full-sync writer: ${w.mode === 'restore' ? 'RESTORE' : 'type commands'} — ${w.reason}`
           : 'full-sync writer: RESTORE when the started target reads the source RDB version, else type commands';
+        const f = pc.spec;
+        const filters = [
+          ...(f.include ?? []).map((g) => `--include ${g}`),
+          ...(f.exclude ?? []).map((g) => `--exclude ${g}`),
+          ...Object.entries(f.dbMap ?? {}).map(([a, b]) => `--db-map ${a}:${b}`),
+        ];
         return [
-          cmd('source', ['PSYNC', '?', -1], `ferry connects to ${src} as a replica (REPLCONF capa eof psync2); ${writer}`),
+          cmd('source', ['PSYNC', '?', -1], `ferry connects to ${src} as a replica (REPLCONF capa eof psync2); ${writer}${filters.length ? `; filters: ${filters.join(' ')}` : ''}`),
           cmd('target', ['RESTORE|MSET|…', '…'], 'the RDB keys, pipelined; then the command stream in MULTI/EXEC batches with a checkpoint key'),
         ];
       }

@@ -184,8 +184,10 @@ export class SyncEngine {
    * Waits until the applied offset equals the source's master_repl_offset (nothing in flight).
    * `pollMs` between checks; rejects if the engine dies.
    */
-  async waitCaughtUp(pollMs = 200, onProgress?: (applied: number, master: number) => void): Promise<number> {
+  async waitCaughtUp(pollMs = 200, onProgress?: (applied: number, master: number) => void, timeoutMs = Infinity): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (Date.now() > deadline) throw new FerryError(`the target did not catch up with the source within ${timeoutMs} ms`, ExitCode.stepFailed);
       if (this.fatal) throw this.fatal;
       if (this.phase === 'stopped') throw new FerryError('the sync stopped before catching up', ExitCode.stepFailed);
       if (this.phase === 'stream' && this.applier) {
@@ -368,7 +370,8 @@ export class SyncEngine {
     this.phase = 'rdb';
     this.applier = null;
     this.emit({ event: 'info', step: STEP, message: `full sync from offset ${r.offset} (writer: ${this.choice.reason})` });
-    if (this.ownsTarget) this.conn.send(['FLUSHALL']);
+    // ASYNC: the old keyspace is freed in a background thread while the new one loads.
+    if (this.ownsTarget) this.conn.send(['FLUSHALL', 'ASYNC']);
     this.ownsTarget = true;
     const cp: Checkpoint = { replid: r.replid, offset: r.offset, db: 0, phase: 'rdb' };
     this.conn.send(['SELECT', 0]);

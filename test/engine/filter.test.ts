@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { globToRegExp, KeyFilter } from '../../src/engine/apply/filter.js';
+import { specFromFlags } from '../../src/core/spec-from-flags.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 const argv = (...a: string[]): Buffer[] => a.map(b);
@@ -49,5 +50,15 @@ describe('KeyFilter', () => {
     const all = new KeyFilter();
     expect(all.passAll).toBe(true);
     expect(all.filterCommand(argv('DEL', 'a', 'b'))).toEqual({ action: 'keep' });
+  });
+});
+
+describe('filters in ferry run flags', () => {
+  const base = { from: 'redis://127.0.0.1:7001', to: 'redis://127.0.0.1:7002' };
+  it('parses --include/--exclude/--db-map for the engine and refuses them with --sync native', () => {
+    const s = specFromFlags({ ...base, include: ['a:*'], exclude: ['a:b:*'], dbMap: ['0:2', '1:3'] }, {});
+    expect(s).toMatchObject({ sync: 'engine', include: ['a:*'], exclude: ['a:b:*'], dbMap: { 0: 2, 1: 3 } });
+    expect(() => specFromFlags({ ...base, sync: 'native', include: ['a:*'] }, {})).toThrow(/need the embedded engine/);
+    expect(() => specFromFlags({ ...base, dbMap: ['x'] }, {})).toThrow(/--db-map "x" must be SRC:DST/);
   });
 });

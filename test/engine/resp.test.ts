@@ -129,6 +129,15 @@ describe('encoder', () => {
     expect(lengths).toEqual([wire.length]);
   });
 
+  it('encodes lengths and numbers of every digit count exactly', () => {
+    const nums = [0, 7, 10, 99, 100, 999, 1000, 12345, 99999, 100000, 1234567890123, -5, 1.5, 1795625420702];
+    const big = Buffer.alloc(123456, 1);
+    const wire = encodeCommand(['X', ...nums, big]);
+    const { values } = decodeChunks([wire]);
+    expect(values).toEqual([[Buffer.from('X'), ...nums.map((n) => Buffer.from(String(n))), big]]);
+    expect(wire.length).toBe(commandLength(['X', ...nums, big]));
+  });
+
   it('CommandBuffer batches commands and keeps big arguments uncopied', () => {
     const cb = new CommandBuffer(64);
     const big = Buffer.alloc(100_000, 1);

@@ -50,7 +50,7 @@ describe('engine link cuts during the stream phase', () => {
     }
     const written = await load.stop();
     expect(written).toBeGreaterThan(1000);
-    await engine.waitCaughtUp();
+    await engine.waitCaughtUp(100, undefined, 30_000);
     const report = await engine.stop({ removeCheckpoint: true });
     const counters = await syncCounters(src);
     expect(counters.full).toBe(1);
@@ -75,5 +75,52 @@ describe('engine link cuts during the stream phase', () => {
     await engine.start();
     await expect(engine.done()).rejects.toThrow(/would delete the writes clients made on the target/);
     expect(await dst.get('client:write')).toBe('precious');
+  }, 30_000);
+
+  it('closes a silent link after the timeout and resumes with +CONTINUE', async () => {
+    const src = source.client();
+    const dst = target.client();
+    await dst.flushall();
+    const before = await syncCounters(src);
+    const engine = new SyncEngine({
+      from: parseRedisUrl(`redis://127.0.0.1:${proxy.port}`, '--from'),
+      to: parseRedisUrl(target.url, '--to'),
+      silenceTimeoutMs: 800,
+    });
+    await engine.start();
+    await waitFor(() => engine.phase === 'stream', 20_000, 'stream phase');
+    // The master PINGs only every 10 s: a 2.5 s stall in both directions trips the 0.8 s timeout.
+    const stalled = proxy.stall(2500);
+    await src.set('during:stall', '1');
+    await stalled;
+    await waitFor(async () => (await syncCounters(src)).partialOk > before.partialOk, 10_000, 'partial resync after the stall');
+    await src.set('after:stall', '1');
+    await engine.waitCaughtUp(100, undefined, 30_000);
+    const report = await engine.stop({ removeCheckpoint: true });
+    expect(report.reconnects).toBeGreaterThanOrEqual(1);
+    expect((await syncCounters(src)).full).toBe(before.full + 1);
+    expect(await digest(dst)).toBe(await digest(src));
+  }, 40_000);
+
+  it('keeps SWAPDB and MOVE exact and the checkpoint key in db 0 only', async () => {
+    const src = source.client();
+    const dst = target.client();
+    await dst.flushall();
+    const engine = new SyncEngine({ from: parseRedisUrl(source.url, '--from'), to: parseRedisUrl(target.url, '--to') });
+    await engine.start();
+    await waitFor(() => engine.phase === 'stream', 20_000, 'stream phase');
+    for (let i = 0; i < 5; i++) {
+      await src.set(`swap:${i}`, i);
+      await src.call('SWAPDB', '0', '1');
+      await src.set(`moved:${i}`, i);
+      await src.move(`moved:${i}`, 2);
+    }
+    await engine.waitCaughtUp(100, undefined, 30_000);
+    const inDb1 = target.client();
+    await inDb1.select(1);
+    expect(await inDb1.exists(CHECKPOINT_KEY)).toBe(0);
+    expect(await dst.exists(CHECKPOINT_KEY)).toBe(1);
+    await engine.stop({ removeCheckpoint: true });
+    expect(await digest(dst)).toBe(await digest(src));
   }, 30_000);
 });

@@ -11,6 +11,7 @@ function sample(): Buffer {
   return new RdbBuilder(11)
     .aux('redis-ver', '7.2.0')
     .select(0)
+    .key(0, 'medium', str('m'.repeat(100)))
     .raw([0xfb], len(3), len(1))
     .key(0, 'str', str('hello'), 4102444800000)
     .key(0, Buffer.from([0, 0xff]), Buffer.from([0xc0, 0xf6])) // int8 -10
@@ -40,7 +41,7 @@ describe('RdbParser framing', () => {
     const buf = sample();
     for (const mode of ['decode', 'payload'] as const) {
       const want = view(collect([buf], { mode }).c);
-      expect(want.keys.length).toBe(5);
+      expect(want.keys.length).toBe(6);
       for (let i = 0; i <= buf.length; i++) {
         expect(view(collect([buf.subarray(0, i), buf.subarray(i)], { mode }).c)).toEqual(want);
       }
@@ -49,6 +50,7 @@ describe('RdbParser framing', () => {
 
   it('decodes the sample as written', () => {
     const v = view(collect([sample()], { mode: 'decode' }).c);
+    expect(v.keys.shift()).toEqual({ db: 0, key: Buffer.from('medium').toString('hex'), type: 'string', exp: null, items: ['m'.repeat(100)], ttl: undefined });
     expect(v.keys).toEqual([
       { db: 0, key: Buffer.from('str').toString('hex'), type: 'string', exp: 4102444800000, items: ['hello'], ttl: undefined },
       { db: 0, key: '00ff', type: 'string', exp: null, items: ['-10'], ttl: undefined },

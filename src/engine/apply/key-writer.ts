@@ -46,8 +46,8 @@ export interface KeyWriterStats {
   functions: number;
 }
 
-const MSET_KEYS = 256;
-const MSET_BYTES = 256 * 1024;
+const MSET_KEYS = 1024;
+const MSET_BYTES = 512 * 1024;
 const CHUNK_ITEMS = 1024;
 const CHUNK_BYTES = 4 * 1024 * 1024;
 

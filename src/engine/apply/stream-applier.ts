@@ -99,11 +99,21 @@ export class StreamApplier {
       if (this.batchCommands >= BATCH_COMMANDS || this.batchBytes >= BATCH_BYTES) this.commit();
       return;
     }
-    let args: Buffer[] = argv;
+    let args: Arg[] = argv;
     const d = this.opts.filter.filterCommand(argv);
     if (d.action === 'drop') return;
     if (d.action === 'rewrite') args = d.argv;
     this.ensureOpen();
+    if (isWord(name, 'SWAPDB')) {
+      // The checkpoint key must not travel to another db with db 0's keys: drop it first (it is
+      // written again at the end of this same transaction).
+      this.queue(['SELECT', 0]);
+      this.queue(['DEL', CHECKPOINT_KEY]);
+      this.txDb = 0;
+      args = ['SWAPDB', this.mapDbArg(argv[1]), this.mapDbArg(argv[2])];
+    } else if (isWord(name, 'MOVE') && argv.length === 3) {
+      args = ['MOVE', argv[1], this.mapDbArg(argv[2])];
+    }
     const db = this.opts.filter.mapDb(this.srcDb);
     if (db !== this.txDb) {
       this.queue(['SELECT', db]);
@@ -156,6 +166,12 @@ export class StreamApplier {
     if (this.open) return;
     this.opts.conn.send(['MULTI'], this.onQueued);
     this.open = true;
+  }
+
+  /** A db number argument of the source, mapped through --db-map. */
+  private mapDbArg(b: Buffer | undefined): Arg {
+    const n = Number(b?.toString());
+    return Number.isInteger(n) ? this.opts.filter.mapDb(n) : (b ?? '');
   }
 
   private queue(args: Arg[]): number {

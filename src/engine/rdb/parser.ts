@@ -495,7 +495,10 @@ export class RdbParser {
     const vb = buf[vs];
     let ve: number;
     if (vb < 0x40) ve = vs + 1 + vb;
-    else if (vb < 0x80) ve = vs + 2 + (((vb & 0x3f) << 8) | buf[vs + 1]);
+    else if (vb < 0x80) {
+      if (vs + 1 >= end) return false;
+      ve = vs + 2 + (((vb & 0x3f) << 8) | buf[vs + 1]);
+    }
     else if (vb === 0xc0) ve = vs + 2;
     else if (vb === 0xc1) ve = vs + 3;
     else if (vb === 0xc2) ve = vs + 5;

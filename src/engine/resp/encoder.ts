@@ -18,7 +18,15 @@ function argLength(a: Arg): number {
   return a.length;
 }
 
+/** Digits of a non-negative integer (what lengths and counts are); other numbers via String. */
 function decimalLength(n: number): number {
+  if (Number.isSafeInteger(n) && n >= 0) {
+    if (n < 10) return 1;
+    if (n < 100) return 2;
+    if (n < 1000) return 3;
+    if (n < 10000) return 4;
+    if (n < 100000) return 5;
+  }
   return String(n).length;
 }
 
@@ -47,9 +55,17 @@ function writeCommandAt(out: Buffer, at: number, args: readonly Arg[]): number {
       p = writeHeader(out, p, 0x24, len);
       p += out.write(a, p, 'utf8');
     } else if (typeof a === 'number') {
-      const s = String(a);
-      p = writeHeader(out, p, 0x24, s.length);
-      p += out.write(s, p, 'latin1');
+      if (Number.isSafeInteger(a) && a >= 0) {
+        // `$<digits>\r\n<n>`: the number's own digits double as the payload.
+        const d = decimalLength(a);
+        p = writeHeader(out, p, 0x24, d);
+        for (let i = d - 1, v = a; i >= 0; i--, v = Math.floor(v / 10)) out[p + i] = 48 + (v % 10);
+        p += d;
+      } else {
+        const s = String(a);
+        p = writeHeader(out, p, 0x24, s.length);
+        p += out.write(s, p, 'latin1');
+      }
     } else {
       p = writeHeader(out, p, 0x24, a.length);
       p += a.copy(out, p);
@@ -60,13 +76,23 @@ function writeCommandAt(out: Buffer, at: number, args: readonly Arg[]): number {
   return p;
 }
 
-/** Writes `<prefix><n>\r\n`. */
+/** Writes `<prefix><n>\r\n` (n a non-negative integer: a length or a count). */
 function writeHeader(out: Buffer, p: number, prefix: number, n: number): number {
   out[p++] = prefix;
+  // NOTE: digits by hand: Buffer#write of a number's string was the encoder's hottest call.
   if (n < 10) {
     out[p++] = 48 + n;
+  } else if (n < 100) {
+    out[p++] = 48 + ((n / 10) | 0);
+    out[p++] = 48 + (n % 10);
+  } else if (n < 1000) {
+    out[p++] = 48 + ((n / 100) | 0);
+    out[p++] = 48 + (((n / 10) | 0) % 10);
+    out[p++] = 48 + (n % 10);
   } else {
-    p += out.write(String(n), p, 'latin1');
+    const d = decimalLength(n);
+    for (let i = d - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) out[p + i] = 48 + (v % 10);
+    p += d;
   }
   out[p++] = 13;
   out[p++] = 10;

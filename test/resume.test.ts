@@ -31,6 +31,7 @@ async function setup() {
   const load = startWriteLoad({ masterFile, lanes: 2, maxMs: 60_000 });
   const stop = async () => {
     await Promise.all([source.stop(), target.stop()]);
+    rmSync(dir, { recursive: true, force: true }); // here, not only in afterAll: a timed-out test still gets here
   };
   return { source, target, dir, statePath, args, load, stop };
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ferry } from './helpers/ferry-cli.js';
+import { ferry, spawnFerry } from './helpers/cli.js';
 
 /** redis-server processes whose command line mentions `dir` (the demo starts them with --dir inside it). */
 function serversUnder(dir: string): string[] {
@@ -41,22 +41,19 @@ describe('ferry demo', () => {
 
   it('Ctrl-C (SIGINT) mid-run exits 130 and still removes its servers and temp dirs', async () => {
     tmp = mkdtempSync(join(tmpdir(), 'ferry-demo-test-'));
+    const child = spawnFerry(['demo', '--keys', '2000'], { env: { TMPDIR: tmp } });
+    let stderr = '';
     let sent = false;
-    const r = await ferry(['demo', '--keys', '2000'], {
-      env: { TMPDIR: tmp },
-      timeoutMs: 60_000,
-      onStart(child, out) {
-        const t = setInterval(() => {
-          if (!sent && /A writer is writing/.test(out().stderr)) {
-            sent = true;
-            child.kill('SIGINT');
-          }
-        }, 20);
-        child.on('exit', () => clearInterval(t));
-      },
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && /A writer is writing/.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
     });
+    const r = await child;
     expect(sent).toBe(true);
-    expect(r.code).toBe(130);
+    expect(r.exitCode).toBe(130);
     expect(readdirSync(tmp)).toEqual([]);
     expect(serversUnder(tmp)).toEqual([]);
   });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { specFromFlags } from '../src/core/spec-from-flags.js';
 import { loadPlaybook } from '../src/playbook/load.js';
 import { freePort, startRedis, type TestServer } from './helpers/redis-server.js';
-import { ferry } from './helpers/ferry-cli.js';
+import { ferry } from './helpers/cli.js';
 
 const book = (name: string) => join(import.meta.dirname, '..', 'playbooks', name);
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from './helpers/ferry-cli.js';
+import { ferry } from './helpers/cli.js';
 import { startRedis, type TestServer } from './helpers/redis-server.js';
 
 interface Ev {

@@ -2,16 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FERRY_BIN, ferry } from './helpers/ferry-cli.js';
+import { BIN, ferry, snapshot } from './helpers/cli.js';
 import { startRedis, type TestServer } from './helpers/redis-server.js';
 import { startTmux, type TmuxSession } from './helpers/tmux.js';
 
-/** What must not change when the operator aborts: keys, role, the config ferry touches. */
-async function snapshot(s: TestServer) {
+/** Keys and values, config and role of a server (what must not change when the operator aborts). */
+async function state(s: TestServer) {
   const c = s.client();
-  const [keys, repl, ro, value] = await Promise.all([c.dbsize(), c.info('replication'), c.config('GET', 'replica-read-only'), c.get('k:1')]);
-  c.disconnect();
-  return { keys, role: /role:(\w+)/.exec(repl)?.[1], ro, value };
+  try {
+    return await snapshot(c);
+  } finally {
+    c.disconnect();
+  }
 }
 
 describe('wizard in a real terminal (tmux)', () => {
@@ -57,7 +59,7 @@ describe('wizard in a real terminal (tmux)', () => {
   }
 
   it('answers the questions, shows the plan, confirms, runs every step and exits 0', async () => {
-    const t = (tty = startTmux(dir, `node '${FERRY_BIN}'`));
+    const t = (tty = startTmux(dir, `node '${BIN}'`));
     await answer(t);
     const plan = t.screen();
     expect(plan).toContain(`Plan  redis://127.0.0.1:${a.port} → redis://127.0.0.1:${b.port}  (sync: native)`);
@@ -70,25 +72,26 @@ describe('wizard in a real terminal (tmux)', () => {
       expect(end).toMatch(new RegExp(`✔ ${step} `));
     }
     expect(await t.exitCode()).toBe(0);
-    const after = await snapshot(b);
-    expect(after).toMatchObject({ keys: 200, role: 'master', value: 'v1' });
-    expect((await snapshot(a)).role).toBe('slave'); // --retire replica: the rollback copy
+    const after = await state(b);
+    expect(Object.keys(after.data)).toHaveLength(200);
+    expect(after).toMatchObject({ role: 'master', data: { 'k:1': 'v1' } });
+    expect((await state(a)).role).toBe('slave'); // --retire replica: the rollback copy
   });
 
   it('Ctrl-C at the confirmation asks, then exits 130 with nothing changed on either server', async () => {
-    const before = [await snapshot(a), await snapshot(b)];
-    const t = (tty = startTmux(dir, `node '${FERRY_BIN}'`));
+    const before = [await state(a), await state(b)];
+    const t = (tty = startTmux(dir, `node '${BIN}'`));
     await answer(t);
     t.keys('C-c');
     await t.waitFor(/Abort\? Nothing has been changed yet\./);
     t.type('y');
     await t.waitFor(/Aborted: nothing was changed\./);
     expect(await t.exitCode()).toBe(130);
-    expect([await snapshot(a), await snapshot(b)]).toEqual(before);
+    expect([await state(a), await state(b)]).toEqual(before);
   });
 
   it('Ctrl-C during the run aborts cleanly: exit 130, source not paused, state saved and resumable', async () => {
-    const t = (tty = startTmux(dir, `node '${FERRY_BIN}'`));
+    const t = (tty = startTmux(dir, `node '${BIN}'`));
     await answer(t);
     t.type('y');
     await t.waitFor(/continue when done\?/, 40_000);
@@ -102,11 +105,12 @@ describe('wizard in a real terminal (tmux)', () => {
     await c.set('after-abort', '1');
     expect(/role:(\w+)/.exec(await c.info('replication'))?.[1]).toBe('master');
     c.disconnect();
-    const state = /To continue: ferry resume --state (\S+)/.exec(screen)?.[1] as string;
-    const r = await ferry(['resume', '--state', state, '--yes'], { cwd: dir, timeoutMs: 60_000 });
+    const statePath = /To continue: ferry resume --state (\S+)/.exec(screen)?.[1] as string;
+    const r = await ferry(['resume', '--state', statePath, '--yes'], { cwd: dir, timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
-    const after = await snapshot(b);
-    expect(after).toMatchObject({ keys: 201, role: 'master', value: 'v1' });
+    const after = await state(b);
+    expect(Object.keys(after.data)).toHaveLength(201);
+    expect(after).toMatchObject({ role: 'master', data: { 'k:1': 'v1', 'after-abort': '1' } });
   });
 
   it('without a terminal, ferry alone prints the help', async () => {

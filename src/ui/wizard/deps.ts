@@ -7,7 +7,7 @@ import { parseRedisUrl } from '../../core/endpoint.js';
 import { makePlan } from '../../core/plan.js';
 import { runMigration } from '../../core/runner.js';
 import { specFromFlags } from '../../core/spec-from-flags.js';
-import { freePort } from '../../demo/redis-process.js';
+import { pickFreePort } from '../../core/provision-server.js';
 import { paletteFor } from '../colors.js';
 import { renderPlan } from '../plan-render.js';
 import type { ServerSummary, WizardDeps } from './types.js';
@@ -46,5 +46,5 @@ export const realDeps: WizardDeps = {
     // NOTE: the operator confirmed the plan in the wizard: the runner does not ask a second time.
     await runMigration(spec, { yes: false, bus, signal, confirm, confirmed: true });
   },
-  freePort,
+  freePort: () => pickFreePort('127.0.0.1'),
 };

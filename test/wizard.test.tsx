@@ -52,6 +52,21 @@ function start(deps: WizardDeps) {
   return { ...r, code: () => code };
 }
 
+/** From the target question: attach to a URL, take the default of every other question, up to the confirmation. */
+async function attachWithDefaults(w: ReturnType<typeof start>) {
+  w.stdin.write('\u001b[B');
+  await tick();
+  w.stdin.write('\r');
+  await until(w.frames, /Target URL/);
+  await type(w.stdin, 'redis://127.0.0.1:6380');
+  for (let i = 0; i < 3; i++) {
+    await until(w.frames, /replicated|applications move|old master should/);
+    w.stdin.write('\r');
+    await tick();
+  }
+  await until(w.frames, /Run this migration now\?/);
+}
+
 async function type(stdin: { write(s: string): void }, text: string) {
   stdin.write(text);
   await tick();
@@ -103,17 +118,7 @@ describe('wizard (ink components)', () => {
     await until(w.frames, /Source/);
     await type(w.stdin, '');
     await until(w.frames, /Start a new local/);
-    w.stdin.write('\u001b[B');
-    await tick();
-    w.stdin.write('\r');
-    await until(w.frames, /Target URL/);
-    await type(w.stdin, 'redis://127.0.0.1:6380');
-    for (let i = 0; i < 3; i++) {
-      await until(w.frames, /replicated|applications move|old master should/);
-      w.stdin.write('\r');
-      await tick();
-    }
-    await until(w.frames, /Run this migration now\?/);
+    await attachWithDefaults(w);
     w.stdin.write('\u0003');
     await until(w.frames, /Abort\? Nothing has been changed yet/);
     w.stdin.write('y');
@@ -175,17 +180,7 @@ describe('wizard (ink components)', () => {
     const answered = await until(w.frames, /Start a new local/);
     expect(answered).toContain('Source  redis://:***@127.0.0.1:6379');
     expect(answered).not.toContain('hunter2');
-    w.stdin.write('\u001b[B');
-    await tick();
-    w.stdin.write('\r');
-    await until(w.frames, /Target URL/);
-    await type(w.stdin, 'redis://127.0.0.1:6380');
-    for (let i = 0; i < 3; i++) {
-      await until(w.frames, /replicated|applications move|old master should/);
-      w.stdin.write('\r');
-      await tick();
-    }
-    await until(w.frames, /Run this migration now\?/);
+    await attachWithDefaults(w);
     w.stdin.write('y');
     await until(w.frames, /▶ Wait until the new instance has caught up[\s\S]*lag 2\.0 KiB behind/);
     w.stdin.write('\u0003');

@@ -115,33 +115,18 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
     finish(ExitCode.interrupted);
   }
 
-  async function onSource(url: string) {
-    if (!url) return setError('the source URL is required, e.g. redis://127.0.0.1:6379');
+  /** Tests a URL answer live; on success records it and moves on, else shows why and asks again. */
+  async function probeAnswer(url: string, which: '--from' | '--to', next: Stage) {
+    const key = which === '--from' ? 'from' : 'to';
+    if (!url) return setError(`the ${key === 'from' ? 'source' : 'target'} URL is required, e.g. redis://127.0.0.1:${key === 'from' ? 6379 : 6380}`);
     setError(undefined);
     setBusy(`Connecting to ${redact(url)}…`);
     try {
-      const s = await deps.probe(url, '--from');
-      say(`Source  ${redact(url)}`, { color: 'green' });
+      const s = await deps.probe(url, which);
+      say(key === 'from' ? `Source  ${redact(url)}` : `Target  ${redact(url)} (attach)`, { color: 'green' });
       say(`        ${describeServer(s)}`, { dim: true });
-      setAnswers((a) => ({ ...a, from: url }));
-      setStage('target-kind');
-    } catch (err) {
-      setError(messageOf(err));
-    } finally {
-      setBusy(undefined);
-    }
-  }
-
-  async function onTargetUrl(url: string) {
-    if (!url) return setError('the target URL is required, e.g. redis://127.0.0.1:6380');
-    setError(undefined);
-    setBusy(`Connecting to ${redact(url)}…`);
-    try {
-      const s = await deps.probe(url, '--to');
-      say(`Target  ${redact(url)} (attach)`, { color: 'green' });
-      say(`        ${describeServer(s)}`, { dim: true });
-      setAnswers((a) => ({ ...a, to: url }));
-      setStage('sync');
+      setAnswers((a) => ({ ...a, [key]: url }));
+      setStage(next);
     } catch (err) {
       setError(messageOf(err));
     } finally {
@@ -281,7 +266,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
           </Text>
         ) : null}
         {stage === 'source' ? (
-          <TextField label="Source (the old master) URL:" defaultValue="redis://127.0.0.1:6379" hint="redis://[user:pass@]host:port[/db] · a password may also come from FERRY_FROM_PASSWORD" active={active} onSubmit={onSource} />
+          <TextField label="Source (the old master) URL:" defaultValue="redis://127.0.0.1:6379" hint="redis://[user:pass@]host:port[/db] · a password may also come from FERRY_FROM_PASSWORD" active={active} onSubmit={(url) => probeAnswer(url, '--from', 'target-kind')} />
         ) : null}
         {stage === 'target-kind' ? (
           <SelectList
@@ -291,7 +276,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
             onSubmit={(v) => setStage(v === 'start' ? 'target-port' : 'target-url')}
           />
         ) : null}
-        {stage === 'target-url' ? <TextField label="Target URL:" hint="an empty server: redis://host:port or rediss://… for TLS" active={active} onSubmit={onTargetUrl} /> : null}
+        {stage === 'target-url' ? <TextField label="Target URL:" hint="an empty server: redis://host:port or rediss://… for TLS" active={active} onSubmit={(url) => probeAnswer(url, '--to', 'sync')} /> : null}
         {stage === 'target-port' && suggestedPort !== undefined ? (
           <TextField label="Port for the new server:" defaultValue={String(suggestedPort)} active={active} onSubmit={onPort} />
         ) : null}

@@ -4,7 +4,8 @@
  * final offset. While paused the master takes no writes and expires nothing; it may still send
  * its replicas a PING (Redis 7.0 does, every repl-ping-replica-period), which moves its offset by
  * 14 bytes, so the master's offset is read again on every round until the target has it too.
- * If they do not meet in time the master is unpaused and the step fails (resumable). On success the pause stays until retire makes the old master a replica (or releases it).
+ * If they do not meet in time the master is unpaused and the step fails (resumable). On success
+ * the pause stays until retire makes the old master a replica (or releases it).
  */
 import type { Redis } from 'ioredis';
 import { StepError } from '../core/errors.js';

@@ -9,6 +9,7 @@
  * them. The slab is never overwritten once a chunk has been handed out.
  */
 import type { ChunkEntry, StreamEntryRecord, StreamMeta } from '../entry.js';
+import { lzfDecompress, lzfDecompressInto } from './lzf.js';
 import { doubleString } from './reader.js';
 
 /** Something decoders append elements to. */
@@ -19,6 +20,11 @@ export interface ItemSink {
   addInt(v: number | bigint): void;
   /** Appends a latin1/ASCII text (scores) as one element. */
   addText(s: string): void;
+  /**
+   * Appends the LZF-compressed src[start, end) inflated to `ulen` bytes as one element; `offset`
+   * (absolute position of src[start]) and `keyOf` name the place in errors.
+   */
+  addLzf(src: Uint8Array, start: number, end: number, ulen: number, offset: number, keyOf: { readonly key: Buffer | undefined }): void;
 }
 
 const SLAB = 256 * 1024;
@@ -214,6 +220,17 @@ export class RdbChunk implements ChunkEntry, ItemSink {
       d.set(src.subarray(start, end), at);
     }
     this.commit(at + n);
+  }
+
+  addLzf(src: Uint8Array, start: number, end: number, ulen: number, offset: number, keyOf: { readonly key: Buffer | undefined }): void {
+    if (this.cache !== undefined || ulen >= BIG) {
+      const b = lzfDecompress(src, start, end, ulen, offset, keyOf);
+      return this.addRange(b, 0, b.length);
+    }
+    // NOTE: inflated straight into the slab: no Buffer per compressed string, no second copy.
+    const at = this.reserve(ulen);
+    lzfDecompressInto(src, start, end, this.data, at, ulen, offset, keyOf);
+    this.commit(at + ulen);
   }
 
   addBuffer(b: Buffer): void {

@@ -363,9 +363,15 @@ export class Reader {
       this.pos = at + 4;
       return out.addInt(buf.readInt32LE(at));
     }
-    this.pos = p;
-    const b = this.string(what);
-    out.addRange(b, 0, b.length);
+    if (n !== ENC_LZF) return this.fail(`${what}: unknown string encoding ${n}`, p);
+    const clen = this.byteLen(`${what} (LZF compressed length)`);
+    const ulen = this.byteLen(`${what} (LZF length)`);
+    checkLzfRatio(this, clen, ulen, what);
+    const from = this.pos;
+    if (from + clen > this.end) this.short(clen, what);
+    this.pos = from + clen;
+    this.dataAt = this.base + from;
+    out.addLzf(buf, from, from + clen, ulen, this.base + from, this);
   }
 
   /** A ZSET (type 3) score appended to a sink as text. */

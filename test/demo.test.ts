@@ -30,6 +30,7 @@ describe('ferry demo', () => {
     expect(r.stdout).toMatch(/longest write stall\s+[\d.]+ m?s during the migration \(baseline: [\d.]+ m?s in the second before it\)/);
     expect(r.stdout).toMatch(/write pause \(fence\)\s+[\d.]+ m?s/);
     expect(r.stdout).toMatch(/time per step\s+preflight .* retire /);
+    expect(r.stdout).toMatch(/left behind\s+nothing: both servers stopped, their data dirs and the state file removed/);
     expect(r.stdout).toContain('Zero acknowledged writes lost.');
     const acked = Number(/writes acknowledged\s+([\d,]+)/.exec(r.stdout)?.[1].replace(/,/g, ''));
     expect(acked).toBeGreaterThan(100);

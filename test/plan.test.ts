@@ -71,6 +71,16 @@ describe('safety checks', () => {
     expect(warnings.join('\n')).toMatch(/no persistence/);
   });
 
+  it('advises on the diskless sync delay only when the source has one', () => {
+    const delayed = (diskless: string, delay: string) => {
+      const f = facts({ config: { ...server().config!, 'repl-diskless-sync': diskless, 'repl-diskless-sync-delay': delay } });
+      return assess(spec(), f).warnings.filter((w) => w.includes('repl-diskless-sync-delay'));
+    };
+    expect(delayed('yes', '5')).toEqual(['the source waits repl-diskless-sync-delay 5 s before a diskless full sync starts; CONFIG SET repl-diskless-sync-delay 0 on the source starts it at once']);
+    expect(delayed('yes', '0')).toEqual([]);
+    expect(delayed('no', '5')).toEqual([]);
+  });
+
   it('parses the replica class of client-output-buffer-limit', () => {
     expect(parseReplicaBufferLimit('normal 0 0 0 slave 268435456 67108864 60 pubsub 1 2 3')).toEqual({ hard: 268435456, soft: 67108864, softSeconds: 60 });
   });

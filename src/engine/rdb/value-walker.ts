@@ -15,13 +15,12 @@
  */
 import type { StreamMeta } from '../entry.js';
 import { newChunk, type RdbChunk } from './chunk.js';
-import { walkIntset, walkListpack, walkZiplist, walkZipmap } from './compact.js';
 import { NEED_MORE } from './errors.js';
 import { lzfDecompress } from './lzf.js';
 import { checkLzfRatio, doubleString, type Reader } from './reader.js';
 import { readStreamNode, readStreamTail, skipStreamNode } from './stream.js';
 import * as T from './types.js';
-import { decodeQuicklist2Node, readModuleId, skipValue, splitTriples } from './value.js';
+import { decodeBlob, decodeQuicklist2Node, isBlobType, readModuleId, skipValue } from './value.js';
 
 /** Largest piece of a raw string emitted at once. */
 const STRING_PIECE = 1 << 20;
@@ -248,10 +247,8 @@ export class ValueWalker {
         (out.fieldExpireAt ??= []).push(ttl === 0 ? 0 : t === T.RDB_TYPE_HASH_METADATA ? ttl + this.minExpire - 1 : ttl);
         return;
       }
-      case T.RDB_TYPE_LIST_QUICKLIST: {
-        const node = r.string('quicklist ziplist');
-        return walkZiplist(node, out, r.ctx());
-      }
+      case T.RDB_TYPE_LIST_QUICKLIST:
+        return decodeBlob(r, t, out);
       case T.RDB_TYPE_LIST_QUICKLIST_2:
         return decodeQuicklist2Node(r, out);
       case T.RDB_TYPE_STREAM_LISTPACKS:
@@ -376,16 +373,8 @@ export class ValueWalker {
 
   /** A value stored as one string blob (compact encodings). */
   private blob(r: Reader): void {
-    const t = this.type;
-    if (!this.emit) return r.skipString('value');
-    const b = r.string('value');
-    const ctx = r.ctx();
-    const out = this.sink;
-    if (t === T.RDB_TYPE_HASH_LISTPACK_EX || t === T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA) splitTriples(b, ctx, out);
-    else if (t === T.RDB_TYPE_HASH_ZIPMAP) walkZipmap(b, out, ctx);
-    else if (t === T.RDB_TYPE_SET_INTSET) walkIntset(b, out, ctx);
-    else if (t === T.RDB_TYPE_HASH_LISTPACK || t === T.RDB_TYPE_ZSET_LISTPACK || t === T.RDB_TYPE_SET_LISTPACK) walkListpack(b, out, ctx);
-    else walkZiplist(b, out, ctx);
+    if (this.emit) decodeBlob(r, this.type, this.sink);
+    else r.skipString('value');
   }
 }
 
@@ -418,13 +407,4 @@ function skipElement(r: Reader, t: number): void {
     case T.RDB_TYPE_STREAM_LISTPACKS_3:
       return skipStreamNode(r);
   }
-}
-
-/** Types whose value is a single string blob. */
-export function isBlobType(t: number): boolean {
-  return (
-    t === T.RDB_TYPE_HASH_ZIPMAP || t === T.RDB_TYPE_LIST_ZIPLIST || t === T.RDB_TYPE_SET_INTSET ||
-    t === T.RDB_TYPE_ZSET_ZIPLIST || t === T.RDB_TYPE_HASH_ZIPLIST || t === T.RDB_TYPE_HASH_LISTPACK ||
-    t === T.RDB_TYPE_ZSET_LISTPACK || t === T.RDB_TYPE_SET_LISTPACK || t === T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA
-  );
 }

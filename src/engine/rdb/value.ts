@@ -132,8 +132,6 @@ export function skipValue(r: Reader, type: number): void {
 
 /** Decodes a complete value into `out` (elements, fieldExpireAt, stream fields). */
 export function decodeValue(r: Reader, type: number, out: RdbChunk): void {
-  const blob = (what: string): Buffer => r.string(what);
-  const ctx = (): BlobCtx => r.ctx();
   switch (type) {
     case T.RDB_TYPE_STRING:
       return r.stringInto(out, 'string value');
@@ -159,20 +157,8 @@ export function decodeValue(r: Reader, type: number, out: RdbChunk): void {
         r.stringInto(out, 'hash value');
       }
       return;
-    case T.RDB_TYPE_HASH_ZIPMAP:
-      return walkZipmap(blob('zipmap'), out, ctx());
-    case T.RDB_TYPE_LIST_ZIPLIST:
-    case T.RDB_TYPE_ZSET_ZIPLIST:
-    case T.RDB_TYPE_HASH_ZIPLIST:
-      return walkZiplist(blob('ziplist'), out, ctx());
-    case T.RDB_TYPE_SET_INTSET:
-      return walkIntset(blob('intset'), out, ctx());
-    case T.RDB_TYPE_HASH_LISTPACK:
-    case T.RDB_TYPE_ZSET_LISTPACK:
-    case T.RDB_TYPE_SET_LISTPACK:
-      return walkListpack(blob('listpack'), out, ctx());
     case T.RDB_TYPE_LIST_QUICKLIST:
-      for (let n = r.len('quicklist node count'); n > 0; n--) walkZiplist(blob('quicklist ziplist'), out, ctx());
+      for (let n = r.len('quicklist node count'); n > 0; n--) decodeBlob(r, type, out);
       return;
     case T.RDB_TYPE_LIST_QUICKLIST_2:
       for (let n = r.len('quicklist node count'); n > 0; n--) decodeQuicklist2Node(r, out);
@@ -180,12 +166,9 @@ export function decodeValue(r: Reader, type: number, out: RdbChunk): void {
     case T.RDB_TYPE_HASH_METADATA_PRE_GA:
     case T.RDB_TYPE_HASH_METADATA:
       return decodeHashMetadata(r, type, out);
-    case T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA:
-    case T.RDB_TYPE_HASH_LISTPACK_EX: {
-      if (type === T.RDB_TYPE_HASH_LISTPACK_EX) r.skip(8, 'hash min expire');
-      const b = blob('hash listpack');
-      return splitTriples(b, ctx(), out);
-    }
+    case T.RDB_TYPE_HASH_LISTPACK_EX:
+      r.skip(8, 'hash min expire');
+      return decodeBlob(r, type, out);
     case T.RDB_TYPE_STREAM_LISTPACKS:
     case T.RDB_TYPE_STREAM_LISTPACKS_2:
     case T.RDB_TYPE_STREAM_LISTPACKS_3:
@@ -193,8 +176,53 @@ export function decodeValue(r: Reader, type: number, out: RdbChunk): void {
     case T.RDB_TYPE_MODULE_2:
       return r.fail('module value: cannot decode (kept raw for RESTORE)');
     default:
+      if (isBlobType(type)) return decodeBlob(r, type, out);
       unknownType(r, type);
   }
+}
+
+/** Types whose value is a single string blob (and quicklist 1 nodes). */
+export function isBlobType(t: number): boolean {
+  return (
+    t === T.RDB_TYPE_HASH_ZIPMAP || t === T.RDB_TYPE_LIST_ZIPLIST || t === T.RDB_TYPE_SET_INTSET ||
+    t === T.RDB_TYPE_ZSET_ZIPLIST || t === T.RDB_TYPE_HASH_ZIPLIST || t === T.RDB_TYPE_HASH_LISTPACK ||
+    t === T.RDB_TYPE_ZSET_LISTPACK || t === T.RDB_TYPE_SET_LISTPACK || t === T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA
+  );
+}
+
+/**
+ * Reads one compact blob (the whole value of a blob type, a quicklist 1 node, or the listpack of
+ * a HASH_LISTPACK_EX after its min-expire field) and walks it in place into `out`.
+ */
+export function decodeBlob(r: Reader, type: number, out: RdbChunk): void {
+  const b = r.blob(blobName(type));
+  const from = r.blobFrom;
+  const to = r.blobTo;
+  const ctx = r.ctx();
+  switch (type) {
+    case T.RDB_TYPE_HASH_LISTPACK:
+    case T.RDB_TYPE_ZSET_LISTPACK:
+    case T.RDB_TYPE_SET_LISTPACK:
+      return walkListpack(b, from, to, out, ctx);
+    case T.RDB_TYPE_SET_INTSET:
+      return walkIntset(b, from, to, out, ctx);
+    case T.RDB_TYPE_HASH_ZIPMAP:
+      return walkZipmap(b, from, to, out, ctx);
+    case T.RDB_TYPE_HASH_LISTPACK_EX:
+    case T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA:
+      return splitTriples(b, from, to, ctx, out);
+    default:
+      return walkZiplist(b, from, to, out, ctx);
+  }
+}
+
+/** What a blob is called in error messages. */
+function blobName(type: number): string {
+  if (type === T.RDB_TYPE_LIST_QUICKLIST) return 'quicklist ziplist';
+  if (type === T.RDB_TYPE_HASH_LISTPACK_EX || type === T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA) return 'hash listpack';
+  if (type === T.RDB_TYPE_SET_INTSET) return 'intset';
+  if (type === T.RDB_TYPE_HASH_ZIPMAP) return 'zipmap';
+  return type === T.RDB_TYPE_HASH_LISTPACK || type === T.RDB_TYPE_ZSET_LISTPACK || type === T.RDB_TYPE_SET_LISTPACK ? 'listpack' : 'ziplist';
 }
 
 /** LIST_QUICKLIST_2 node: len container (1 PLAIN = one raw element, 2 PACKED = listpack) + string. */
@@ -202,8 +230,8 @@ export function decodeQuicklist2Node(r: Reader, out: RdbChunk): void {
   const at = r.pos;
   const container = r.len('quicklist container');
   if (container === 1) return r.stringInto(out, 'quicklist node');
-  const data = r.string('quicklist node');
-  if (container === 2) walkListpack(data, out, r.ctx());
+  const b = r.blob('quicklist node');
+  if (container === 2) walkListpack(b, r.blobFrom, r.blobTo, out, r.ctx());
   else r.fail(`quicklist container type ${container}`, at);
 }
 
@@ -219,9 +247,11 @@ function decodeHashMetadata(r: Reader, type: number, out: RdbChunk): void {
   }
 }
 
+const triples = new ListpackIter();
+
 /** Types 23/25: a listpack of (field, value, ttl ms absolute, 0 = none) triples. */
-export function splitTriples(b: Buffer, ctx: BlobCtx, out: RdbChunk): void {
-  const it = new ListpackIter(b, ctx);
+export function splitTriples(b: Buffer, from: number, to: number, ctx: BlobCtx, out: RdbChunk): void {
+  const it = triples.reset(b, from, to, ctx);
   const ttls: number[] = (out.fieldExpireAt ??= []);
   for (;;) {
     if (!it.next()) return;

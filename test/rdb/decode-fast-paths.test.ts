@@ -1,0 +1,246 @@
+/**
+ * The decode-mode fast paths (see the NOTEs in src/engine/rdb/chunk.ts, compact.ts, lzf.ts):
+ * scores formatted without String(d), compact blobs walked in place inside the input buffer, LZF
+ * strings inflated straight into the chunk slab. Each must give exactly what the plain way gives.
+ */
+import { describe, expect, it } from 'vitest';
+import { fewDecimals, RdbChunk } from '../../src/engine/rdb/chunk.js';
+import { parseRdbBuffer, RdbError, RdbParser, type RdbRecord } from '../../src/engine/rdb/index.js';
+import { lzfDecompress } from '../../src/engine/rdb/lzf.js';
+import { doubleString } from '../../src/engine/rdb/reader.js';
+import { KeyCollector } from './collect.js';
+import { len, listpack, RdbBuilder, str } from './rdb-builder.js';
+
+function scoreText(d: number): string {
+  const c = new RdbChunk();
+  c.addDouble(d);
+  return c.items[0].toString('latin1');
+}
+
+/** The next double above (dir 1) or below (dir -1) a finite d. */
+function nextDouble(d: number, dir: 1 | -1): number {
+  const v = new DataView(new ArrayBuffer(8));
+  v.setFloat64(0, d);
+  const bits = v.getBigUint64(0);
+  v.setBigUint64(0, d === 0 ? 1n : (d > 0) === (dir > 0) ? bits + 1n : bits - 1n);
+  return d === 0 ? dir * v.getFloat64(0) : v.getFloat64(0);
+}
+
+/** A deterministic generator (xorshift32), so a failure can be reproduced. */
+function rng(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+describe('RdbChunk.addDouble', () => {
+  it('writes the same text as doubleString (String(d)) for edge cases', () => {
+    const edge = [
+      -0, 0, 1.5, -0.125, 0.1 + 0.2, 0.1, 1e21, 5e-7, 1e-6, -1e-6, 1e-7, 1 / 3, -2 / 3, 9.999999, 0.000015,
+      123456.789012, 3999999999.999999, -3999999999.5, 4e9 - 0.5, 4503599627.370495, 2 ** 53 - 0.5, 2 ** 53,
+      Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, Number.EPSILON, Infinity, -Infinity, NaN,
+    ];
+    for (const d of edge) expect(scoreText(d), String(d)).toBe(doubleString(d));
+    expect(scoreText(1.5)).toBe('1.5');
+    expect(scoreText(-0.125)).toBe('-0.125');
+    expect(scoreText(-0)).toBe('-0');
+    expect(fewDecimals(1.5)).toBe(1);
+    expect(fewDecimals(0.1 + 0.2)).toBe(0);
+  });
+
+  it('writes the same text as String(d) for decimals, their neighbours and random doubles, and it round-trips', () => {
+    const next = rng(12345);
+    const v = new DataView(new ArrayBuffer(8));
+    const values: number[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const m = Math.floor(next() * 9);
+      const k = Math.floor((next() - 0.5) * 2 * 10 ** (1 + Math.floor(next() * 15)));
+      const d = k / 10 ** m;
+      values.push(d, nextDouble(d, 1), nextDouble(d, -1), i * 1.5, -i / 7, i * 0.1, i / 1024);
+      v.setUint32(0, Math.floor(next() * 2 ** 32));
+      v.setUint32(4, Math.floor(next() * 2 ** 32));
+      values.push(v.getFloat64(0));
+    }
+    let fast = 0;
+    for (const d of values) {
+      const text = scoreText(d);
+      if (text !== doubleString(d)) expect(text, `score ${d}`).toBe(doubleString(d));
+      if (!Number.isNaN(d) && Number(text) !== d) expect(Number(text), `score ${d}`).toBe(d);
+      if (fewDecimals(d) > 0) fast++;
+    }
+    expect(fast).toBeGreaterThan(values.length / 8); // the fast path is really taken
+  });
+});
+
+function rdbError(fn: () => unknown): RdbError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof RdbError) return e;
+    throw e;
+  }
+  throw new Error('no RdbError thrown');
+}
+
+/** Decodes a whole file fed in pieces of `chunk` bytes, collecting keys only at the end. */
+function decodeKeys(buf: Buffer, chunk = buf.length): KeyCollector {
+  const records: RdbRecord[] = [];
+  const p = new RdbParser({ mode: 'decode' });
+  for (let i = 0; i < buf.length; i += chunk) records.push(...p.write(buf.subarray(i, i + chunk)));
+  p.end();
+  // NOTE: collected only after the whole input was parsed: the items of early chunks must still
+  // be intact (the slab is never overwritten once a chunk was handed out).
+  const c = new KeyCollector();
+  c.add(records);
+  return c;
+}
+
+const items = (c: KeyCollector, key: string): string[] => c.keys.find((k) => k.entry.key.toString() === key)!.items.map((b) => b.toString('latin1'));
+
+/** An intset blob of int16 values. */
+function intset16(values: number[]): Buffer {
+  const b = Buffer.alloc(8 + 2 * values.length);
+  b.writeUInt32LE(2, 0);
+  b.writeUInt32LE(values.length, 4);
+  values.forEach((x, i) => b.writeInt16LE(x, 8 + 2 * i));
+  return b;
+}
+
+/** A ziplist of short strings (prevlen 1 byte). */
+function ziplist(values: string[]): Buffer {
+  const entries: Buffer[] = [];
+  let prev = 0;
+  for (const s of values) {
+    const e = Buffer.concat([Buffer.from([prev, s.length]), Buffer.from(s)]);
+    entries.push(e);
+    prev = e.length;
+  }
+  const body = Buffer.concat(entries);
+  const head = Buffer.alloc(10);
+  head.writeUInt32LE(10 + body.length + 1, 0);
+  head.writeUInt16LE(values.length, 8);
+  return Buffer.concat([head, body, Buffer.from([0xff])]);
+}
+
+describe('compact blobs walked in place', () => {
+  const file = new RdbBuilder(11)
+    .key(0, 'pad', str('x'.repeat(300)))
+    .key(16, 'h', str(listpack(['f1', 'v1', 'n', 7])))
+    .key(11, 'is', str(intset16([-3, 5, 300])))
+    .key(14, 'ql1', Buffer.concat([len(2), str(ziplist(['a', 'bb'])), str(ziplist(['ccc']))]))
+    .key(18, 'ql2', Buffer.concat([len(2), len(2), str(listpack(['x', 1])), len(1), str('plain')]))
+    .build();
+
+  it('decodes blobs that lie anywhere in the input, for every split', () => {
+    for (const size of [file.length, 7, 64, 101]) {
+      const c = decodeKeys(file, size);
+      expect(items(c, 'h')).toEqual(['f1', 'v1', 'n', '7']);
+      expect(items(c, 'is')).toEqual(['-3', '5', '300']);
+      expect(items(c, 'ql1')).toEqual(['a', 'bb', 'ccc']);
+      expect(items(c, 'ql2')).toEqual(['x', '1', 'plain']);
+    }
+  });
+
+  it('names the absolute offset of the bad byte and the key', () => {
+    const lp = listpack(['a', 'b']);
+    lp[6 + 3] = 0xf7; // second element's encoding byte
+    const head = new RdbBuilder(11).key(0, 'pad', str('x'.repeat(300)));
+    const before = Buffer.concat([Buffer.from('REDIS0011'), Buffer.from([0]), str('pad'), str('x'.repeat(300)), Buffer.from([16]), str('badlp'), len(lp.length)]);
+    const e = rdbError(() => parseRdbBuffer(head.key(16, 'badlp', str(lp)).build(), { mode: 'decode' }));
+    expect(e.message).toMatch(/listpack entry encoding 0xf7 at byte \d+ of key 'badlp'/);
+    expect(e.offset).toBe(before.length + 6 + 3);
+
+    const is = intset16([1, 2]);
+    is.writeUInt32LE(3, 4); // count says 3
+    const e2 = rdbError(() => parseRdbBuffer(new RdbBuilder(11).key(0, 'pad', str('y'.repeat(70))).key(11, 'badis', str(is)).build(), { mode: 'decode' }));
+    expect(e2.message).toMatch(/intset length .* of key 'badis'/);
+    expect(e2.offset).toBe(9 + 1 + 4 + 2 + 70 + 1 + 6 + 1 + 4);
+
+    const zl = ziplist(['a', 'b']);
+    zl[zl.length - 1] = 0x00; // no end marker
+    const e3 = rdbError(() => parseRdbBuffer(new RdbBuilder(11).key(14, 'badzl', Buffer.concat([len(1), str(zl)])).build(), { mode: 'decode' }));
+    expect(e3.message).toMatch(/ziplist .* of key 'badzl'/);
+    expect(e3.offset).toBeGreaterThan(9 + 1 + 6 + 1 + 1);
+    expect(e3.offset).toBeLessThanOrEqual(9 + 1 + 6 + 1 + 1 + zl.length);
+  });
+});
+
+/**
+ * A valid LZF encoding (test data only): the first byte as a literal, then back references of
+ * distance 1 for runs of the previous byte and short literal runs for everything else.
+ */
+function lzfEncode(src: Buffer): Buffer {
+  const out: number[] = [];
+  let lit: number[] = [];
+  const flush = () => {
+    for (let i = 0; i < lit.length; i += 32) {
+      const part = lit.slice(i, i + 32);
+      out.push(part.length - 1, ...part);
+    }
+    lit = [];
+  };
+  let i = 0;
+  while (i < src.length) {
+    let run = 0;
+    if (i > 0) while (i + run < src.length && src[i + run] === src[i - 1] && run < 264) run++;
+    if (run >= 3) {
+      flush();
+      const l = run - 2;
+      if (l < 7) out.push((l << 5) | 0, 0);
+      else out.push((7 << 5) | 0, l - 7, 0);
+      i += run;
+    } else {
+      lit.push(src[i++]);
+    }
+  }
+  flush();
+  return Buffer.from(out);
+}
+
+/** An RDB LZF string: 0xC3, len clen, len ulen, data. */
+function lzfString(value: Buffer): Buffer {
+  const c = lzfEncode(value);
+  if (!lzfDecompress(c, 0, c.length, value.length).equals(value)) throw new Error('test LZF encoder is broken');
+  return Buffer.concat([Buffer.from([0xc3]), len(c.length), len(value.length), c]);
+}
+
+describe('LZF strings inflated into the chunk slab', () => {
+  const value = (i: number, n: number) => Buffer.from(`v${i}-${'z'.repeat(n)}-${'q'.repeat(i % 50)}!`);
+
+  it('gives the same values as lzfDecompress, across slab growth, and earlier chunks stay intact', () => {
+    const b = new RdbBuilder(11);
+    const want = new Map<string, Buffer>();
+    // Many small strings (fill several 256 KiB slabs) and big ones (a fresh slab each).
+    for (let i = 0; i < 2000; i++) {
+      const v = value(i, i % 200 === 0 ? 90_000 : 200);
+      want.set(`s${i}`, v);
+      b.key(0, `s${i}`, lzfString(v));
+    }
+    // A list whose elements together outgrow a slab: its chunk moves to a fresh slab while filling.
+    const list = Array.from({ length: 12 }, (_, i) => value(i, 60_000));
+    b.key(1, 'list', Buffer.concat([len(list.length), ...list.map(lzfString)]));
+    const file = b.build();
+    for (const size of [file.length, 65536]) {
+      const keys = new Map(decodeKeys(file, size).keys.map((k) => [k.entry.key.toString(), k.items]));
+      for (const [k, v] of want) {
+        if (!Buffer.concat(keys.get(k)!).equals(v)) expect(Buffer.concat(keys.get(k)!).toString(), k).toBe(v.toString());
+      }
+      const got = keys.get('list')!;
+      expect(got.length).toBe(list.length);
+      got.forEach((g, i) => expect(g.equals(list[i]), `list[${i}]`).toBe(true));
+    }
+  });
+
+  it('rejects corrupt LZF data naming the offset and the key', () => {
+    // literal 'a', then a 3-byte back reference 6 bytes back (only 1 byte was produced)
+    const bad = Buffer.from([0xc3, 4, 4, 0x00, 0x61, 0x20, 0x05]);
+    const file = new RdbBuilder(11).key(1, 'badlzf', Buffer.concat([len(1), bad])).build();
+    const e = rdbError(() => parseRdbBuffer(file, { mode: 'decode' }));
+    expect(e.message).toMatch(/LZF data \(back reference before the start\) at byte \d+ of key 'badlzf'/);
+    expect(e.offset).toBe(file.indexOf(Buffer.from([0x20, 0x05])) + 2);
+  });
+});

@@ -76,6 +76,25 @@ describe('RdbChunk.addDouble', () => {
   });
 });
 
+describe('RdbChunk.addRange', () => {
+  it('copies every length and alignment exactly, from several sources', () => {
+    const next = rng(777);
+    const sources = [0, 1, 2].map((k) => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 31 + k * 7) & 0xff)));
+    const c = new RdbChunk();
+    const want: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const src = sources[i % 3];
+      const n = i < 300 ? i : Math.floor(next() * 70);
+      const start = Math.floor(next() * (src.length - n));
+      c.addRange(src, start, start + n);
+      want.push(src.subarray(start, start + n));
+    }
+    const got = c.items;
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < want.length; i++) if (!got[i].equals(want[i])) expect(got[i].toString('hex'), `item ${i}`).toBe(want[i].toString('hex'));
+  });
+});
+
 function rdbError(fn: () => unknown): RdbError {
   try {
     fn();

@@ -76,6 +76,19 @@ describe('RdbChunk.addDouble', () => {
   });
 });
 
+describe('RdbChunk.addInt', () => {
+  it('writes the same text as String(v) for every width and sign', () => {
+    const values: Array<number | bigint> = [0, -0, 1, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32, 2 ** 53 - 1, -(2 ** 53 - 1), 2n ** 63n - 1n, -(2n ** 63n)];
+    for (let k = 0; k <= 15; k++) values.push(10 ** k, 10 ** k - 1, -(10 ** k), 10 ** k + 1);
+    const next = rng(99);
+    for (let i = 0; i < 20_000; i++) values.push(Math.floor((next() - 0.5) * 2 ** (1 + Math.floor(next() * 53))));
+    const c = new RdbChunk();
+    for (const v of values) c.addInt(v);
+    const got = c.items.map((b) => b.toString('latin1'));
+    expect(got).toEqual(values.map((v) => String(v)));
+  });
+});
+
 describe('RdbChunk.addRange', () => {
   it('copies every length and alignment exactly, from several sources', () => {
     const next = rng(777);

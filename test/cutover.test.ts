@@ -46,6 +46,19 @@ describe('cutover', () => {
     expect(o[2]).toBe(target.port);
   });
 
+  it.each(['engine', 'native'])('fence (%s): the PINGs the paused master still sends its replicas are waited for, not missed', async (sync) => {
+    const [source, target] = await Promise.all([startRedis({ args: ['--repl-ping-replica-period', '1'] }), startRedis()]);
+    live.push(source, target);
+    // The fence holds the pause 2.5 s before it compares offsets: the master sends 2-3 PINGs.
+    const r = await ferry(['run', '--yes', '--json', '--state', join(dir, `s${n++}.json`), '--from', source.url, '--to', target.url, '--repoint', 'none', '--sync', sync, '--pause-timeout', '10000'], { cwd: dir, env: { FERRY_TEST_FENCE_HOLD_MS: '2500' } });
+    expect(r.code, r.stderr).toBe(0);
+    const finalOffset = jsonEvents(r.stdout).find((e) => e.event === 'step.done' && e.step === 'fence')?.detail?.finalOffset as number;
+    // Only PINGs (14 bytes each) moved the offset: nothing was written.
+    expect(finalOffset).toBeGreaterThan(0);
+    expect(finalOffset % 14).toBe(0);
+    expect((await role(target))[0]).toBe('master');
+  });
+
   it('reports a straggler after the drain timeout; its later write fails loudly (READONLY)', async () => {
     const [source, target] = await pair();
     const straggler = source.client();

@@ -36,6 +36,8 @@ export interface ReplicationOffsets {
   syncBytes?: { done: number; total: number };
   /** Keys the initial sync has written to the target so far (engine only). */
   keysApplied?: number;
+  /** Engine only: stream offset received from the source (replicaOffset is what the target confirmed). */
+  receivedOffset?: number;
 }
 
 /** See the module comment for the contract. */

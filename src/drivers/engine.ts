@@ -119,6 +119,7 @@ export class EngineDriver implements ReplicationDriver {
     return {
       masterOffset,
       replicaOffset: Math.max(s.appliedOffset, 0),
+      receivedOffset: s.receivedOffset,
       linkUp: s.linkUp,
       syncing: s.phase !== 'stream',
       syncBytes: s.phase === 'rdb' ? { done: s.rdbBytes, total: s.rdbTotal } : undefined,

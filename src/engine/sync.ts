@@ -116,11 +116,12 @@ export class SyncEngine {
   }
 
   /** A snapshot for drivers and UIs. */
-  status(): { phase: SyncPhase; appliedOffset: number; linkUp: boolean; rdbBytes: number; rdbTotal: number; keysApplied: number; checkpoint: Checkpoint | null } {
+  status(): { phase: SyncPhase; appliedOffset: number; receivedOffset: number; linkUp: boolean; rdbBytes: number; rdbTotal: number; keysApplied: number; checkpoint: Checkpoint | null } {
     const link = this.link;
     return {
       phase: this.phase,
       appliedOffset: this.appliedOffset,
+      receivedOffset: this.applier ? this.applier.received : -1,
       linkUp: !!link && !link.closed && this.phase === 'stream',
       rdbBytes: link?.payloadBytes ?? 0,
       rdbTotal: link?.payloadTotal ?? -1,

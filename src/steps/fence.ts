@@ -1,9 +1,11 @@
 /**
  * fence: the cutover. `CLIENT PAUSE <ms> WRITE` on the old master (always with a timeout, so a
  * crashed ferry cannot leave it paused), then wait until the target has applied the source's
- * final offset. While paused the master sends no PINGs and expires nothing, so the offsets meet
- * exactly. If they do not meet in time the master is unpaused and the step fails (resumable).
- * On success the pause stays until retire makes the old master a replica (or releases it).
+ * final offset. While paused the master takes no writes and expires nothing; it may still send
+ * its replicas a PING (Redis 7.0 does, every repl-ping-replica-period), which moves its offset by
+ * 14 bytes, so the master's offset is read again on every round until the target has it too.
+ * If they do not meet in time the master is unpaused and the step fails (resumable). On success
+ * the pause stays until retire makes the old master a replica (or releases it).
  */
 import type { Redis } from 'ioredis';
 import { StepError } from '../core/errors.js';
@@ -53,7 +55,8 @@ export const fence: Step = {
           return { finalOffset: o.masterOffset, fenceMs: Date.now() - pausedAt };
         }
         if (Date.now() - pausedAt > waitMs) {
-          throw new StepError('fence', `the target did not reach the source's offset ${o.masterOffset} (at ${o.replicaOffset}, link ${o.linkUp ? 'up' : 'down'}) within the pause; writes resumed on the old master, nothing lost: resume, or raise --pause-timeout`);
+          const received = o.receivedOffset !== undefined ? `, engine received ${o.receivedOffset}` : '';
+          throw new StepError('fence', `the target did not reach the source's offset ${o.masterOffset} (at ${o.replicaOffset}${received}, link ${o.linkUp ? 'up' : 'down'}) within the pause; writes resumed on the old master, nothing lost: resume, or raise --pause-timeout`);
         }
         await sleep(2, ctx.signal);
       }

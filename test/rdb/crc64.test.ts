@@ -1,6 +1,6 @@
 /**
  * CRC64 (Jones, reflected, as Redis computes it): the check value, and the fast paths (JavaScript
- * slice-by-8, WebAssembly three-lane slice-by-8) against a plain bit-at-a-time reference, over
+ * slice-by-8 on assembled words and on an Int32Array view, WebAssembly three-lane slice-by-8) against a plain bit-at-a-time reference, over
  * lengths around every path's boundaries and fed in arbitrary pieces.
  */
 import { describe, expect, it } from 'vitest';
@@ -39,7 +39,7 @@ describe('crc64', () => {
   it('matches the bitwise reference on every path (JS, wasm lanes, wasm tail), at odd offsets', () => {
     const data = randomBytes(2 * WASM_BLOCK + 3 * LANE + 77, 7);
     const ref = (n: number, off: number) => reference(data.subarray(off, off + n));
-    const lengths = [1, 7, 8, 63, 64, 65, 4095, 4096, 4097, 3 * LANE - 1, 3 * LANE, 3 * LANE + 1, 3 * LANE + 8, 6 * LANE + 5, WASM_BLOCK - 1, WASM_BLOCK, WASM_BLOCK + 1, 2 * WASM_BLOCK + 3 * LANE + 70];
+    const lengths = [1, 7, 8, 15, 16, 17, 23, 63, 64, 65, 255, 256, 257, 4095, 4096, 4097, 3 * LANE - 1, 3 * LANE, 3 * LANE + 1, 3 * LANE + 8, 6 * LANE + 5, WASM_BLOCK - 1, WASM_BLOCK, WASM_BLOCK + 1, 2 * WASM_BLOCK + 3 * LANE + 70];
     for (const n of lengths) {
       for (const off of [0, 1, 3, 7]) expect(crc64(data, off, off + n), `length ${n} at offset ${off}`).toBe(ref(n, off));
     }

@@ -4,6 +4,7 @@
  * strings inflated straight into the chunk slab. Each must give exactly what the plain way gives.
  */
 import { describe, expect, it } from 'vitest';
+import { doubleLE, int16LE, int24LE, int32LE, uint32LE } from '../../src/engine/rdb/bytes.js';
 import { fewDecimals, RdbChunk } from '../../src/engine/rdb/chunk.js';
 import { parseRdbBuffer, RdbError, RdbParser, type RdbRecord } from '../../src/engine/rdb/index.js';
 import { lzfDecompress } from '../../src/engine/rdb/lzf.js';
@@ -73,6 +74,20 @@ describe('RdbChunk.addDouble', () => {
       if (fewDecimals(d) > 0) fast++;
     }
     expect(fast).toBeGreaterThan(values.length / 8); // the fast path is really taken
+  });
+});
+
+describe('bytes.ts readers', () => {
+  it('read what Buffer reads, at every alignment', () => {
+    const next = rng(4242);
+    const b = Buffer.from(Array.from({ length: 4096 }, () => Math.floor(next() * 256)));
+    for (const x of [0, 0xff, 0x7f, 0x80]) b.fill(x, 0, 16);
+    for (let p = 0; p + 8 <= b.length; p++) {
+      const ok =
+        int16LE(b, p) === b.readInt16LE(p) && int24LE(b, p) === b.readIntLE(p, 3) && int32LE(b, p) === b.readInt32LE(p) &&
+        uint32LE(b, p) === b.readUInt32LE(p) && Object.is(doubleLE(b, p), b.readDoubleLE(p));
+      if (!ok) expect(b.subarray(p, p + 8).toString('hex')).toBe('read the same');
+    }
   });
 });
 

@@ -217,8 +217,8 @@ describe('compact blobs walked in place', () => {
 });
 
 /**
- * A valid LZF encoding (test data only): the first byte as a literal, then back references of
- * distance 1 for runs of the previous byte and short literal runs for everything else.
+ * A valid LZF encoding (test data only): greedy, the longest match within the last 64 bytes (so
+ * back references of every short distance occur, overlapping ones included), literal runs else.
  */
 function lzfEncode(src: Buffer): Buffer {
   const out: number[] = [];
@@ -232,14 +232,23 @@ function lzfEncode(src: Buffer): Buffer {
   };
   let i = 0;
   while (i < src.length) {
-    let run = 0;
-    if (i > 0) while (i + run < src.length && src[i + run] === src[i - 1] && run < 264) run++;
-    if (run >= 3) {
+    let best = 0;
+    let dist = 0;
+    for (let d = 1; d <= Math.min(64, i); d++) {
+      let n = 0;
+      while (i + n < src.length && n < 264 && src[i + n] === src[i - d + n]) n++;
+      if (n > best) {
+        best = n;
+        dist = d;
+      }
+    }
+    if (best >= 3) {
       flush();
-      const l = run - 2;
-      if (l < 7) out.push((l << 5) | 0, 0);
-      else out.push((7 << 5) | 0, l - 7, 0);
-      i += run;
+      const l = best - 2;
+      const off = dist - 1;
+      if (l < 7) out.push((l << 5) | (off >> 8), off & 0xff);
+      else out.push((7 << 5) | (off >> 8), l - 7, off & 0xff);
+      i += best;
     } else {
       lit.push(src[i++]);
     }
@@ -256,7 +265,8 @@ function lzfString(value: Buffer): Buffer {
 }
 
 describe('LZF strings inflated into the chunk slab', () => {
-  const value = (i: number, n: number) => Buffer.from(`v${i}-${'z'.repeat(n)}-${'q'.repeat(i % 50)}!`);
+  const patterns = ['z', 'ab', 'abc', 'abcd', 'abcdefg', '0123456789abcdef'];
+  const value = (i: number, n: number) => Buffer.from(`v${i}-${patterns[i % patterns.length].repeat(n / 2)}-${'q'.repeat(i % 50)}!x${i}y${i}`);
 
   it('gives the same values as lzfDecompress, across slab growth, and earlier chunks stay intact', () => {
     const b = new RdbBuilder(11);

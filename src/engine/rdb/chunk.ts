@@ -9,6 +9,7 @@
  * them. The slab is never overwritten once a chunk has been handed out.
  */
 import type { ChunkEntry, StreamEntryRecord, StreamMeta } from '../entry.js';
+import { copyRange, viewOf } from './bytes.js';
 import { lzfDecompress, lzfDecompressInto } from './lzf.js';
 import { doubleString } from './reader.js';
 
@@ -61,41 +62,6 @@ export function fewDecimals(d: number): number {
     if (Number.isInteger(t)) return t / p === d && t % 10 !== 0 && t < 2 ** 52 && t > -(2 ** 52) ? m : 0;
   }
   return 0;
-}
-
-function viewOf(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
-/** The last source buffer copyRange() read from, and a DataView of it. */
-let srcBuf: Uint8Array | null = null;
-let srcView: DataView = viewOf(slab);
-
-/**
- * Copies src[start, end) into dst at `at` (dstView: a DataView of dst).
- * NOTE: 4 bytes at a time through DataViews (the last word may overlap the one before): a byte
- * loop measured ~2.5 ns per byte here, 2-3x slower for the 8-60-byte elements typical of RDBs;
- * set()/copy() need a view object per call (~90 ns) and only pay off for long ranges. The source's
- * DataView is made once per input buffer (the parser reads one chunk for many elements).
- */
-function copyRange(src: Uint8Array, start: number, end: number, dst: Uint8Array, dstView: DataView, at: number): void {
-  const n = end - start;
-  if (n < 4) {
-    for (let i = 0; i < n; i++) dst[at + i] = src[start + i];
-    return;
-  }
-  if (n > 256) {
-    dst.set(src.subarray(start, end), at);
-    return;
-  }
-  if (src !== srcBuf) {
-    srcBuf = src;
-    srcView = viewOf(src);
-  }
-  const sv = srcView;
-  const last = n - 4;
-  for (let k = 0; k < last; k += 4) dstView.setInt32(at + k, sv.getInt32(start + k, true), true);
-  dstView.setInt32(at + last, sv.getInt32(start + last, true), true);
 }
 
 /** Digits of a non-negative integer below 2^53. */
@@ -302,7 +268,7 @@ export class RdbChunk implements ChunkEntry, ItemSink {
     }
     // NOTE: inflated straight into the slab: no Buffer per compressed string, no second copy.
     const at = this.reserve(ulen);
-    lzfDecompressInto(src, start, end, this.data, at, ulen, offset, keyOf);
+    lzfDecompressInto(src, start, end, slab, at, ulen, offset, keyOf, slabView);
     this.commit(at + ulen);
   }
 

@@ -192,6 +192,32 @@ describe('compact blobs walked in place', () => {
     }
   });
 
+  it('decodes every listpack encoding, the rare ones between common ones', () => {
+    const entry = (...b: number[]) => Buffer.from([...b, b.length]); // encoding + data + 1-byte back-length
+    const i64 = Buffer.alloc(8);
+    i64.writeBigInt64LE(-(2n ** 62n));
+    const big = Buffer.alloc(8);
+    big.writeBigInt64LE(2n ** 62n + 1n);
+    const body = Buffer.concat([
+      entry(5), // 7-bit uint
+      entry(0xf1, 0x18, 0xfc), // int16 -1000
+      entry(0x83, 0x61, 0x62, 0x63), // "abc"
+      entry(0xf2, 0x60, 0x79, 0xfe), // int24 -100000
+      entry(0xdf, 0xff), // int13 -1
+      entry(0xf3, 0x00, 0x00, 0x00, 0x80), // int32 -2^31
+      entry(0xf4, ...i64), // int64 -2^62
+      entry(0xf4, ...big), // int64 beyond 2^53
+      entry(0xf0, 2, 0, 0, 0, 0x78, 0x79), // 32-bit length string "xy"
+      entry(0xe0, 1, 0x7a), // 12-bit length string "z"
+    ]);
+    const head = Buffer.alloc(6);
+    head.writeUInt32LE(6 + body.length + 1, 0);
+    head.writeUInt16LE(10, 4);
+    const lp = Buffer.concat([head, body, Buffer.from([0xff])]);
+    const c = decodeKeys(new RdbBuilder(11).key(0, 'pad', str('p')).key(14 + 4, 'ql', Buffer.concat([len(1), len(2), str(lp)])).build());
+    expect(items(c, 'ql')).toEqual(['5', '-1000', 'abc', '-100000', '-1', String(-(2 ** 31)), String(-(2n ** 62n)), String(2n ** 62n + 1n), 'xy', 'z']);
+  });
+
   it('names the absolute offset of the bad byte and the key', () => {
     const lp = listpack(['a', 'b']);
     lp[6 + 3] = 0xf7; // second element's encoding byte
@@ -200,6 +226,13 @@ describe('compact blobs walked in place', () => {
     const e = rdbError(() => parseRdbBuffer(head.key(16, 'badlp', str(lp)).build(), { mode: 'decode' }));
     expect(e.message).toMatch(/listpack entry encoding 0xf7 at byte \d+ of key 'badlp'/);
     expect(e.offset).toBe(before.length + 6 + 3);
+
+    const short = listpack(['abc', 'd']);
+    short[6] = 0x80 | 60; // first string claims 60 bytes
+    const f = new RdbBuilder(11).key(16, 'shortlp', str(short)).build();
+    const e4 = rdbError(() => parseRdbBuffer(f, { mode: 'decode' }));
+    expect(e4.message).toMatch(/listpack string past the end at byte \d+ of key 'shortlp'/);
+    expect(e4.offset).toBe(f.indexOf(short) + 6);
 
     const is = intset16([1, 2]);
     is.writeUInt32LE(3, 4); // count says 3

@@ -261,10 +261,56 @@ const EMPTY = Buffer.alloc(0);
 const NO_CTX: BlobCtx = { at: 0 };
 const shared = new ListpackIter();
 
-/** Appends every element of the listpack blob[start, end) to `out`. */
+/**
+ * Appends every element of the listpack blob[start, end) to `out`.
+ * NOTE: the common encodings (7-bit and 13-bit ints, 6-bit and 12-bit strings) are decoded here
+ * with local variables instead of through ListpackIter's fields (measured faster on the mixed
+ * decode benchmark); the rest are handed to the iterator.
+ */
 export function walkListpack(blob: Buffer, start: number, end: number, out: ItemSink, ctx: BlobCtx): void {
-  const it = shared.reset(blob, start, end, ctx);
-  while (it.next()) it.addTo(out);
+  if (end - start < 7) bad(ctx, 'listpack header (too short)', 0);
+  let p = start + 6;
+  for (;;) {
+    if (p >= end) bad(ctx, 'listpack (missing end marker)', p - start);
+    const at = p;
+    const e = blob[at];
+    if (e === 0xff) return;
+    // A string is blob[s, s + len); len < 0 means an integer, in num.
+    let s = 0;
+    let len = -1;
+    let num = 0;
+    if (e < 0x80) {
+      num = e;
+      p = at + 1;
+    } else if ((e & 0xc0) === 0x80) {
+      s = at + 1;
+      len = e & 0x3f;
+      p = s + len;
+    } else if ((e & 0xe0) === 0xc0) {
+      if (at + 2 > end) bad(ctx, 'listpack int13', at - start);
+      const v = ((e & 0x1f) << 8) | blob[at + 1];
+      num = v >= 4096 ? v - 8192 : v;
+      p = at + 2;
+    } else if ((e & 0xf0) === 0xe0) {
+      if (at + 2 > end) bad(ctx, 'listpack string length', at - start);
+      s = at + 2;
+      len = ((e & 0x0f) << 8) | blob[at + 1];
+      p = s + len;
+    } else {
+      const it = shared.reset(blob, start, end, ctx);
+      it.p = at;
+      it.next();
+      it.addTo(out);
+      p = it.p;
+      continue;
+    }
+    if (p > end) bad(ctx, 'listpack string past the end', at - start);
+    // Back-length: these entries are at most 4097 bytes, so 1 or 2 bytes.
+    p += p - at <= 127 ? 1 : 2;
+    if (p > end) bad(ctx, 'listpack entry back-length', at - start);
+    if (len >= 0) out.addRange(blob, s, s + len);
+    else out.addInt(num);
+  }
 }
 
 /** Intset: u32 LE encoding (2/4/8 bytes per int), u32 LE count, sorted signed ints (LE). */

@@ -26,18 +26,9 @@ export function uint32LE(b: Uint8Array, p: number): number {
   return int32LE(b, p) >>> 0;
 }
 
-const f64 = new Float64Array(1);
-const f64Bytes = new Uint8Array(f64.buffer);
-const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** IEEE 754 double, LE, at b[p]. */
+/** IEEE 754 double, LE, at b[p] (through the cached DataView of b, see viewFor()). */
 export function doubleLE(b: Uint8Array, p: number): number {
-  if (LE) {
-    for (let i = 0; i < 8; i++) f64Bytes[i] = b[p + i];
-  } else {
-    for (let i = 0; i < 8; i++) f64Bytes[7 - i] = b[p + i];
-  }
-  return f64[0];
+  return viewFor(b).getFloat64(p, true);
 }
 
 /** A DataView of exactly the bytes of b. */
@@ -45,9 +36,21 @@ export function viewOf(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
-/** The last source buffer copyRange() read from, and a DataView of it. */
+/** The last buffer viewFor() was asked for, and a DataView of it. */
 let srcBuf: Uint8Array | null = null;
-let srcView: DataView = viewOf(f64Bytes);
+let srcView: DataView = viewOf(new Uint8Array(0));
+
+/**
+ * A DataView of b, kept for the next call: the parser reads many values from one input chunk,
+ * so this makes one view per chunk, not one per value.
+ */
+export function viewFor(b: Uint8Array): DataView {
+  if (b !== srcBuf) {
+    srcBuf = b;
+    srcView = viewOf(b);
+  }
+  return srcView;
+}
 
 /**
  * Copies src[start, end) into dst at `at` (dstView: a DataView of dst).
@@ -66,11 +69,7 @@ export function copyRange(src: Uint8Array, start: number, end: number, dst: Uint
     dst.set(src.subarray(start, end), at);
     return;
   }
-  if (src !== srcBuf) {
-    srcBuf = src;
-    srcView = viewOf(src);
-  }
-  const sv = srcView;
+  const sv = viewFor(src);
   const last = n - 4;
   for (let k = 0; k < last; k += 4) dstView.setInt32(at + k, sv.getInt32(start + k, true), true);
   dstView.setInt32(at + last, sv.getInt32(start + last, true), true);

@@ -9,7 +9,7 @@
  *   special string: 0 int8 · 1 int16 LE · 2 int32 LE · 3 LZF (len clen, len ulen, clen bytes)
  */
 import type { ItemSink } from './chunk.js';
-import { doubleLE, int16LE, int32LE } from './bytes.js';
+import { doubleLE, int16LE, int32LE, uint32LE } from './bytes.js';
 import { lzfDecompress } from './lzf.js';
 import { NEED_MORE, RdbError } from './errors.js';
 
@@ -148,8 +148,8 @@ export class Reader {
   /** int64 LE as a number (ms timestamps; exact below 2^53). */
   int64LE(what: string): number {
     if (this.pos + 8 > this.end) this.short(8, what);
-    const lo = this.buf.readUInt32LE(this.pos);
-    const hi = this.buf.readInt32LE(this.pos + 4);
+    const lo = uint32LE(this.buf, this.pos);
+    const hi = int32LE(this.buf, this.pos + 4);
     this.pos += 8;
     return hi * 4294967296 + lo;
   }

@@ -4,6 +4,7 @@
  * strings inflated straight into the chunk slab. Each must give exactly what the plain way gives.
  */
 import { describe, expect, it } from 'vitest';
+import { doubleLE, int16LE, int24LE, int32LE, uint32LE } from '../../src/engine/rdb/bytes.js';
 import { fewDecimals, RdbChunk } from '../../src/engine/rdb/chunk.js';
 import { parseRdbBuffer, RdbError, RdbParser, type RdbRecord } from '../../src/engine/rdb/index.js';
 import { lzfDecompress } from '../../src/engine/rdb/lzf.js';
@@ -76,6 +77,52 @@ describe('RdbChunk.addDouble', () => {
   });
 });
 
+describe('bytes.ts readers', () => {
+  it('read what Buffer reads, at every alignment', () => {
+    const next = rng(4242);
+    const b = Buffer.from(Array.from({ length: 4096 }, () => Math.floor(next() * 256)));
+    for (const x of [0, 0xff, 0x7f, 0x80]) b.fill(x, 0, 16);
+    for (let p = 0; p + 8 <= b.length; p++) {
+      const ok =
+        int16LE(b, p) === b.readInt16LE(p) && int24LE(b, p) === b.readIntLE(p, 3) && int32LE(b, p) === b.readInt32LE(p) &&
+        uint32LE(b, p) === b.readUInt32LE(p) && Object.is(doubleLE(b, p), b.readDoubleLE(p));
+      if (!ok) expect(b.subarray(p, p + 8).toString('hex')).toBe('read the same');
+    }
+  });
+});
+
+describe('RdbChunk.addInt', () => {
+  it('writes the same text as String(v) for every width and sign', () => {
+    const values: Array<number | bigint> = [0, -0, 1, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 32, 2 ** 53 - 1, -(2 ** 53 - 1), 2n ** 63n - 1n, -(2n ** 63n)];
+    for (let k = 0; k <= 15; k++) values.push(10 ** k, 10 ** k - 1, -(10 ** k), 10 ** k + 1);
+    const next = rng(99);
+    for (let i = 0; i < 20_000; i++) values.push(Math.floor((next() - 0.5) * 2 ** (1 + Math.floor(next() * 53))));
+    const c = new RdbChunk();
+    for (const v of values) c.addInt(v);
+    const got = c.items.map((b) => b.toString('latin1'));
+    expect(got).toEqual(values.map((v) => String(v)));
+  });
+});
+
+describe('RdbChunk.addRange', () => {
+  it('copies every length and alignment exactly, from several sources', () => {
+    const next = rng(777);
+    const sources = [0, 1, 2].map((k) => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 31 + k * 7) & 0xff)));
+    const c = new RdbChunk();
+    const want: Buffer[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const src = sources[i % 3];
+      const n = i < 300 ? i : Math.floor(next() * 70);
+      const start = Math.floor(next() * (src.length - n));
+      c.addRange(src, start, start + n);
+      want.push(src.subarray(start, start + n));
+    }
+    const got = c.items;
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < want.length; i++) if (!got[i].equals(want[i])) expect(got[i].toString('hex'), `item ${i}`).toBe(want[i].toString('hex'));
+  });
+});
+
 function rdbError(fn: () => unknown): RdbError {
   try {
     fn();
@@ -145,6 +192,32 @@ describe('compact blobs walked in place', () => {
     }
   });
 
+  it('decodes every listpack encoding, the rare ones between common ones', () => {
+    const entry = (...b: number[]) => Buffer.from([...b, b.length]); // encoding + data + 1-byte back-length
+    const i64 = Buffer.alloc(8);
+    i64.writeBigInt64LE(-(2n ** 62n));
+    const big = Buffer.alloc(8);
+    big.writeBigInt64LE(2n ** 62n + 1n);
+    const body = Buffer.concat([
+      entry(5), // 7-bit uint
+      entry(0xf1, 0x18, 0xfc), // int16 -1000
+      entry(0x83, 0x61, 0x62, 0x63), // "abc"
+      entry(0xf2, 0x60, 0x79, 0xfe), // int24 -100000
+      entry(0xdf, 0xff), // int13 -1
+      entry(0xf3, 0x00, 0x00, 0x00, 0x80), // int32 -2^31
+      entry(0xf4, ...i64), // int64 -2^62
+      entry(0xf4, ...big), // int64 beyond 2^53
+      entry(0xf0, 2, 0, 0, 0, 0x78, 0x79), // 32-bit length string "xy"
+      entry(0xe0, 1, 0x7a), // 12-bit length string "z"
+    ]);
+    const head = Buffer.alloc(6);
+    head.writeUInt32LE(6 + body.length + 1, 0);
+    head.writeUInt16LE(10, 4);
+    const lp = Buffer.concat([head, body, Buffer.from([0xff])]);
+    const c = decodeKeys(new RdbBuilder(11).key(0, 'pad', str('p')).key(14 + 4, 'ql', Buffer.concat([len(1), len(2), str(lp)])).build());
+    expect(items(c, 'ql')).toEqual(['5', '-1000', 'abc', '-100000', '-1', String(-(2 ** 31)), String(-(2n ** 62n)), String(2n ** 62n + 1n), 'xy', 'z']);
+  });
+
   it('names the absolute offset of the bad byte and the key', () => {
     const lp = listpack(['a', 'b']);
     lp[6 + 3] = 0xf7; // second element's encoding byte
@@ -153,6 +226,13 @@ describe('compact blobs walked in place', () => {
     const e = rdbError(() => parseRdbBuffer(head.key(16, 'badlp', str(lp)).build(), { mode: 'decode' }));
     expect(e.message).toMatch(/listpack entry encoding 0xf7 at byte \d+ of key 'badlp'/);
     expect(e.offset).toBe(before.length + 6 + 3);
+
+    const short = listpack(['abc', 'd']);
+    short[6] = 0x80 | 60; // first string claims 60 bytes
+    const f = new RdbBuilder(11).key(16, 'shortlp', str(short)).build();
+    const e4 = rdbError(() => parseRdbBuffer(f, { mode: 'decode' }));
+    expect(e4.message).toMatch(/listpack string past the end at byte \d+ of key 'shortlp'/);
+    expect(e4.offset).toBe(f.indexOf(short) + 6);
 
     const is = intset16([1, 2]);
     is.writeUInt32LE(3, 4); // count says 3
@@ -170,8 +250,8 @@ describe('compact blobs walked in place', () => {
 });
 
 /**
- * A valid LZF encoding (test data only): the first byte as a literal, then back references of
- * distance 1 for runs of the previous byte and short literal runs for everything else.
+ * A valid LZF encoding (test data only): greedy, the longest match within the last 64 bytes (so
+ * back references of every short distance occur, overlapping ones included), literal runs else.
  */
 function lzfEncode(src: Buffer): Buffer {
   const out: number[] = [];
@@ -185,14 +265,23 @@ function lzfEncode(src: Buffer): Buffer {
   };
   let i = 0;
   while (i < src.length) {
-    let run = 0;
-    if (i > 0) while (i + run < src.length && src[i + run] === src[i - 1] && run < 264) run++;
-    if (run >= 3) {
+    let best = 0;
+    let dist = 0;
+    for (let d = 1; d <= Math.min(64, i); d++) {
+      let n = 0;
+      while (i + n < src.length && n < 264 && src[i + n] === src[i - d + n]) n++;
+      if (n > best) {
+        best = n;
+        dist = d;
+      }
+    }
+    if (best >= 3) {
       flush();
-      const l = run - 2;
-      if (l < 7) out.push((l << 5) | 0, 0);
-      else out.push((7 << 5) | 0, l - 7, 0);
-      i += run;
+      const l = best - 2;
+      const off = dist - 1;
+      if (l < 7) out.push((l << 5) | (off >> 8), off & 0xff);
+      else out.push((7 << 5) | (off >> 8), l - 7, off & 0xff);
+      i += best;
     } else {
       lit.push(src[i++]);
     }
@@ -209,7 +298,8 @@ function lzfString(value: Buffer): Buffer {
 }
 
 describe('LZF strings inflated into the chunk slab', () => {
-  const value = (i: number, n: number) => Buffer.from(`v${i}-${'z'.repeat(n)}-${'q'.repeat(i % 50)}!`);
+  const patterns = ['z', 'ab', 'abc', 'abcd', 'abcdefg', '0123456789abcdef'];
+  const value = (i: number, n: number) => Buffer.from(`v${i}-${patterns[i % patterns.length].repeat(n / 2)}-${'q'.repeat(i % 50)}!x${i}y${i}`);
 
   it('gives the same values as lzfDecompress, across slab growth, and earlier chunks stay intact', () => {
     const b = new RdbBuilder(11);

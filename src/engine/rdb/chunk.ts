@@ -9,6 +9,7 @@
  * them. The slab is never overwritten once a chunk has been handed out.
  */
 import type { ChunkEntry, StreamEntryRecord, StreamMeta } from '../entry.js';
+import { copyRange, viewOf } from './bytes.js';
 import { lzfDecompress, lzfDecompressInto } from './lzf.js';
 import { doubleString } from './reader.js';
 
@@ -34,6 +35,8 @@ const OFFS = 64 * 1024;
 /** The shared byte slab and its first free byte. */
 let slab = Buffer.allocUnsafe(SLAB);
 let slabPos = 0;
+/** A DataView of `slab` (see copyRange()). */
+let slabView = viewOf(slab);
 /** The shared offsets slab (element end positions) and its first free entry. */
 let offSlab = new Int32Array(OFFS);
 let offPos = 0;
@@ -63,12 +66,33 @@ export function fewDecimals(d: number): number {
 
 /** Digits of a non-negative integer below 2^53. */
 function digits(x: number): number {
-  let d = 1;
-  while (x >= 10) {
-    x = Math.floor(x / 10);
-    d++;
-  }
+  // NOTE: comparisons, not a division per digit (most integers in RDBs are short).
+  if (x < 10) return 1;
+  if (x < 100) return 2;
+  if (x < 1000) return 3;
+  if (x < 10000) return 4;
+  if (x < 100000) return 5;
+  let d = 6;
+  for (let t = 1000000; x >= t && d < 16; t *= 10) d++;
   return d;
+}
+
+/** Writes the decimal digits of a non-negative integer x (below 2^53) so that they end before d[end]. */
+function writeDigits(d: Uint8Array, end: number, x: number): void {
+  let p = end;
+  while (x >= 2147483648) {
+    const q = Math.floor(x / 10);
+    d[--p] = 48 + (x - q * 10);
+    x = q;
+  }
+  // NOTE: int32 arithmetic (| 0) for the low digits: V8 then divides by 10 with a multiply
+  // instead of a floating-point division and floor.
+  let y = x | 0;
+  do {
+    const q = (y / 10) | 0;
+    d[--p] = 48 + (y - q * 10);
+    y = q;
+  } while (y > 0);
 }
 
 /** See the module comment. */
@@ -170,6 +194,19 @@ export class RdbChunk implements ChunkEntry, ItemSink {
 
   /** Reserves len bytes and one offset entry at the end of this chunk; returns the byte position. */
   private reserve(len: number): number {
+    const o = this.offs;
+    const idx = this.ob + this.n;
+    const end = o[idx];
+    // Fast path: this chunk is at the end of both shared slabs and they have room.
+    if (end === slabPos && idx + 1 === offPos && this.data === slab && o === offSlab && end + len <= slab.length && offPos < o.length && this.cache === undefined) {
+      slabPos = end + len;
+      return end;
+    }
+    return this.reserveSlow(len);
+  }
+
+  /** reserve() when a slab is full or another chunk appended to the slabs since this one did. */
+  private reserveSlow(len: number): number {
     if (this.cache !== undefined) throw new Error('RdbChunk: append after items were materialized');
     if (this.n === 0 && (this.data !== slab || this.offs !== offSlab || this.ob + 1 !== offPos || this.offs[this.ob] !== slabPos)) this.start();
     const o = this.offs;
@@ -188,6 +225,7 @@ export class RdbChunk implements ChunkEntry, ItemSink {
       for (let i = 0; i <= this.n; i++) o[b + i] -= start;
       this.data = fresh;
       slab = fresh;
+      slabView = viewOf(fresh);
       slabPos = used + len;
       at = used;
     }
@@ -211,23 +249,6 @@ export class RdbChunk implements ChunkEntry, ItemSink {
 
   addRange(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
-    const o = this.offs;
-    const idx = this.ob + this.n;
-    const at0 = o[idx];
-    // Fast path: this chunk is at the end of both shared slabs and they have room.
-    if (at0 === slabPos && idx + 1 === offPos && this.data === slab && o === offSlab && at0 + n <= slab.length && offPos < o.length && this.cache === undefined) {
-      const d = slab;
-      if (n <= 64) {
-        for (let i = 0; i < n; i++) d[at0 + i] = src[start + i];
-      } else {
-        d.set(src.subarray(start, end), at0);
-      }
-      slabPos = at0 + n;
-      o[idx + 1] = at0 + n;
-      offPos = idx + 2;
-      this.n++;
-      return;
-    }
     if (this.cache !== undefined || n >= BIG) {
       // NOTE: a big element is not copied into the slab (that would need a slab twice its size):
       // the chunk switches to keeping Buffers, and this one is a view of its source.
@@ -236,12 +257,7 @@ export class RdbChunk implements ChunkEntry, ItemSink {
       return;
     }
     const at = this.reserve(n);
-    const d = this.data;
-    if (n <= 64) {
-      for (let i = 0; i < n; i++) d[at + i] = src[start + i];
-    } else {
-      d.set(src.subarray(start, end), at);
-    }
+    copyRange(src, start, end, slab, slabView, at);
     this.commit(at + n);
   }
 
@@ -252,7 +268,7 @@ export class RdbChunk implements ChunkEntry, ItemSink {
     }
     // NOTE: inflated straight into the slab: no Buffer per compressed string, no second copy.
     const at = this.reserve(ulen);
-    lzfDecompressInto(src, start, end, this.data, at, ulen, offset, keyOf);
+    lzfDecompressInto(src, start, end, slab, at, ulen, offset, keyOf, slabView);
     this.commit(at + ulen);
   }
 
@@ -272,17 +288,11 @@ export class RdbChunk implements ChunkEntry, ItemSink {
     if (this.cache !== undefined) return void this.cache.push(Buffer.from(String(v), 'latin1'));
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) return this.addText(String(v));
     const neg = v < 0;
-    let x = neg ? -v : v;
+    const x = neg ? -v : v;
     const len = digits(x) + (neg ? 1 : 0);
     const at = this.reserve(len);
-    const d = this.data;
-    let p = at + len;
-    do {
-      const q = Math.floor(x / 10);
-      d[--p] = 48 + (x - q * 10);
-      x = q;
-    } while (x > 0);
-    if (neg) d[at] = 45;
+    writeDigits(slab, at + len, x);
+    if (neg) slab[at] = 45;
     this.commit(at + len);
   }
 

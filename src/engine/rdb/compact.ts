@@ -11,6 +11,7 @@
  */
 import type { ItemSink } from './chunk.js';
 import { RdbError } from './errors.js';
+import { int16LE, int24LE, int32LE } from './bytes.js';
 import { intText } from './reader.js';
 
 /** Where a blob came from, for errors (`reader` names the key lazily: no Buffer per blob). */
@@ -64,11 +65,11 @@ export function walkZiplist(blob: Buffer, start: number, end: number, out: ItemS
     let v: number | bigint;
     if (e === 0xc0) {
       if (p + 2 > end) bad(ctx, 'ziplist int16', p - start);
-      v = blob.readInt16LE(p);
+      v = int16LE(blob, p);
       p += 2;
     } else if (e === 0xd0) {
       if (p + 4 > end) bad(ctx, 'ziplist int32', p - start);
-      v = blob.readInt32LE(p);
+      v = int32LE(blob, p);
       p += 4;
     } else if (e === 0xe0) {
       if (p + 8 > end) bad(ctx, 'ziplist int64', p - start);
@@ -76,7 +77,7 @@ export function walkZiplist(blob: Buffer, start: number, end: number, out: ItemS
       p += 8;
     } else if (e === 0xf0) {
       if (p + 3 > end) bad(ctx, 'ziplist int24', p - start);
-      v = blob.readIntLE(p, 3);
+      v = int24LE(blob, p);
       p += 3;
     } else if (e === 0xfe) {
       if (p + 1 > end) bad(ctx, 'ziplist int8', p - start);
@@ -201,15 +202,15 @@ export class ListpackIter {
       }
       case 0xf1:
         if (p + 3 > end) this.fail('listpack int16', start);
-        this.num = blob.readInt16LE(p + 1);
+        this.num = int16LE(blob, p + 1);
         return p + 3;
       case 0xf2:
         if (p + 4 > end) this.fail('listpack int24', start);
-        this.num = blob.readIntLE(p + 1, 3);
+        this.num = int24LE(blob, p + 1);
         return p + 4;
       case 0xf3:
         if (p + 5 > end) this.fail('listpack int32', start);
-        this.num = blob.readInt32LE(p + 1);
+        this.num = int32LE(blob, p + 1);
         return p + 5;
       case 0xf4: {
         if (p + 9 > end) this.fail('listpack int64', start);
@@ -260,10 +261,56 @@ const EMPTY = Buffer.alloc(0);
 const NO_CTX: BlobCtx = { at: 0 };
 const shared = new ListpackIter();
 
-/** Appends every element of the listpack blob[start, end) to `out`. */
+/**
+ * Appends every element of the listpack blob[start, end) to `out`.
+ * NOTE: the common encodings (7-bit and 13-bit ints, 6-bit and 12-bit strings) are decoded here
+ * with local variables instead of through ListpackIter's fields (measured faster on the mixed
+ * decode benchmark); the rest are handed to the iterator.
+ */
 export function walkListpack(blob: Buffer, start: number, end: number, out: ItemSink, ctx: BlobCtx): void {
-  const it = shared.reset(blob, start, end, ctx);
-  while (it.next()) it.addTo(out);
+  if (end - start < 7) bad(ctx, 'listpack header (too short)', 0);
+  let p = start + 6;
+  for (;;) {
+    if (p >= end) bad(ctx, 'listpack (missing end marker)', p - start);
+    const at = p;
+    const e = blob[at];
+    if (e === 0xff) return;
+    // A string is blob[s, s + len); len < 0 means an integer, in num.
+    let s = 0;
+    let len = -1;
+    let num = 0;
+    if (e < 0x80) {
+      num = e;
+      p = at + 1;
+    } else if ((e & 0xc0) === 0x80) {
+      s = at + 1;
+      len = e & 0x3f;
+      p = s + len;
+    } else if ((e & 0xe0) === 0xc0) {
+      if (at + 2 > end) bad(ctx, 'listpack int13', at - start);
+      const v = ((e & 0x1f) << 8) | blob[at + 1];
+      num = v >= 4096 ? v - 8192 : v;
+      p = at + 2;
+    } else if ((e & 0xf0) === 0xe0) {
+      if (at + 2 > end) bad(ctx, 'listpack string length', at - start);
+      s = at + 2;
+      len = ((e & 0x0f) << 8) | blob[at + 1];
+      p = s + len;
+    } else {
+      const it = shared.reset(blob, start, end, ctx);
+      it.p = at;
+      it.next();
+      it.addTo(out);
+      p = it.p;
+      continue;
+    }
+    if (p > end) bad(ctx, 'listpack string past the end', at - start);
+    // Back-length: these entries are at most 4097 bytes, so 1 or 2 bytes.
+    p += p - at <= 127 ? 1 : 2;
+    if (p > end) bad(ctx, 'listpack entry back-length', at - start);
+    if (len >= 0) out.addRange(blob, s, s + len);
+    else out.addInt(num);
+  }
 }
 
 /** Intset: u32 LE encoding (2/4/8 bytes per int), u32 LE count, sorted signed ints (LE). */
@@ -274,7 +321,7 @@ export function walkIntset(blob: Buffer, start: number, end: number, out: ItemSi
   if (enc !== 2 && enc !== 4 && enc !== 8) bad(ctx, `intset encoding ${enc}`, 0);
   if (8 + n * enc !== end - start) bad(ctx, `intset length (${n} x ${enc} bytes in a ${end - start}-byte blob)`, 4);
   for (let i = 0, p = start + 8; i < n; i++, p += enc) {
-    out.addInt(enc === 2 ? blob.readInt16LE(p) : enc === 4 ? blob.readInt32LE(p) : blob.readBigInt64LE(p));
+    out.addInt(enc === 2 ? int16LE(blob, p) : enc === 4 ? int32LE(blob, p) : blob.readBigInt64LE(p));
   }
 }
 

@@ -5,6 +5,7 @@
  * len = c >> 5 (7 means "add the next byte"), offset = ((c & 0x1f) << 8) + next byte + 1 back from
  * the output position; copy len + 2 bytes one at a time (the ranges may overlap).
  */
+import { copyBack, copyRange, viewOf } from './bytes.js';
 import { RdbError } from './errors.js';
 
 /**
@@ -14,15 +15,17 @@ import { RdbError } from './errors.js';
  */
 export function lzfDecompress(src: Uint8Array, start: number, end: number, ulen: number, offset = 0, keyOf?: { readonly key: Buffer | undefined }): Buffer {
   const out = Buffer.allocUnsafe(ulen);
-  lzfDecompressInto(src, start, end, out, 0, ulen, offset, keyOf);
+  // A DataView costs an object: worth it only when there are enough bytes to copy.
+  lzfDecompressInto(src, start, end, out, 0, ulen, offset, keyOf, ulen >= 256 ? viewOf(out) : undefined);
   return out;
 }
 
 /**
  * Like lzfDecompress(), but writes the `ulen` bytes into dst[at, at + ulen) (which must exist);
- * back references never reach before dst[at].
+ * back references never reach before dst[at]. With `dstView` (a DataView of dst) bytes are
+ * copied a word at a time (see bytes.ts).
  */
-export function lzfDecompressInto(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number, ulen: number, offset = 0, keyOf?: { readonly key: Buffer | undefined }): void {
+export function lzfDecompressInto(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number, ulen: number, offset = 0, keyOf?: { readonly key: Buffer | undefined }, dstView?: DataView): void {
   let ip = start;
   let op = at;
   const limit = at + ulen;
@@ -32,7 +35,8 @@ export function lzfDecompressInto(src: Uint8Array, start: number, end: number, d
       const n = c + 1;
       if (op + n > limit) lzfFail('literal run overflows the declared length', ip, start, offset, keyOf);
       if (ip + n > end) lzfFail('literal run past the end of the input', ip, start, offset, keyOf);
-      for (let i = 0; i < n; i++) dst[op + i] = src[ip + i];
+      if (dstView !== undefined) copyRange(src, ip, ip + n, dst, dstView, op);
+      else for (let i = 0; i < n; i++) dst[op + i] = src[ip + i];
       op += n;
       ip += n;
     } else {
@@ -42,11 +46,13 @@ export function lzfDecompressInto(src: Uint8Array, start: number, end: number, d
         len += src[ip++];
       }
       if (ip >= end) lzfFail('truncated back reference', ip, start, offset, keyOf);
-      let ref = op - ((c & 0x1f) << 8) - src[ip++] - 1;
+      const ref = op - ((c & 0x1f) << 8) - src[ip++] - 1;
       if (ref < at) lzfFail('back reference before the start', ip, start, offset, keyOf);
       len += 2;
       if (op + len > limit) lzfFail('back reference overflows the declared length', ip, start, offset, keyOf);
-      for (let i = 0; i < len; i++) dst[op++] = dst[ref++];
+      if (dstView !== undefined) copyBack(dst, dstView, ref, op, len);
+      else for (let i = 0; i < len; i++) dst[op + i] = dst[ref + i];
+      op += len;
     }
   }
   if (op !== limit) lzfFail(`decompressed ${op - at} bytes, expected ${ulen}`, ip, start, offset, keyOf);

@@ -9,6 +9,7 @@
  *   special string: 0 int8 · 1 int16 LE · 2 int32 LE · 3 LZF (len clen, len ulen, clen bytes)
  */
 import type { ItemSink } from './chunk.js';
+import { doubleLE, int16LE, int32LE, uint32LE } from './bytes.js';
 import { lzfDecompress } from './lzf.js';
 import { NEED_MORE, RdbError } from './errors.js';
 
@@ -147,8 +148,8 @@ export class Reader {
   /** int64 LE as a number (ms timestamps; exact below 2^53). */
   int64LE(what: string): number {
     if (this.pos + 8 > this.end) this.short(8, what);
-    const lo = this.buf.readUInt32LE(this.pos);
-    const hi = this.buf.readInt32LE(this.pos + 4);
+    const lo = uint32LE(this.buf, this.pos);
+    const hi = int32LE(this.buf, this.pos + 4);
     this.pos += 8;
     return hi * 4294967296 + lo;
   }
@@ -163,7 +164,7 @@ export class Reader {
 
   doubleLE(what: string): number {
     if (this.pos + 8 > this.end) this.short(8, what);
-    const v = this.buf.readDoubleLE(this.pos);
+    const v = doubleLE(this.buf, this.pos);
     this.pos += 8;
     return v;
   }
@@ -351,17 +352,17 @@ export class Reader {
     if (n === ENC_INT8) {
       if (at + 1 > this.end) this.short(1, what);
       this.pos = at + 1;
-      return out.addInt(buf.readInt8(at));
+      return out.addInt((buf[at] << 24) >> 24);
     }
     if (n === ENC_INT16) {
       if (at + 2 > this.end) this.short(2, what);
       this.pos = at + 2;
-      return out.addInt(buf.readInt16LE(at));
+      return out.addInt(int16LE(buf, at));
     }
     if (n === ENC_INT32) {
       if (at + 4 > this.end) this.short(4, what);
       this.pos = at + 4;
-      return out.addInt(buf.readInt32LE(at));
+      return out.addInt(int32LE(buf, at));
     }
     if (n !== ENC_LZF) return this.fail(`${what}: unknown string encoding ${n}`, p);
     const clen = this.byteLen(`${what} (LZF compressed length)`);

@@ -42,7 +42,8 @@ export const LIBRARY_CODE = "#!lua name=ferrylib\nredis.register_function('ferry
 
 const HOUR = 3_600_000;
 
-function pseudoRandomBytes(n: number, seed: number): Buffer {
+/** Deterministic pseudo-random bytes (xorshift32 from `seed`). */
+export function pseudoRandomBytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {

@@ -42,7 +42,7 @@ describe('RdbChunk.addDouble', () => {
   it('writes the same text as doubleString (String(d)) for edge cases', () => {
     const edge = [
       -0, 0, 1.5, -0.125, 0.1 + 0.2, 0.1, 1e21, 5e-7, 1e-6, -1e-6, 1e-7, 1 / 3, -2 / 3, 9.999999, 0.000015,
-      123456.789012, 3999999999.999999, -3999999999.5, 4e9 - 0.5, 4503599627.370495, 2 ** 53 - 0.5, 2 ** 53,
+      123456.789012, 3999999999.999999, 3999999999.999998, 3999999999.999997, 2999999999.999999, 1999999999.999999, -3999999999.5, 4e9 - 0.5, 4503599627.370495, 2 ** 53 - 0.5, 2 ** 53,
       Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, Number.EPSILON, Infinity, -Infinity, NaN,
     ];
     for (const d of edge) expect(scoreText(d), String(d)).toBe(doubleString(d));

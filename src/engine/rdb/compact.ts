@@ -11,7 +11,7 @@
  */
 import type { ItemSink } from './chunk.js';
 import { RdbError } from './errors.js';
-import { int16LE, int24LE, int32LE } from './bytes.js';
+import { int16LE, int24LE, int32LE, uint32LE } from './bytes.js';
 import { intText } from './reader.js';
 
 /** Where a blob came from, for errors (`reader` names the key lazily: no Buffer per blob). */
@@ -322,8 +322,8 @@ export function walkListpack(blob: Buffer, start: number, end: number, out: Item
 /** Intset: u32 LE encoding (2/4/8 bytes per int), u32 LE count, sorted signed ints (LE). */
 export function walkIntset(blob: Buffer, start: number, end: number, out: ItemSink, ctx: BlobCtx): void {
   if (end - start < 8) bad(ctx, 'intset header (too short)', 0);
-  const enc = blob.readUInt32LE(start);
-  const n = blob.readUInt32LE(start + 4);
+  const enc = uint32LE(blob, start);
+  const n = uint32LE(blob, start + 4);
   if (enc !== 2 && enc !== 4 && enc !== 8) bad(ctx, `intset encoding ${enc}`, 0);
   if (8 + n * enc !== end - start) bad(ctx, `intset length (${n} x ${enc} bytes in a ${end - start}-byte blob)`, 4);
   for (let i = 0, p = start + 8; i < n; i++, p += enc) {

@@ -95,6 +95,22 @@ function writeDigits(d: Uint8Array, end: number, x: number): void {
   } while (y > 0);
 }
 
+/**
+ * The Buffers `items` hands out: views of the slab.
+ * NOTE: made the way Node makes its own Buffers (a Uint8Array subclass whose prototype chain is
+ * Buffer.prototype, `constructor` Buffer), because Buffer#subarray costs ~100 ns per view in
+ * Node 20 (argument checks, then the same construction) against ~40 ns for this: a chunk of 4096
+ * elements is 4096 views. They are Buffers to every check (instanceof, Buffer.isBuffer) and API.
+ */
+const SlabView = bufferViewClass();
+
+function bufferViewClass(): new (ab: ArrayBufferLike, byteOffset: number, length: number) => Buffer {
+  class View extends Uint8Array {}
+  Object.setPrototypeOf(View.prototype, Buffer.prototype);
+  Object.defineProperty(View.prototype, 'constructor', { value: Buffer, writable: true, configurable: true });
+  return View as unknown as new (ab: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
+}
+
 /** See the module comment. */
 export class RdbChunk implements ChunkEntry, ItemSink {
   // NOTE: kind and the optional fields live on the prototype (below): smaller objects, less GC.
@@ -169,7 +185,9 @@ export class RdbChunk implements ChunkEntry, ItemSink {
       const b = this.ob;
       const d = this.data;
       const out: Buffer[] = new Array(this.n);
-      for (let i = 0; i < this.n; i++) out[i] = d.subarray(o[b + i], o[b + i + 1]);
+      const ab = d.buffer;
+      const base = d.byteOffset;
+      for (let i = 0; i < this.n; i++) out[i] = new SlabView(ab, base + o[b + i], o[b + i + 1] - o[b + i]);
       this.cache = out;
     }
     return this.cache;

@@ -14,16 +14,17 @@
  * the chunk's size (a big value comes as a chunked key, never as one record holding it all).
  *
  * NOTE (resuming): every unit (one opcode, or one whole key record) is parsed from the buffered
- * bytes; if they run out, the unit is rewound and retried once enough bytes have arrived: the failed
- * read records how far it needed to go (`needAbs`), and chunks are only collected (not copied) until
- * then. State changes only at the end of a unit, so a rewind leaves nothing half-done.
+ * bytes; if they run out, the unit is rewound and retried once enough bytes have arrived (input.ts
+ * collects and joins the chunks). State changes only at the end of a unit, so a rewind leaves
+ * nothing half-done. A key record too big for the buffered bytes goes down the slow path instead:
+ * its value is walked one element at a time (value-walker.ts), so a huge key is never held whole.
  *
  * After EOF + checksum, `done` is true, `bytesConsumed` is the RDB's length and `trailing` holds
  * the bytes that followed it in the input (the replication stream's `$EOF:<mark>` or commands).
  */
 import type { ChunkEntry, FunctionEntry, KeyEntry, ValueType } from '../entry.js';
-import { Crc64 } from './crc64.js';
 import { NEED_MORE, RdbError } from './errors.js';
+import { RdbInput } from './input.js';
 import { buildPayload, RdbKeyEntry } from './key-record.js';
 import { Reader } from './reader.js';
 import * as T from './types.js';
@@ -66,14 +67,11 @@ const SLOW = 4;
 /** A chunk record is flushed once it holds this many items or bytes. */
 const CHUNK_ITEMS = 4096;
 const CHUNK_BYTES = 1 << 20;
-/** Bridge buffers (see combine()): at least this many bytes of the new chunk, for leftovers up to BRIDGE_MAX_LEFT. */
-const BRIDGE_BYTES = 4096;
-const BRIDGE_MAX_LEFT = 1 << 16;
 
 const NO_RECORDS: RdbRecord[] = [];
 
 /** See the module comment. */
-export class RdbParser {
+export class RdbParser extends RdbInput {
   /** RDB version from the header (0 until it is read). */
   version = 0;
   /** 'REDIS' or 'VALKEY'. */
@@ -91,28 +89,15 @@ export class RdbParser {
   /** Current db (SELECTDB). */
   db = 0;
 
-  private readonly r = new Reader();
   private readonly mode: 'payload' | 'decode';
   private readonly payloadLimit: number;
-  private readonly verify: boolean;
   private readonly skipModules: boolean;
   private readonly onWarning?: (message: string) => void;
   private state = HEADER;
-  private pending: Buffer[] = [];
-  private pendingLen = 0;
-  private needAbs = 0;
-  private crc = new Crc64();
-  /** Absolute offset up to which the CRC has been computed. */
-  private crcAbs = 0;
   private expireAt: number | null = null;
   private idle: number | null = null;
   private freq: number | null = null;
-  private trail: Buffer[] = [];
   private unitStart = 0;
-  /** Bridge mode (see combine()): the chunk being bridged into, where it starts in the bridge buffer, and how many of its bytes the bridge holds. */
-  private bridgeChunk: Buffer | null = null;
-  private bridgeSplit = 0;
-  private bridgeRest = 0;
   // Slow path (one key record at a time):
   private readonly walker = new ValueWalker();
   private slowKey: RdbKeyEntry | null = null;
@@ -127,17 +112,12 @@ export class RdbParser {
   private discard = false;
 
   constructor(opts: RdbParserOptions = {}) {
+    super(opts.verifyChecksum ?? true);
     this.mode = opts.mode ?? 'payload';
     this.payloadLimit = opts.payloadLimit ?? 16 * 1024 * 1024;
-    this.verify = opts.verifyChecksum ?? true;
     this.skipModules = opts.modules === 'skip';
     this.onWarning = opts.onWarning;
     this.r.maxLen = opts.maxStringLength ?? 1 << 30;
-  }
-
-  /** Bytes of the RDB consumed so far (after `done`: the RDB's total length). */
-  get bytesConsumed(): number {
-    return this.r.base + this.r.pos;
   }
 
   /**
@@ -145,35 +125,17 @@ export class RdbParser {
    * value being measured for its payload. Stays near one chunk + one element + the payload limit.
    */
   get bufferedBytes(): number {
-    const r = this.r;
-    const part = this.state === SLOW && !this.walker.emit ? r.pos - this.partFrom + this.partsLen : 0;
-    const rest = this.bridgeChunk !== null ? this.bridgeChunk.length - this.bridgeRest : 0;
-    return r.end - r.pos + this.pendingLen + part + rest;
-  }
-
-  /** Bytes that followed the RDB's end in the input (empty until done). */
-  get trailing(): Buffer {
-    if (this.trail.length > 1) this.trail = [Buffer.concat(this.trail)];
-    return this.trail[0] ?? Buffer.alloc(0);
+    const part = this.state === SLOW && !this.walker.emit ? this.r.pos - this.partFrom + this.partsLen : 0;
+    return this.heldBytes + part;
   }
 
   /** Consumes a chunk; returns the records it completed (see the module comment). */
   write(chunk: Buffer): RdbRecord[] {
-    const r = this.r;
     if (this.state === DONE) {
-      if (chunk.length > 0) this.trail.push(chunk);
+      this.addTrailing(chunk);
       return NO_RECORDS;
     }
-    if (r.pos >= r.end && this.pendingLen === 0) {
-      this.flushCrc();
-      this.saveValuePart();
-      r.reset(chunk, 0, chunk.length, r.base + r.end, false);
-    } else {
-      this.pending.push(chunk);
-      this.pendingLen += chunk.length;
-      if (r.base + r.end + this.pendingLen < this.needAbs) return NO_RECORDS;
-      this.combine();
-    }
+    if (!this.accept(chunk)) return NO_RECORDS;
     const out: RdbRecord[] = [];
     this.run(out);
     return out;
@@ -186,62 +148,8 @@ export class RdbParser {
     }
   }
 
-  /** Joins the unconsumed tail with the collected chunks into one buffer. */
-  private combine(): void {
-    const r = this.r;
-    this.flushCrc();
-    this.saveValuePart();
-    const parts = this.pending;
-    const left = r.end - r.pos;
-    if (parts.length === 1 && left <= BRIDGE_MAX_LEFT) {
-      // NOTE: a record straddling two chunks is the common case (every chunk boundary). Instead of
-      // copying the whole new chunk behind the leftover, copy only its first bytes into a small
-      // "bridge" buffer, parse across the boundary there, then continue in the chunk itself.
-      const chunk = parts[0];
-      const m = Math.max(this.needAbs - (r.base + r.end), BRIDGE_BYTES);
-      if (m * 2 < chunk.length) {
-        const bridge = Buffer.allocUnsafe(left + m);
-        r.buf.copy(bridge, 0, r.pos, r.end);
-        chunk.copy(bridge, left, 0, m);
-        r.reset(bridge, 0, left + m, r.base + r.pos, false);
-        this.bridgeChunk = chunk;
-        this.bridgeSplit = left;
-        this.bridgeRest = m;
-        this.pending = [];
-        this.pendingLen = 0;
-        return;
-      }
-    }
-    if (r.pos < r.end) parts.unshift(r.buf.subarray(r.pos, r.end));
-    const base = r.base + r.pos;
-    const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-    r.reset(buf, 0, buf.length, base, false);
-    this.pending = [];
-    this.pendingLen = 0;
-  }
-
-  /** Moves from the bridge buffer into the chunk it was cut from (at a unit boundary). */
-  private leaveBridge(): void {
-    const r = this.r;
-    const chunk = this.bridgeChunk!;
-    this.flushCrc();
-    this.saveValuePart();
-    const off = r.pos - this.bridgeSplit;
-    r.reset(chunk, off, chunk.length, r.base + this.bridgeSplit, false);
-    this.partFrom = off;
-    this.bridgeChunk = null;
-  }
-
-  /** A unit in the bridge needs more than it holds: fall back to joining it with the chunk's rest. */
-  private bridgeShort(): void {
-    const chunk = this.bridgeChunk!;
-    this.bridgeChunk = null;
-    this.pending.unshift(chunk.subarray(this.bridgeRest));
-    this.pendingLen += chunk.length - this.bridgeRest;
-  }
-
   /** Slow path, payload mode: keeps the value bytes of the buffer about to be replaced. */
-  private saveValuePart(): void {
+  protected leavingBuffer(nextPos: number): void {
     if (this.state !== SLOW || this.walker.emit) return;
     const r = this.r;
     if (!this.discard && r.pos > this.partFrom) {
@@ -250,18 +158,7 @@ export class RdbParser {
     } else if (this.discard) {
       this.partsLen += r.pos - this.partFrom;
     }
-    this.partFrom = 0;
-  }
-
-  /** Adds the consumed bytes not yet hashed to the file CRC. */
-  private flushCrc(): void {
-    if (!this.verify) return;
-    const r = this.r;
-    const from = this.crcAbs - r.base;
-    if (r.pos > from) {
-      this.crc.update(r.buf, from, r.pos);
-      this.crcAbs = r.base + r.pos;
-    }
+    this.partFrom = nextPos;
   }
 
   private warn(message: string): void {
@@ -293,14 +190,7 @@ export class RdbParser {
       } catch (e) {
         if (e !== NEED_MORE) throw e;
         r.pos = this.unitStart;
-        this.needAbs = r.needAbs;
-        if (this.bridgeChunk !== null) {
-          this.bridgeShort();
-          if (r.base + r.end + this.pendingLen >= this.needAbs) {
-            this.combine();
-            continue;
-          }
-        }
+        if (this.retryAfterShort()) continue;
         // Hand over what was decoded so far: the caller sees progress, memory stays bounded.
         if (this.state === SLOW && this.walker.emit) {
           this.walker.rollback();
@@ -336,10 +226,9 @@ export class RdbParser {
       const zero = r.buf.readUInt32LE(p) === 0 && r.buf.readUInt32LE(p + 4) === 0;
       if (zero) this.checksum = 'disabled';
       else if (!this.verify) this.checksum = 'unchecked';
-      else if (this.crc.equalsLE(r.buf, p)) this.checksum = 'ok';
       else {
-        const stored = r.buf.readBigUInt64LE(p);
-        r.fail(`CRC64 trailer (file says 0x${stored.toString(16)}, content hashes to 0x${this.crc.digest().toString(16)})`);
+        this.checkCrc(r.buf, p);
+        this.checksum = 'ok';
       }
       r.pos = p + 8;
     } else {
@@ -347,15 +236,7 @@ export class RdbParser {
     }
     this.state = DONE;
     this.done = true;
-    if (r.pos < r.end) this.trail.push(r.buf.subarray(r.pos, r.end));
-    if (this.bridgeChunk !== null) {
-      this.trail.push(this.bridgeChunk.subarray(this.bridgeRest));
-      this.bridgeChunk = null;
-    }
-    this.trail.push(...this.pending);
-    this.pending = [];
-    this.pendingLen = 0;
-    r.end = r.pos;
+    this.endInput();
   }
 
   /** One opcode or one key record. */
@@ -596,8 +477,7 @@ export class RdbParser {
   private switchToDecode(out: RdbRecord[]): void {
     const r = this.r;
     this.flushCrc();
-    const rest = this.bridgeChunk !== null ? [this.bridgeChunk.subarray(this.bridgeRest)] : [];
-    this.bridgeChunk = null;
+    const rest = this.takeBridgeRest();
     const all = Buffer.concat([...this.parts, r.buf.subarray(this.partFrom, r.end), ...rest]);
     r.reset(all, 0, all.length, this.slowValueAbs, false);
     this.parts = [];

@@ -3,6 +3,7 @@
  * scores formatted without String(d), compact blobs walked in place inside the input buffer, LZF
  * strings inflated straight into the chunk slab. Each must give exactly what the plain way gives.
  */
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { doubleLE, int16LE, int24LE, int32LE, uint32LE } from '../../src/engine/rdb/bytes.js';
 import { fewDecimals, RdbChunk } from '../../src/engine/rdb/chunk.js';
@@ -42,7 +43,7 @@ describe('RdbChunk.addDouble', () => {
   it('writes the same text as doubleString (String(d)) for edge cases', () => {
     const edge = [
       -0, 0, 1.5, -0.125, 0.1 + 0.2, 0.1, 1e21, 5e-7, 1e-6, -1e-6, 1e-7, 1 / 3, -2 / 3, 9.999999, 0.000015,
-      123456.789012, 3999999999.999999, -3999999999.5, 4e9 - 0.5, 4503599627.370495, 2 ** 53 - 0.5, 2 ** 53,
+      123456.789012, 3999999999.999999, 3999999999.999998, 3999999999.999997, 2999999999.999999, 1999999999.999999, -3999999999.5, 4e9 - 0.5, 4503599627.370495, 2 ** 53 - 0.5, 2 ** 53,
       Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, Number.EPSILON, Infinity, -Infinity, NaN,
     ];
     for (const d of edge) expect(scoreText(d), String(d)).toBe(doubleString(d));
@@ -101,6 +102,27 @@ describe('RdbChunk.addInt', () => {
     for (const v of values) c.addInt(v);
     const got = c.items.map((b) => b.toString('latin1'));
     expect(got).toEqual(values.map((v) => String(v)));
+  });
+});
+
+describe('RdbChunk.items', () => {
+  it('are real Buffers to every check and API', () => {
+    const c = new RdbChunk();
+    c.addRange(Buffer.from('hello'), 0, 5);
+    c.addInt(-42);
+    const [a, b] = c.items;
+    for (const x of [a, b]) {
+      expect(Buffer.isBuffer(x)).toBe(true);
+      expect(x instanceof Buffer).toBe(true);
+      expect(x.constructor).toBe(Buffer);
+    }
+    expect(a).toEqual(Buffer.from('hello'));
+    expect(a.toString()).toBe('hello');
+    expect(b.readInt8(0)).toBe(0x2d);
+    expect(Buffer.concat([a, b]).toString()).toBe('hello-42');
+    expect(a.subarray(1, 3)).toEqual(Buffer.from('el'));
+    expect(JSON.stringify(b)).toBe(JSON.stringify(Buffer.from('-42')));
+    expect(inspect(a)).toBe(inspect(Buffer.from('hello')));
   });
 });
 

@@ -11,7 +11,7 @@
  */
 import type { ItemSink } from './chunk.js';
 import { RdbError } from './errors.js';
-import { int16LE, int24LE, int32LE, uint32LE } from './bytes.js';
+import { bufferView, int16LE, int24LE, int32LE, uint32LE } from './bytes.js';
 import { intText } from './reader.js';
 
 /** Where a blob came from, for errors (`reader` names the key lazily: no Buffer per blob). */
@@ -226,7 +226,7 @@ export class ListpackIter {
 
   /** The current element as a Buffer (integers as decimal text). */
   value(): Buffer {
-    return this.isStr ? this.blob.subarray(this.s, this.e) : intText(this.big ?? this.num);
+    return this.isStr ? bufferView(this.blob, this.s, this.e) : intText(this.big ?? this.num);
   }
 
   /** Appends the current element to a sink. */

@@ -93,7 +93,8 @@ export function copyBack(dst: Uint8Array, dstView: DataView, from: number, to: n
   for (; k < len; k++) dst[to + k] = dst[from + k];
 }
 
-const View = bufferViewClass();
+/** Buffer views made cheaply (see bufferView()); `new BufferView(arrayBuffer, byteOffset, length)`. */
+export const BufferView = bufferViewClass();
 
 /**
  * A Buffer sharing b[start, end), as b.subarray(start, end) but for in-range arguments only.
@@ -103,7 +104,7 @@ const View = bufferViewClass();
  * one per element. The views are Buffers to every check (instanceof, Buffer.isBuffer) and API.
  */
 export function bufferView(b: Uint8Array, start: number, end: number): Buffer {
-  return new View(b.buffer, b.byteOffset + start, end - start);
+  return new BufferView(b.buffer, b.byteOffset + start, end - start);
 }
 
 function bufferViewClass(): new (ab: ArrayBufferLike, byteOffset: number, length: number) => Buffer {

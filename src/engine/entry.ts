@@ -58,6 +58,9 @@ export interface KeyEntry {
   writeKey?(dst: Uint8Array, off: number): number;
   readonly payloadLength?: number;
   writePayload?(dst: Uint8Array, off: number): number;
+  /** Same for `value`: its length (-1 when there is none) and writeValue(dst, off). */
+  readonly valueLength?: number;
+  writeValue?(dst: Uint8Array, off: number): number;
 }
 
 /** A stream entry: ID `ms-seq` and its field/value pairs. Deleted entries are not emitted. */

@@ -47,6 +47,20 @@ export function buildPayload(type: number, src: Uint8Array, start: number, end: 
   return out;
 }
 
+/** An int-encoded string's integer (length byte 0xc0/0xc1/0xc2 at src[p]). */
+function intValue(src: Buffer, p: number): number {
+  const b = src[p];
+  if (b === 0xc0) return (src[p + 1] << 24) >> 24;
+  if (b === 0xc1) return ((src[p + 1] | (src[p + 2] << 8)) << 16) >> 16;
+  return src[p + 1] | (src[p + 2] << 8) | (src[p + 3] << 16) | (src[p + 4] << 24);
+}
+
+/** Decimal text of an int32 (small values from a table: no string made). */
+function decimalText(n: number): string {
+  return n >= 0 && n < SMALL_TEXT.length ? SMALL_TEXT[n] : String(n);
+}
+const SMALL_TEXT = Array.from({ length: 1024 }, (_, i) => String(i));
+
 /** A key as the RDB parser emits it (see KeyEntry). */
 export class RdbKeyEntry implements KeyEntry {
   // NOTE: kind, module, idle and freq live on the prototype (see below the class) and become own
@@ -167,6 +181,38 @@ export class RdbKeyEntry implements KeyEntry {
         if (b === 0xc2) return intText(src.readInt32LE(p + 1));
         return undefined;
     }
+  }
+
+  /** Length of `value` (-1 when it is undefined), without making it. */
+  get valueLength(): number {
+    if (this.rdbType !== 0 || this.chunked || this.src === null) return this.value?.length ?? -1;
+    const src = this.src;
+    const p = this.valueStart;
+    const b = src[p];
+    if (b < 0x40) return b;
+    if (b < 0x80) return ((b & 0x3f) << 8) | src[p + 1];
+    if (b >= 0xc0 && b <= 0xc2) return decimalText(intValue(src, p)).length;
+    return this.value?.length ?? -1;
+  }
+
+  /** Copies `value` into dst at off without making it; returns the offset after it. */
+  writeValue(dst: Uint8Array, off: number): number {
+    if (this.rdbType === 0 && !this.chunked && this.src !== null) {
+      const src = this.src;
+      const p = this.valueStart;
+      const b = src[p];
+      if (b < 0x40) return copyBytes(src, p + 1, p + 1 + b, dst, off);
+      if (b < 0x80) return copyBytes(src, p + 2, p + 2 + (((b & 0x3f) << 8) | src[p + 1]), dst, off);
+      if (b >= 0xc0 && b <= 0xc2) {
+        const t = decimalText(intValue(src, p));
+        for (let i = 0; i < t.length; i++) dst[off + i] = t.charCodeAt(i);
+        return off + t.length;
+      }
+    }
+    const v = this.value;
+    if (v === undefined) throw new Error('writeValue on a key without a plain string value');
+    dst.set(v, off);
+    return off + v.length;
   }
 
   /** Plain-object view (JSON.stringify, test output), with the lazy fields materialized. */

@@ -19,7 +19,7 @@ function argLength(a: Arg): number {
 }
 
 /** Digits of a non-negative integer (what lengths and counts are); other numbers via String. */
-function decimalLength(n: number): number {
+export function decimalLength(n: number): number {
   if (Number.isSafeInteger(n) && n >= 0) {
     if (n < 10) return 1;
     if (n < 100) return 2;
@@ -76,8 +76,8 @@ function writeCommandAt(out: Buffer, at: number, args: readonly Arg[]): number {
   return p;
 }
 
-/** Writes `<prefix><n>\r\n` (n a non-negative integer: a length or a count). */
-function writeHeader(out: Buffer, p: number, prefix: number, n: number): number {
+/** Writes `<prefix><n>\r\n` (n a non-negative integer: a length or a count) at out[p]; returns the end. */
+export function writeHeader(out: Buffer, p: number, prefix: number, n: number): number {
   out[p++] = prefix;
   // NOTE: digits by hand: Buffer#write of a number's string was the encoder's hottest call.
   if (n < 10) {

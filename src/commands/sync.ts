@@ -32,6 +32,10 @@ interface SyncFlags {
   writer: string;
   replace?: boolean;
   flushTarget?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsInsecure?: boolean;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -53,6 +57,10 @@ export function register(program: Command): void {
     .option('--writer <mode>', 'full-sync writer: auto, restore or commands', 'auto')
     .option('--replace', 'overwrite keys that already exist on the target')
     .option('--flush-target', 'FLUSHALL a non-empty target before the first full sync')
+    .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')
+    .option('--tls-cert <file>', 'client certificate for rediss:// URLs')
+    .option('--tls-key <file>', 'client key for rediss:// URLs')
+    .option('--tls-insecure', 'do not verify TLS certificates')
     .action(async (flags: SyncFlags) => {
       await runSync(flags);
     });
@@ -77,6 +85,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
     writer: flags.writer as 'auto' | 'restore' | 'commands',
     replace: flags.replace,
     flushTarget: flags.flushTarget,
+    tls: { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false },
     emit: print,
   });
   print({ event: 'info', step: 'sync', message: `syncing ${toPublicUrl(from)} -> ${toPublicUrl(to)}` });

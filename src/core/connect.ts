@@ -35,7 +35,7 @@ export function redisOptions(e: Endpoint, tls?: TlsOptions): RedisOptions {
     db: e.db,
     username: e.username,
     password: e.password,
-    tls: e.tls ? tlsOptions(tls) : undefined,
+    tls: e.tls ? tlsSocketOptions(tls) : undefined,
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
@@ -44,7 +44,8 @@ export function redisOptions(e: Endpoint, tls?: TlsOptions): RedisOptions {
   };
 }
 
-function tlsOptions(t: TlsOptions = {}): Record<string, unknown> {
+/** Node TLS socket options from ferry's TLS flags (files read now). */
+export function tlsSocketOptions(t: TlsOptions = {}): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean } {
   const read = (p?: string) => (p ? readFileSync(p) : undefined);
   return { ca: read(t.ca), cert: read(t.cert), key: read(t.key), rejectUnauthorized: !t.insecure };
 }

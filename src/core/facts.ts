@@ -38,7 +38,7 @@ export interface Facts {
 }
 
 /** The CONFIG parameters preflight reads. */
-export const CONFIG_KEYS = ['repl-backlog-size', 'client-output-buffer-limit', 'replica-read-only', 'save', 'appendonly', 'maxmemory', 'masteruser', 'repl-diskless-sync', 'repl-diskless-sync-delay'];
+export const CONFIG_KEYS = ['repl-backlog-size', 'client-output-buffer-limit', 'replica-read-only', 'save', 'appendonly', 'maxmemory', 'masteruser', 'repl-diskless-sync', 'repl-diskless-sync-delay', 'tls-replication'];
 
 /** Reads one server's facts (read-only commands only: INFO, CONFIG GET). */
 export async function readServerFacts(client: Redis, url: string): Promise<ServerFacts> {

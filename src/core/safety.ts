@@ -100,6 +100,10 @@ function advice(spec: MigrationSpec, f: Facts): string[] {
   if (spec.retire === 'keep') out.push('--retire keep: writes that still reach the old master after the cutover will be lost; prefer --retire replica');
   if (spec.retire === 'shutdown') out.push('--retire shutdown: the old master is shut down at the end; there is no rollback copy');
   if (spec.from.tls && spec.sync === 'native') out.push('native replication over TLS needs tls-replication yes and certificates configured on the target');
+  // NOTE: found by the TLS test: without it the retired old master's link to the new one stays down.
+  if (spec.from.tls && spec.retire === 'replica' && cfg && cfg['tls-replication'] !== 'yes') {
+    out.push('--retire replica over TLS: the old master can follow the new one only with tls-replication yes (CONFIG SET tls-replication yes on the source); without it there is no rollback copy');
+  }
   return out;
 }
 

@@ -74,6 +74,7 @@ export class EngineDriver implements ReplicationDriver {
     const engine = new SyncEngine({
       from: ctx.spec.from,
       to: ctx.target,
+      tls: ctx.spec.tls,
       filter: { include: ctx.spec.include, exclude: ctx.spec.exclude, dbMap: ctx.spec.dbMap },
       // NOTE: preflight refused a non-empty target unless --flush-target, and replicate flushed
       // it; on resume the checkpoint in the target proves ferry owns its content.

@@ -14,8 +14,8 @@
  * source socket is paused (TCP pushes back to the master), and resumed at half the window.
  */
 import { Redis } from 'ioredis';
-import { connectEndpoint, ferryClientName } from '../core/connect.js';
-import type { Endpoint } from '../core/endpoint.js';
+import { connectEndpoint, ferryClientName, tlsSocketOptions } from '../core/connect.js';
+import type { Endpoint, TlsOptions } from '../core/endpoint.js';
 import { toPublicUrl } from '../core/endpoint.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
@@ -32,6 +32,8 @@ import { RespError } from './resp/decoder.js';
 export interface SyncOptions {
   from: Endpoint;
   to: Endpoint;
+  /** CA / client certificate / key files for rediss:// endpoints (--tls-* flags). */
+  tls?: TlsOptions;
   /** State file mirroring the checkpoint (optional: the target key alone makes resume work). */
   statePath?: string;
   filter?: FilterOptions;
@@ -143,11 +145,11 @@ export class SyncEngine {
     const o = this.opts;
     // Probe both ends first: an unreachable server or a wrong password is a one-line usage error.
     for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
-      (await connectEndpoint(e, { role, flag })).disconnect();
+      (await connectEndpoint(e, { role, flag, tls: o.tls })).disconnect();
     }
     this.control = new Redis({
       host: o.from.host, port: o.from.port, username: o.from.username, password: o.from.password,
-      tls: o.from.tls ? {} : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
+      tls: o.from.tls ? tlsSocketOptions(o.tls) : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
       retryStrategy: (n: number) => (n > 20 ? null : Math.min(n * 100, 1000)),
     });
     this.control.on('error', () => {});
@@ -158,6 +160,7 @@ export class SyncEngine {
     }
     this.conn = new TargetConn({
       endpoint: o.to,
+      tls: o.to.tls ? tlsSocketOptions(o.tls) : undefined,
       windowBytes: o.windowBytes,
       onFatal: (err) => this.die(new FerryError(`target: ${err.message}`, ExitCode.stepFailed)),
     });
@@ -299,6 +302,7 @@ export class SyncEngine {
       let ended = false;
       const link = new SourceLink({
         endpoint: this.opts.from,
+        tls: this.opts.from.tls ? tlsSocketOptions(this.opts.tls) : undefined,
         silenceTimeoutMs: this.opts.silenceTimeoutMs,
         appliedOffset: () => Math.max(this.applier?.applied ?? 0, 0),
       });

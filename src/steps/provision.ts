@@ -23,12 +23,13 @@ export const provision: Step = {
     ];
   },
   async check(ctx) {
-    if (ctx.spec.to.kind === 'start' && !adoptStartedServer(ctx)) return false;
+    if (ctx.spec.to.kind === 'attach') return targetAnswers(ctx);
+    if (!adoptStartedServer(ctx)) return false;
     return answersPing(ctx.target.host, ctx.target.port, ctx.target.password);
   },
   async run(ctx) {
     if (ctx.spec.to.kind === 'attach') {
-      if (!(await answersPing(ctx.target.host, ctx.target.port, ctx.target.password))) throw new StepError('provision', 'the target does not answer PING');
+      if (!(await targetAnswers(ctx))) throw new StepError('provision', 'the target does not answer PING');
       return;
     }
     const dataDir = ctx.spec.dataDir ?? defaultDataDir(ctx.target.port);
@@ -39,6 +40,15 @@ export const provision: Step = {
     return { pid: started.pid, dataDir: started.dataDir };
   },
 };
+
+/** An attached target answers PING (through the run's connection: TLS, ACL user and password as given). */
+async function targetAnswers(ctx: StepContext): Promise<boolean> {
+  try {
+    return (await (await ctx.targetClient()).ping()) === 'PONG';
+  } catch {
+    return false;
+  }
+}
 
 /**
  * True when the server ferry started is alive. If ferry died between starting it and saving its

@@ -2,7 +2,8 @@
  * rediss:// end to end: certificates made with openssl (a CA and a server certificate for
  * 127.0.0.1), servers listening on a TLS port, and ferry talking TLS to both: `ferry sync` and
  * `ferry run` with the embedded engine (its own replication link and target connection), the old
- * master retired as a replica of the new one over TLS. A certificate ferry cannot verify is a
+ * master retired as a replica of the new one over TLS, and `ferry run --sync native` (the servers
+ * replicate over TLS themselves, tls-replication yes). A certificate ferry cannot verify is a
  * one-line usage error (exit 2) that changes nothing.
  */
 import { execFileSync } from 'node:child_process';
@@ -65,6 +66,16 @@ describe('TLS (rediss://)', () => {
       if (link !== 'up') await new Promise((res) => setTimeout(res, 50));
     }
     expect(link).toBe('up');
+  });
+
+  it('ferry run --sync native: the target replicates over TLS (tls-replication on both servers)', async () => {
+    const tlsRepl = ['--tls-replication', 'yes'];
+    const [source, target] = await Promise.all([tlsServer(tlsRepl), tlsServer(tlsRepl)]);
+    await fill(source.client(), 300);
+    const r = await ferry(['run', '--sync', 'native', '--from', source.tlsUrl, '--to', target.tlsUrl, '--tls-ca', ca, '--repoint', 'none', '--yes', '--state', join(dir, 'native.json')], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(((await target.client().call('ROLE')) as string[])[0]).toBe('master');
+    expect(await target.client().dbsize()).toBe(300);
   });
 
   it('warns when the retired old master could not follow over TLS (no tls-replication)', async () => {

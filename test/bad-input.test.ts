@@ -2,7 +2,7 @@
  * Bad input gets its documented exit code and one line naming the fix, and leaves the source's
  * data, config and role as they were; plan and run --dry-run change nothing on either server.
  */
-import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,16 @@ describe('bad input', () => {
   it('unknown flag → exit 2', async () => {
     const r = await expectRefused(['run', ...good(), '--to', target.url, '--bogus'], 2, /unknown option '--bogus'/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a TLS certificate file that cannot be read → exit 2 naming its flag, no state file', async () => {
+    const missing = join(dir, 'no-such-ca.pem');
+    const states = () => (existsSync(join(dir, '.ferry')) ? readdirSync(join(dir, '.ferry')).length : 0);
+    const before = states();
+    const r = await expectRefused(['run', ...good(), '--to', target.url, '--tls-ca', missing, '--yes'], 2, /^ferry: --tls-ca .*no-such-ca\.pem: cannot read it \(ENOENT\); give the path of a PEM file$/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(states()).toBe(before);
+    await expectRefused(['sync', ...good(), '--to', target.url, '--tls-key', missing, '--until-caught-up'], 2, /^ferry: --tls-key .*: cannot read it/);
   });
 
   it('malformed URL → exit 2', async () => {

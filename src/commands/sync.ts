@@ -13,7 +13,7 @@
  *   applied offset (+CONTINUE: no second full sync while the source's backlog covers the gap).
  */
 import type { Command } from 'commander';
-import { parseRedisUrl, toPublicUrl } from '../core/endpoint.js';
+import { parseRedisUrl, tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { redactDeep } from '../core/redact.js';
@@ -75,6 +75,8 @@ async function runSync(flags: SyncFlags): Promise<void> {
     throw new UsageError(`--writer "${flags.writer}" must be auto, restore or commands`);
   }
   const dbMap = parseDbMap(flags.dbMap);
+  const tls = { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false };
+  tlsSocketOptions(tls); // an unreadable certificate file fails here, naming its flag
   const { SyncEngine } = await import('../engine/sync.js');
   const print = makePrinter(!!flags.json);
   const engine = new SyncEngine({
@@ -85,7 +87,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
     writer: flags.writer as 'auto' | 'restore' | 'commands',
     replace: flags.replace,
     flushTarget: flags.flushTarget,
-    tls: { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false },
+    tls,
     emit: print,
   });
   print({ event: 'info', step: 'sync', message: `syncing ${toPublicUrl(from)} -> ${toPublicUrl(to)}` });

@@ -3,10 +3,9 @@
  * CLIENT SETNAME so the drain step can tell ferry's own connections from the application's.
  * A connection that cannot be made becomes a UsageError naming the flag to fix (exit 2).
  */
-import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import { UsageError } from './errors.js';
-import { type Endpoint, type TlsOptions, toPublicUrl } from './endpoint.js';
+import { type Endpoint, type TlsOptions, tlsSocketOptions, toPublicUrl } from './endpoint.js';
 
 /** Name given to a ferry connection; `isFerryClientName` recognises it. */
 export function ferryClientName(role: string): string {
@@ -44,11 +43,6 @@ export function redisOptions(e: Endpoint, tls?: TlsOptions): RedisOptions {
   };
 }
 
-/** Node TLS socket options from ferry's TLS flags (files read now). */
-export function tlsSocketOptions(t: TlsOptions = {}): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean } {
-  const read = (p?: string) => (p ? readFileSync(p) : undefined);
-  return { ca: read(t.ca), cert: read(t.cert), key: read(t.key), rejectUnauthorized: !t.insecure };
-}
 
 /**
  * Connects and authenticates, or throws a one-line UsageError: unreachable host, wrong password,

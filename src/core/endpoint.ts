@@ -3,6 +3,7 @@
  * The password lives only in memory (from the URL or FERRY_*_PASSWORD); `describeEndpoint`
  * and `toPublicUrl` are what may be printed or stored.
  */
+import { readFileSync } from 'node:fs';
 import { UsageError } from './errors.js';
 
 export interface TlsOptions {
@@ -72,4 +73,23 @@ export function toPublicUrl(e: Endpoint): string {
 /** The same as toPublicUrl but for a raw, possibly unparseable string. */
 function safeShow(text: string): string {
   return text.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+const TLS_FLAG = { ca: '--tls-ca', cert: '--tls-cert', key: '--tls-key' } as const;
+
+/**
+ * Node TLS socket options from ferry's TLS flags (the files are read now). A file that cannot be
+ * read is a UsageError naming its flag (exit 2).
+ */
+export function tlsSocketOptions(t: TlsOptions = {}): { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean } {
+  const read = (field: keyof typeof TLS_FLAG): Buffer | undefined => {
+    const path = t[field];
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new UsageError(`${TLS_FLAG[field]} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give the path of a PEM file`);
+    }
+  };
+  return { ca: read('ca'), cert: read('cert'), key: read('key'), rejectUnauthorized: !t.insecure };
 }

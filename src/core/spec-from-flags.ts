@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { UsageError } from './errors.js';
-import { type Endpoint, parseRedisUrl } from './endpoint.js';
+import { type Endpoint, parseRedisUrl, tlsSocketOptions } from './endpoint.js';
 import { DEFAULTS, type MigrationSpec, type RepointStrategy, type RetirePolicy, type SyncMode, type TargetSpec } from './spec.js';
 
 /** Flag values as commander hands them over (camelCased long names). All strings are raw. */
@@ -77,6 +77,7 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
   const tls = anyTls || flags.tlsCa || flags.tlsCert || flags.tlsKey || flags.tlsInsecure
     ? { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false }
     : undefined;
+  if (tls) tlsSocketOptions(tls); // an unreadable certificate file fails here, naming its flag
   const hookTimeoutMs = positiveMs(flags.hookTimeout, '--hook-timeout', DEFAULTS.hookTimeoutMs);
   const sync = oneOf(flags.sync ?? DEFAULTS.sync, ['native', 'engine'] as const, '--sync') as SyncMode;
   const include = flags.include ?? [];

@@ -14,9 +14,9 @@
  * source socket is paused (TCP pushes back to the master), and resumed at half the window.
  */
 import { Redis } from 'ioredis';
-import { connectEndpoint, ferryClientName, tlsSocketOptions } from '../core/connect.js';
+import { connectEndpoint, ferryClientName } from '../core/connect.js';
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';
-import { toPublicUrl } from '../core/endpoint.js';
+import { tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { KeyFilter, type FilterOptions } from './apply/filter.js';

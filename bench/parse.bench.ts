@@ -8,48 +8,21 @@
  * (every KeyEntry.payload materialized: copy + CRC64, the full-sync RESTORE path), decode (every
  * element decoded into chunk records). Input is fed from memory in 64 KiB chunks like a socket.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Crc64 } from '../src/engine/rdb/crc64.js';
 import type { RdbKeyEntry } from '../src/engine/rdb/key-record.js';
 import { RdbParser, type RdbParserOptions } from '../src/engine/rdb/parser.js';
 import { fillEveryType } from '../test/helpers/dataset.js';
+import { startServer } from './redis-procs.js';
 
 const CHUNK = 64 * 1024;
 const REPEAT = 15;
 const PROCESSES = 3;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function startServer(dir: string): Promise<{ client: Redis; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--enable-debug-command', 'yes', '--logfile', join(dir, 'redis.log')], { stdio: 'ignore' });
-  const client = new Redis({ port, host: '127.0.0.1', retryStrategy: (n) => (n > 100 ? null : 50), maxRetriesPerRequest: 50 });
-  client.on('error', () => {});
-  await client.ping();
-  return {
-    client,
-    stop: async () => {
-      client.disconnect();
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
 
 async function bigCollections(c: Redis): Promise<void> {
   for (let k = 0; k < 100; k++) {
@@ -183,18 +156,18 @@ export async function run(): Promise<void> {
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-parse-'));
-  const server = await startServer(dir);
+  const server = await startServer();
   let stopped = false;
   try {
     const c = server.client;
     await c.call('DEBUG', 'POPULATE', '1000000');
     await c.save();
-    copyFileSync(join(dir, 'dump.rdb'), join(dir, 'strings.rdb'));
+    copyFileSync(join(server.dir, 'dump.rdb'), join(dir, 'strings.rdb'));
     await c.flushall();
     await fillEveryType(c, { bulk: 300_000, debug: true });
     await bigCollections(c);
     await c.save();
-    copyFileSync(join(dir, 'dump.rdb'), join(dir, 'mixed.rdb'));
+    copyFileSync(join(server.dir, 'dump.rdb'), join(dir, 'mixed.rdb'));
     await server.stop();
     stopped = true;
     for (const f of ['strings.rdb', 'mixed.rdb']) if (process.env.FERRY_BENCH_KEEP) copyFileSync(join(dir, f), join(process.env.FERRY_BENCH_KEEP, f));

@@ -12,6 +12,8 @@ import { Redis } from 'ioredis';
 export interface BenchServer {
   port: number;
   pid: number;
+  /** Its --dir (SAVE writes dump.rdb here); removed by stop(). */
+  dir: string;
   client: Redis;
   stop(): Promise<void>;
 }
@@ -50,6 +52,7 @@ export async function startServer(args: string[] = []): Promise<BenchServer> {
   return {
     port,
     pid,
+    dir,
     client,
     async stop() {
       client.disconnect();

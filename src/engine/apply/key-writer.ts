@@ -124,8 +124,9 @@ export class KeyWriter {
   private writeKey(e: KeyEntry): void {
     this.current = null;
     this.skippingChunks = false;
-    const now = this.opts.now?.() ?? Date.now();
-    if (e.expireAt !== null && e.expireAt <= now) {
+    // NOTE: the clock is read only for keys with a TTL, and the key filter (which needs the key as
+    // a Buffer) only when one is set: this runs once per key of the full sync.
+    if (e.expireAt !== null && e.expireAt <= (this.opts.now?.() ?? Date.now())) {
       this.stats.expiredSkipped++;
       this.skippingChunks = !!e.chunked;
       return;

@@ -61,6 +61,13 @@ function decimalText(n: number): string {
 }
 const SMALL_TEXT = Array.from({ length: 1024 }, (_, i) => String(i));
 
+/** Length of decimalText(n), counted without making the text. */
+function decimalTextLength(n: number): number {
+  let len = n < 0 ? 2 : 1;
+  for (let x = Math.abs(n); x >= 10; x = Math.floor(x / 10)) len++;
+  return len;
+}
+
 /** A key as the RDB parser emits it (see KeyEntry). */
 export class RdbKeyEntry implements KeyEntry {
   // NOTE: kind, module, idle and freq live on the prototype (see below the class) and become own
@@ -191,7 +198,7 @@ export class RdbKeyEntry implements KeyEntry {
     const b = src[p];
     if (b < 0x40) return b;
     if (b < 0x80) return ((b & 0x3f) << 8) | src[p + 1];
-    if (b >= 0xc0 && b <= 0xc2) return decimalText(intValue(src, p)).length;
+    if (b >= 0xc0 && b <= 0xc2) return decimalTextLength(intValue(src, p));
     return this.value?.length ?? -1;
   }
 

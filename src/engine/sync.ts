@@ -21,13 +21,12 @@ import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { KeyFilter, type FilterOptions } from './apply/filter.js';
 import { KeyWriter, type WriterMode } from './apply/key-writer.js';
-import { StreamApplier } from './apply/stream-applier.js';
-import { TargetConn } from './apply/target-conn.js';
+import type { Applier, EngineTarget } from './apply/target.js';
 import { chooseWriter, type WriterChoice } from './apply/writer-choice.js';
-import { CHECKPOINT_KEY, decodeCheckpoint, encodeCheckpoint, readSyncState, writeFileAtomic, type Checkpoint, type SyncStateFile } from './checkpoint.js';
+import { readSyncState, writeFileAtomic, type Checkpoint, type SyncStateFile } from './checkpoint.js';
 import { createRdbSink, type RdbSink } from './rdb-sink.js';
 import { LinkError, SourceLink, type PsyncResult } from './replication/source-link.js';
-import { RespError } from './resp/decoder.js';
+import { openTarget, type TargetRole } from './targets.js';
 
 export interface SyncOptions {
   from: Endpoint;
@@ -54,6 +53,12 @@ export interface SyncOptions {
    * (repoint started): a flush would delete their writes, so the engine stops with an error instead.
    */
   canFlushTarget?(): boolean;
+  /**
+   * How the target is written (targets.ts): detected from the target when absent (a Redis Cluster
+   * target gets the slot router and per-slot checkpoints); the cluster orchestrator sets it for
+   * each of its links.
+   */
+  targetRole?: TargetRole;
 }
 
 export type SyncPhase = 'starting' | 'connecting' | 'rdb' | 'stream' | 'stopped';
@@ -73,6 +78,8 @@ export interface SyncReport {
   writerReason: string;
   reconnects: number;
   crossingCommands: string[];
+  /** Cluster target: masters written and the counters of the per-slot applier. */
+  cluster?: Record<string, number>;
 }
 
 const STEP = 'sync';
@@ -83,10 +90,10 @@ export class SyncEngine {
   /** Writer decision (after start()). */
   choice!: WriterChoice;
 
-  private conn!: TargetConn;
+  private conn!: EngineTarget;
   private control!: Redis;
   private link: SourceLink | null = null;
-  private applier: StreamApplier | null = null;
+  private applier: Applier | null = null;
   private checkpoint: Checkpoint | null = null;
   private readonly filter: KeyFilter;
   private stopping = false;
@@ -158,21 +165,27 @@ export class SyncEngine {
     } catch (e) {
       throw new FerryError(`cannot connect to the source ${toPublicUrl(o.from)}: ${(e as Error).message}`, ExitCode.stepFailed);
     }
-    this.conn = new TargetConn({
-      endpoint: o.to,
-      tls: o.to.tls ? tlsSocketOptions(o.tls) : undefined,
-      windowBytes: o.windowBytes,
-      onFatal: (err) => this.die(new FerryError(`target: ${err.message}`, ExitCode.stepFailed)),
-    });
     try {
-      await this.conn.connect();
+      this.conn = await openTarget({
+        endpoint: o.to,
+        tls: o.to.tls ? tlsSocketOptions(o.tls) : undefined,
+        windowBytes: o.windowBytes,
+        role: o.targetRole,
+        onFatal: (err) => this.die(new FerryError(`target: ${err.message}`, ExitCode.stepFailed)),
+        // A cluster target lost a master (failover) or kept redirecting: the link starts again from
+        // the checkpoints the target holds.
+        onRestart: (err) => this.link?.close(new LinkError(`target: ${err.message}`)),
+        warn: (message) => this.emit({ event: 'warning', step: STEP, message }),
+      });
     } catch (e) {
+      if (e instanceof FerryError) throw e;
       throw new FerryError(`${(e as Error).message}`, ExitCode.stepFailed);
     }
     const [srcInfo, dstInfo] = [await this.control.info('server'), String(await this.conn.call(['INFO', 'server']))];
     this.choice = chooseWriter(srcInfo, dstInfo, o.writer);
     this.report.writer = this.choice.mode;
     this.report.writerReason = this.choice.reason;
+    this.conn.checkSource?.(await this.control.info('keyspace'), this.filter);
     await this.loadCheckpoint();
     this.runPromise = this.loop();
     this.runPromise.catch(() => {});
@@ -238,8 +251,7 @@ export class SyncEngine {
   /** Reads the checkpoint: the target key wins over the state file (it is written atomically). */
   private async loadCheckpoint(): Promise<void> {
     const o = this.opts;
-    await this.conn.call(['SELECT', 0]);
-    const fromKey = decodeCheckpoint((await this.conn.call(['GET', CHECKPOINT_KEY])) as Buffer | null);
+    const fromKey = await this.conn.readCheckpoint();
     const state = o.statePath ? readSyncState(o.statePath) : null;
     if (state && state.from !== toPublicUrl(o.from)) {
       throw new SafetyError(`the state file ${o.statePath} belongs to a sync from ${state.from}, not ${toPublicUrl(o.from)}; use another --state path`);
@@ -250,8 +262,7 @@ export class SyncEngine {
       this.emit({ event: 'info', step: STEP, message: `resuming from offset ${this.checkpoint.offset} (${fromKey ? 'checkpoint in the target' : 'state file'})` });
       return;
     }
-    const keyspace = String(await this.conn.call(['INFO', 'keyspace']));
-    const nonEmpty = /^db\d+:keys=\d+/m.test(keyspace);
+    const nonEmpty = !(await this.conn.isEmpty());
     if (nonEmpty && !o.flushTarget && !o.replace) {
       throw new SafetyError(`the target ${toPublicUrl(o.to)} is not empty; empty it, or pass --flush-target to let ferry FLUSHALL it (or --replace to overwrite keys)`);
     }
@@ -375,14 +386,11 @@ export class SyncEngine {
     this.phase = 'rdb';
     this.applier = null;
     this.emit({ event: 'info', step: STEP, message: `full sync from offset ${r.offset} (writer: ${this.choice.reason})` });
-    // ASYNC: the old keyspace is freed in a background thread while the new one loads.
-    if (this.ownsTarget) this.conn.send(['FLUSHALL', 'ASYNC']);
-    this.ownsTarget = true;
     const cp: Checkpoint = { replid: r.replid, offset: r.offset, db: 0, phase: 'rdb' };
-    this.conn.send(['SELECT', 0]);
-    this.conn.send(['SET', CHECKPOINT_KEY, encodeCheckpoint(cp)]);
+    const sink = this.conn.beginFullSync(cp, this.ownsTarget);
+    this.ownsTarget = true;
     this.writeState(cp, true);
-    const writer = new KeyWriter(this.conn, {
+    const writer = new KeyWriter(sink, {
       mode: this.choice.mode,
       replace: this.opts.replace,
       filter: this.filter,
@@ -411,13 +419,12 @@ export class SyncEngine {
     const cp: Checkpoint = { replid: this.fullReplid, offset: this.fullOffset, db, phase: 'stream' };
     this.applier = this.makeApplier(cp, false);
     // NOTE: ACKs must not claim the FULLRESYNC offset before the target holds the whole RDB. The
-    // checkpoint write is ordered after every key write on the same connection, so its reply
-    // means "RDB applied"; until then the applied offset stays -1 (ACKed as 0).
+    // target acknowledges the checkpoint write only after every key write ("RDB applied"); until
+    // then the applied offset stays -1 (ACKed as 0).
     const applier = this.applier;
     applier.applied = -1;
-    this.conn.send(['SELECT', 0]);
-    this.conn.send(['SET', CHECKPOINT_KEY, encodeCheckpoint(cp)], (reply) => {
-      if (reply instanceof RespError) return this.die(new FerryError(`the target refused the checkpoint write: ${reply.message}`, ExitCode.stepFailed));
+    this.conn.endFullSync(cp, (err) => {
+      if (err) return this.die(new FerryError(`the target refused the checkpoint write: ${err.message}`, ExitCode.stepFailed));
       if (applier.applied === -1) applier.applied = cp.offset;
       this.phase = 'stream';
       this.writeState(cp, true);
@@ -433,10 +440,9 @@ export class SyncEngine {
     this.emit({ event: 'info', step: STEP, message: `partial resync (+CONTINUE) from offset ${cp.offset}` });
   }
 
-  private makeApplier(cp: Checkpoint, _continued: boolean): StreamApplier {
+  private makeApplier(cp: Checkpoint, _continued: boolean): Applier {
     const prev = this.applier;
-    const applier = new StreamApplier({
-      conn: this.conn,
+    const applier = this.conn.createApplier({
       filter: this.filter,
       replid: cp.replid,
       offset: cp.offset,
@@ -469,7 +475,7 @@ export class SyncEngine {
       // A full sync cut in the middle: the target holds part of it; the next attempt starts over.
       this.applier = null;
     }
-    if (!this.fatal) await this.conn.whenIdle().catch(() => {});
+    if (!this.fatal) await this.conn.settle().catch(() => {});
   }
 
   private async finishStop(): Promise<void> {
@@ -477,9 +483,9 @@ export class SyncEngine {
     const cp = this.currentCheckpoint();
     if (cp) this.writeState(cp, true, this.removeCheckpointOnStop);
     if (this.removeCheckpointOnStop && this.phase !== 'rdb') {
-      await this.conn.call(['SELECT', 0]);
-      const r = await this.conn.call(['DEL', CHECKPOINT_KEY]);
-      if (r instanceof RespError) throw new FerryError(`could not remove the checkpoint key: ${r.message}`, ExitCode.stepFailed);
+      await this.conn.removeCheckpoint().catch((e: Error) => {
+        throw new FerryError(e.message, ExitCode.stepFailed);
+      });
     }
   }
 
@@ -512,6 +518,7 @@ export class SyncEngine {
     r.replid = this.applier?.replid ?? '';
     r.commandsApplied = this.applier?.commandsApplied ?? 0;
     r.crossingCommands = [...this.filter.crossing];
+    Object.assign(r, this.conn.report?.());
     return r;
   }
 

@@ -18,7 +18,7 @@ import type { ChunkEntry, Entry, FunctionEntry, KeyEntry } from '../entry.js';
 import { decimalLength, writeHeader, type Arg } from '../resp/encoder.js';
 import { RespError, type RespValue } from '../resp/decoder.js';
 import type { KeyFilter } from './filter.js';
-import type { TargetConn } from './target-conn.js';
+import type { CommandSink } from './target.js';
 
 /** Which writer the full sync uses. */
 export type WriterMode = 'restore' | 'commands';
@@ -101,7 +101,7 @@ export class KeyWriter {
   private readonly onReply: (v: RespValue) => void;
 
   constructor(
-    private readonly conn: TargetConn,
+    private readonly conn: CommandSink,
     private readonly opts: KeyWriterOptions,
   ) {
     this.onReply = (v) => {

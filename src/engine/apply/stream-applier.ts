@@ -21,10 +21,10 @@ import { RespError, type RespValue } from '../resp/decoder.js';
 import { isWord } from '../replication/source-link.js';
 import { CHECKPOINT_KEY, encodeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import type { KeyFilter } from './filter.js';
-import type { TargetConn } from './target-conn.js';
+import type { Applier, CommandSink } from './target.js';
 
 export interface StreamApplierOptions {
-  conn: TargetConn;
+  conn: CommandSink;
   filter: KeyFilter;
   replid: string;
   /** Offset already applied (the FULLRESYNC offset after the RDB, or the checkpoint's). */
@@ -43,7 +43,7 @@ const BATCH_COMMANDS = 5000;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
 /** See the file comment. */
-export class StreamApplier {
+export class StreamApplier implements Applier {
   /** Offset applied to the target (EXEC replied). */
   applied: number;
   /** Source db at `applied`. */

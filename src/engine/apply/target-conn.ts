@@ -10,8 +10,9 @@ import type { Endpoint } from '../../core/endpoint.js';
 import { CommandBuffer, type Arg } from '../resp/encoder.js';
 import { RespDecoder, RespError, type RespValue } from '../resp/decoder.js';
 
-/** Called with each reply of a command sent with a callback. */
-export type ReplyHandler = (reply: RespValue) => void;
+import type { CommandSink, ReplyHandler } from './target.js';
+
+export type { ReplyHandler };
 
 export interface TargetConnOptions {
   endpoint: Endpoint;
@@ -25,7 +26,7 @@ export interface TargetConnOptions {
 }
 
 /** See the file comment. */
-export class TargetConn {
+export class TargetConn implements CommandSink {
   /** Bytes sent (or buffered to send) whose replies have not arrived. */
   unanswered = 0;
   /** Replies received in total. */

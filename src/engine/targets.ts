@@ -1,0 +1,58 @@
+/**
+ * Picks how the engine writes its target: one server (apply/standalone-target.ts) or a Redis
+ * Cluster (cluster/cluster-target.ts), detected with `INFO cluster` (`cluster_enabled:1`).
+ */
+import type { Endpoint } from '../core/endpoint.js';
+import { StandaloneTarget } from './apply/standalone-target.js';
+import type { EngineTarget } from './apply/target.js';
+import { TargetConn } from './apply/target-conn.js';
+import { ClusterTarget } from './cluster/cluster-target.js';
+
+/** How one engine link writes the target (set by the cluster orchestrator for its links). */
+export interface TargetRole {
+  /** Default: detected from the target. */
+  kind?: 'standalone' | 'cluster';
+  /** Which link of a cluster source this is: its checkpoint keys are its own (default 0). */
+  linkId?: number;
+  /**
+   * The source is one master of a cluster, synced beside the others into the same target: the
+   * orchestrator empties the target once for all links, so a link never flushes it, and a FLUSHALL
+   * in one shard's stream (which empties that shard only) cannot be applied.
+   */
+  shardOfCluster?: boolean;
+}
+
+export interface OpenTargetOptions {
+  endpoint: Endpoint;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
+  windowBytes?: number;
+  role?: TargetRole;
+  /** The target cannot be written any more: the sync stops. */
+  onFatal(err: Error): void;
+  /** The target changed under the sync (a master lost): restart the link from the checkpoint. */
+  onRestart(err: Error): void;
+  warn(message: string): void;
+}
+
+/** Connects to the target and returns the writer that fits it. */
+export async function openTarget(o: OpenTargetOptions): Promise<EngineTarget> {
+  const kind = o.role?.kind ?? ((await isCluster(o)) ? 'cluster' : 'standalone');
+  const target: EngineTarget = kind === 'cluster'
+    ? new ClusterTarget({ seed: o.endpoint, tls: o.tls, windowBytes: o.windowBytes, linkId: o.role?.linkId ?? 0, shardOfCluster: !!o.role?.shardOfCluster, onFatal: o.onFatal, onRestart: o.onRestart, warn: o.warn })
+    : new StandaloneTarget({ endpoint: o.endpoint, tls: o.tls, windowBytes: o.windowBytes, onFatal: o.onFatal });
+  await target.connect();
+  return target;
+}
+
+async function isCluster(o: OpenTargetOptions): Promise<boolean> {
+  let failure: Error | null = null;
+  const probe = new TargetConn({ endpoint: o.endpoint, tls: o.tls, onFatal: (e) => (failure = e) });
+  await probe.connect();
+  try {
+    const info = await probe.call(['INFO', 'cluster']);
+    if (failure) throw failure;
+    return /^cluster_enabled:1/m.test(String(info));
+  } finally {
+    probe.close();
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * Local Redis Clusters for tests: `masters` redis-server processes (plus `replicas` per master)
+ * with `--cluster-enabled yes` and their own `nodes.conf` in their temp dirs, slots split evenly
+ * (CLUSTER ADDSLOTSRANGE), joined with CLUSTER MEET, replicas attached with CLUSTER REPLICATE.
+ * Every wait is bounded. Also: a cluster-aware ioredis client, and a per-key snapshot of a whole
+ * cluster (or a single server) to compare source and target slot by slot.
+ */
+import { Cluster, type Redis } from 'ioredis';
+import { keySlot } from '../../src/engine/cluster/slots.js';
+import { startRedis, type StartOptions, type TestServer } from './redis-server.js';
+
+export interface TestCluster {
+  masters: TestServer[];
+  replicas: TestServer[];
+  /** Every node (masters first). */
+  nodes: TestServer[];
+  /** redis:// URL of the first master (any node works as a seed). */
+  url: string;
+  /** A cluster-aware client (closed by stop()). */
+  client(): Cluster;
+  /** Node ids by port. */
+  ids: Map<number, string>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  masters?: number;
+  /** Replicas per master (default 0). */
+  replicas?: number;
+  args?: string[];
+  /** Passed to startRedis (e.g. another server binary is not supported there: Debian's redis-server). */
+  start?: StartOptions;
+}
+
+/** Starts and forms a cluster; see the file comment. */
+export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
+  const m = opts.masters ?? 3;
+  const r = opts.replicas ?? 0;
+  const args = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--enable-debug-command', 'yes', ...(opts.args ?? [])];
+  const nodes = await Promise.all(Array.from({ length: m * (1 + r) }, () => startRedis({ args })));
+  const clients: Array<Redis | Cluster> = [];
+  const stop = async (): Promise<void> => {
+    for (const c of clients) c.disconnect();
+    await Promise.all(nodes.map((n) => n.stop()));
+  };
+  try {
+    const masters = nodes.slice(0, m);
+    const replicas = nodes.slice(m);
+    const ctl = nodes.map((n) => n.client());
+    const ids = new Map<number, string>();
+    for (let i = 0; i < nodes.length; i++) ids.set(nodes[i].port, String(await ctl[i].call('CLUSTER', 'MYID')));
+    for (let i = 0; i < m; i++) {
+      const a = Math.floor((i * 16384) / m);
+      const b = Math.floor(((i + 1) * 16384) / m) - 1;
+      await ctl[i].call('CLUSTER', 'ADDSLOTSRANGE', String(a), String(b));
+    }
+    for (let i = 1; i < nodes.length; i++) await ctl[0].call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[i].port));
+    await until(async () => {
+      for (const c of ctl) if (String(await c.call('CLUSTER', 'NODES')).trim().split('\n').length !== nodes.length) return false;
+      return true;
+    }, 20_000, 'every node to know every other');
+    for (let i = 0; i < replicas.length; i++) {
+      const master = masters[i % m];
+      await ctl[m + i].call('CLUSTER', 'REPLICATE', ids.get(master.port)!);
+    }
+    await until(async () => {
+      for (const c of ctl) if (!/cluster_state:ok/.test(String(await c.call('CLUSTER', 'INFO')))) return false;
+      for (let i = 0; i < replicas.length; i++) if (!/master_link_status:up/.test(await ctl[m + i].info('replication'))) return false;
+      return true;
+    }, 30_000, 'cluster_state:ok');
+    for (const c of ctl) c.disconnect();
+    return {
+      masters,
+      replicas,
+      nodes,
+      url: masters[0].url,
+      ids,
+      client() {
+        const c = new Cluster(masters.map((s) => ({ host: '127.0.0.1', port: s.port })), {
+          redisOptions: { maxRetriesPerRequest: 3 },
+          clusterRetryStrategy: (n) => (n > 50 ? null : 100),
+        });
+        c.on('error', () => {});
+        clients.push(c);
+        return c;
+      },
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** The current masters of a cluster (after failovers), as clients on `nodes`. */
+export async function currentMasters(nodes: TestServer[]): Promise<TestServer[]> {
+  const out: TestServer[] = [];
+  for (const n of nodes) {
+    const c = n.client();
+    try {
+      const role = (await c.call('ROLE')) as unknown[];
+      if (role[0] === 'master' && Number(/cluster_slots_assigned:(\d+)/.exec(String(await c.call('CLUSTER', 'INFO')))?.[1] ?? 0) > 0) {
+        const mine = String(await c.call('CLUSTER', 'NODES')).split('\n').find((l) => l.includes('myself'));
+        if (mine && mine.split(' ').length > 8) out.push(n);
+      }
+    } catch {
+      /* down */
+    } finally {
+      c.disconnect();
+    }
+  }
+  return out;
+}
+
+/**
+ * Every key of the given masters (or one server), as key → "type/ttl?/value digest", by
+ * DEBUG DIGEST-VALUE (the servers run with --enable-debug-command yes). Keys starting with
+ * `__ferry:` are left out unless `withFerryKeys`.
+ */
+export async function keyDigests(servers: TestServer[], withFerryKeys = false): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const s of servers) {
+    const c = s.client();
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await c.scanBuffer(cursor, 'COUNT', 1000);
+        cursor = String(next);
+        const wanted = keys.filter((k) => withFerryKeys || !k.toString('latin1').startsWith('__ferry:'));
+        if (wanted.length === 0) continue;
+        const p = c.pipeline();
+        for (const k of wanted) {
+          p.type(k);
+          p.pttl(k);
+          p.call('DEBUG', 'DIGEST-VALUE', k);
+        }
+        const res = (await p.exec()) ?? [];
+        wanted.forEach((k, i) => {
+          const [t, ttl, d] = [res[3 * i][1], res[3 * i + 1][1], res[3 * i + 2][1]];
+          out.set(printableKey(k), `${t}/${Number(ttl) > 0 ? 'ttl' : '-'}/${String(d)}`);
+        });
+      } while (cursor !== '0');
+    } finally {
+      c.disconnect();
+    }
+  }
+  return out;
+}
+
+/** A key as text: itself when printable ASCII, else `hex:…`. */
+function printableKey(k: Buffer): string {
+  const s = k.toString('latin1');
+  return /^[\x20-\x7e]*$/.test(s) ? s : `hex:${k.toString('hex')}`;
+}
+
+/** Differences between two key maps, grouped by slot (empty when equal). */
+export function diffBySlot(a: Map<string, string>, b: Map<string, string>, limit = 10): string[] {
+  const out: string[] = [];
+  const slot = (k: string): number => keySlot(k.startsWith('hex:') ? Buffer.from(k.slice(4), 'hex') : k);
+  for (const [k, v] of a) if (b.get(k) !== v) out.push(`slot ${slot(k)} ${k}: ${v} vs ${b.get(k) ?? 'missing'}`);
+  for (const k of b.keys()) if (!a.has(k)) out.push(`slot ${slot(k)} ${k}: missing vs ${b.get(k)}`);
+  return out.slice(0, limit);
+}
+
+async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await cond()) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}

@@ -176,6 +176,7 @@ export class SyncEngine {
         // the checkpoints the target holds.
         onRestart: (err) => this.link?.close(new LinkError(`target: ${err.message}`)),
         warn: (message) => this.emit({ event: 'warning', step: STEP, message }),
+        info: (message) => this.emit({ event: 'info', step: STEP, message }),
       });
     } catch (e) {
       if (e instanceof FerryError) throw e;

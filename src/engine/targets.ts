@@ -32,13 +32,14 @@ export interface OpenTargetOptions {
   /** The target changed under the sync (a master lost): restart the link from the checkpoint. */
   onRestart(err: Error): void;
   warn(message: string): void;
+  info(message: string): void;
 }
 
 /** Connects to the target and returns the writer that fits it. */
 export async function openTarget(o: OpenTargetOptions): Promise<EngineTarget> {
   const kind = o.role?.kind ?? ((await isCluster(o)) ? 'cluster' : 'standalone');
   const target: EngineTarget = kind === 'cluster'
-    ? new ClusterTarget({ seed: o.endpoint, tls: o.tls, windowBytes: o.windowBytes, linkId: o.role?.linkId ?? 0, shardOfCluster: !!o.role?.shardOfCluster, onFatal: o.onFatal, onRestart: o.onRestart, warn: o.warn })
+    ? new ClusterTarget({ seed: o.endpoint, tls: o.tls, windowBytes: o.windowBytes, linkId: o.role?.linkId ?? 0, shardOfCluster: !!o.role?.shardOfCluster, onFatal: o.onFatal, onRestart: o.onRestart, warn: o.warn, info: o.info })
     : new StandaloneTarget({ endpoint: o.endpoint, tls: o.tls, windowBytes: o.windowBytes, onFatal: o.onFatal });
   await target.connect();
   return target;

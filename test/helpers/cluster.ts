@@ -174,3 +174,56 @@ async function until(cond: () => Promise<boolean>, ms: number, what: string): Pr
     await new Promise((res) => setTimeout(res, 50));
   }
 }
+
+/** A background writer; `stop()` resolves with the number of commands acknowledged. */
+export interface SlotWorkload {
+  stop(): Promise<number>;
+}
+
+/**
+ * Mixed writes in rounds of 50 concurrent commands (a plain or a cluster-aware client): strings,
+ * INCR, hashes, lists, sets, zsets, expiries, deletes, MSET, and MULTI/EXEC blocks whose keys share
+ * a slot (hash tag). With `crossSlot` (a standalone source only) MSET, DEL and one MULTI/EXEC in
+ * ten span slots. A round that fails (a failover under way) is retried after 50 ms; the loop ends
+ * at stop() or when the client is closed.
+ */
+export function slotWorkload(c: Redis | Cluster, opts: { prefix?: string; crossSlot?: boolean } = {}): SlotWorkload {
+  const p = opts.prefix ?? 'w';
+  let stop = false;
+  let acked = 0;
+  let n = 0;
+  const run = (async () => {
+    while (!stop && c.status !== 'end') {
+      const round: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 50; i++, n++) {
+        const k = `${p}:${n % 500}`;
+        const t = `{${p}t${n % 7}}`;
+        switch (n % 12) {
+          case 0: round.push(c.set(k, `v${n}`)); break;
+          case 1: round.push(c.incr(`${p}:ctr:${n % 17}`)); break;
+          case 2: round.push(c.hset(`${p}:h:${n % 31}`, `f${n % 7}`, n)); break;
+          case 3: round.push(c.rpush(`${p}:l:${n % 13}`, `e${n}`)); break;
+          case 4: round.push(c.sadd(`${p}:s:${n % 11}`, `m${n % 97}`)); break;
+          case 5: round.push(c.zadd(`${p}:z:${n % 5}`, n % 1000, `m${n % 50}`)); break;
+          case 6: round.push(c.pexpire(k, 600_000 + n)); break;
+          case 7: round.push(c.del(`${p}:${(n + 250) % 500}`)); break;
+          case 8: round.push(opts.crossSlot ? c.mset(`${p}:m:${n % 50}`, n, `${p}:n:${n % 50}`, n) : c.mset(`${t}:m`, n, `${t}:n`, n)); break;
+          case 9: round.push(c.multi().incr(`${t}:tx`).lpush(`${t}:txl`, n).exec()); break;
+          case 10: round.push(opts.crossSlot && n % 5 === 0 ? c.multi().incr(`${p}:xa`).incr(`${p}:xb`).exec() : c.append(`${t}:ap`, 'x')); break;
+          case 11: round.push(opts.crossSlot ? c.del(`${p}:${(n + 100) % 500}`, `${p}:${(n + 101) % 500}`) : c.unlink(`${p}:${(n + 100) % 500}`)); break;
+        }
+      }
+      const res = await Promise.allSettled(round);
+      const ok = res.filter((r) => r.status === 'fulfilled').length;
+      acked += ok;
+      if (ok < res.length) await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    async stop() {
+      stop = true;
+      await run;
+      return acked;
+    },
+  };
+}

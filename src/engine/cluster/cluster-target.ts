@@ -32,6 +32,7 @@ export interface ClusterTargetOptions {
   onFatal(err: Error): void;
   onRestart(err: Error): void;
   warn(message: string): void;
+  info(message: string): void;
 }
 
 /** The link's checkpoint key in a cluster target. */
@@ -48,7 +49,7 @@ export function slotCheckpointKeys(linkId: number): string[] {
 export class ClusterTarget implements EngineTarget {
   readonly kind = 'cluster' as const;
   readonly router: SlotRouter;
-  readonly stats: ClusterApplyStats = { crossSlotTransactions: 0, skippedOnResume: 0, slotTransactions: 0, barriers: 0 };
+  readonly stats: ClusterApplyStats = { crossSlotTransactions: 0, splitCommands: 0, skippedOnResume: 0, slotTransactions: 0, barriers: 0 };
   private readonly slotKeys: string[];
   private readonly checkpointKey: string;
   private readonly windowBytes: number;
@@ -93,6 +94,11 @@ export class ClusterTarget implements EngineTarget {
   async readCheckpoint(): Promise<Checkpoint | null> {
     const cp = decodeCheckpoint(ok(await this.router.request(['GET', this.checkpointKey])) as Buffer | null);
     this.skip = cp?.phase === 'stream' ? await this.readSlotCheckpoints() : null;
+    if (cp && this.skip) {
+      const ahead = this.skip.filter((o) => o > cp.offset);
+      const most = ahead.reduce((m, o) => Math.max(m, o), cp.offset);
+      this.opts.info(`cluster target: ${ahead.length} slot checkpoints are past the link checkpoint (offset ${cp.offset}, by up to ${most - cp.offset} bytes); their commands up to their own offsets are skipped`);
+    }
     return cp;
   }
 
@@ -176,7 +182,8 @@ export class ClusterTarget implements EngineTarget {
 
   /** Counters for the sync report. */
   report(): Record<string, unknown> {
-    return { cluster: { masters: this.router.masters().length, ...this.stats } };
+    const r = this.router.redirects;
+    return { cluster: { masters: this.router.masters().length, ...this.stats, moved: r.moved, ask: r.ask, retried: r.retried } };
   }
 
   /** Every slot checkpoint of this link (0 where there is none). */

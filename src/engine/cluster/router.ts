@@ -112,6 +112,8 @@ const SPLIT_PAIRS = new Set(['mset', 'msetnx']);
 /** See the file comment. */
 export class SlotRouter implements CommandSink {
   keys!: CommandKeys;
+  /** Redirections followed: MOVED, ASK, and waits (TRYAGAIN, CLUSTERDOWN, …). */
+  readonly redirects = { moved: 0, ask: 0, retried: 0 };
   /** Owner of each slot (null: unknown, re-read the map). */
   private owner: Array<NodeLink | null> = new Array(SLOTS).fill(null);
   private nodes = new Map<string, NodeLink>();
@@ -517,6 +519,7 @@ export class SlotRouter implements CommandSink {
 
   /** Applies what a redirect says; returns the node an ASK names. */
   private follow(slot: number, red: Redirect): NodeLink | null {
+    this.redirects[red.kind === 'wait' ? 'retried' : red.kind]++;
     if (red.kind === 'wait') {
       if (red.refresh) void this.refresh().catch(() => {});
       return null;

@@ -57,6 +57,8 @@ export interface SlotApplierOptions extends ApplierOptions {
 export interface ClusterApplyStats {
   /** Source transactions whose keys spanned slots (applied as one transaction per slot). */
   crossSlotTransactions: number;
+  /** Multi-key commands split into one command per slot (MSET, DEL, UNLINK, EXISTS, TOUCH). */
+  splitCommands: number;
   /** Commands skipped on resume because their slot's checkpoint was past them. */
   skippedOnResume: number;
   /** Slot transactions sent. */
@@ -202,8 +204,7 @@ export class SlotApplier implements Applier {
         break;
       case 'split':
         for (const p of route.parts) this.add(p.slot, p.args, offset);
-        if (this.inTx) for (const p of route.parts) this.txSlots.add(p.slot);
-        else if (route.parts.length > 1) this.countCrossSlot();
+        this.opts.stats.splitCommands++;
         break;
       case 'any':
         this.opts.router.sendAny(args);

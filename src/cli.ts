@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { exitCodeOf, FerryError } from './core/errors.js';
 import { redact } from './core/redact.js';
+import { packageVersion } from './core/version.js';
 
 /** Command modules, in help order. Add one line per command. */
 const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
@@ -21,8 +22,10 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('ferry')
     .description('Move a live Redis dataset to a new instance with zero downtime and zero lost writes')
+    .version(packageVersion(), '-V, --version', 'print the version of ferry and exit')
     .exitOverride();
   for (const load of COMMANDS) (await load()).register(program);
+  oneLineErrors(program);
   try {
     // `ferry` alone in a terminal: the wizard; elsewhere commander prints the help.
     if (argv.length <= 2 && process.stdin.isTTY && process.stdout.isTTY) {
@@ -39,4 +42,14 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`ferry: ${redact(msg)}\n`);
     process.exit(code);
   }
+}
+
+/**
+ * Commander's own errors (unknown option, missing value, too many arguments) in ferry's form: one
+ * line starting `ferry: `, ending with the help that lists the right options. They exit 2.
+ */
+function oneLineErrors(cmd: Command, path = cmd.name()): void {
+  const line = (text: string) => text.trim().replace(/^error: /, '').replace(/\.?\s*\n\s*/g, ' ').replace(/\.$/, '');
+  cmd.configureOutput({ outputError: (text, write) => write(`ferry: ${line(text)}; see ${path} --help\n`) });
+  for (const sub of cmd.commands) oneLineErrors(sub, `${path} ${sub.name()}`);
 }

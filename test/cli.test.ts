@@ -1,0 +1,76 @@
+/**
+ * The CLI as a new user meets it, through the real binary: --version, and commander's own errors
+ * (unknown command or option, missing value or argument) as one `ferry:` line naming the help to
+ * read, exit 2.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageVersion } from '../src/core/version.js';
+import { ferry, ROOT } from './helpers/cli.js';
+
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'ferry-cli-'));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('ferry --version', () => {
+  it.each(['--version', '-V'])('%s prints the package version on stdout and exits 0', async (flag) => {
+    const r = await ferry([flag], { cwd: tmp });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(VERSION); // execa strips the final newline
+    expect(r.stderr).toBe('');
+  });
+
+  it('reads the package.json of the installed package, wherever it is installed', async () => {
+    // The layout npm makes: node_modules/redis-ferry/{bin,dist,package.json}, run from elsewhere.
+    const pkg = join(tmp, 'app', 'node_modules', 'redis-ferry');
+    mkdirSync(pkg, { recursive: true });
+    cpSync(join(ROOT, 'bin'), join(pkg, 'bin'), { recursive: true });
+    cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'redis-ferry', version: '9.8.7-test', type: 'module' }));
+    symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules')); // its dependencies
+    writeFileSync(join(tmp, 'app', 'package.json'), JSON.stringify({ name: 'someone-elses-app', version: '1.0.0' }));
+    const r = await execa('node', [join(pkg, 'bin', 'ferry'), '--version'], { cwd: join(tmp, 'app'), reject: false, timeout: 20_000, stdin: 'ignore' });
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(r.stdout).toBe('9.8.7-test');
+  });
+
+  it('skips package.json files of other packages on the way up', () => {
+    const nested = join(tmp, 'walk', 'dist', 'src', 'core');
+    mkdirSync(nested, { recursive: true });
+    writeFileSync(join(tmp, 'walk', 'package.json'), JSON.stringify({ name: 'redis-ferry', version: '1.2.3' }));
+    writeFileSync(join(tmp, 'walk', 'dist', 'package.json'), JSON.stringify({ type: 'module' }));
+    expect(packageVersion(nested)).toBe('1.2.3');
+    expect(packageVersion('/')).toBe('unknown');
+  });
+});
+
+describe('usage errors from the command line parser', () => {
+  it.each([
+    [['plna'], /^ferry: unknown command 'plna' \(Did you mean plan\?\); see ferry --help$/],
+    [['--bogus'], /^ferry: unknown option '--bogus'; see ferry --help$/],
+    [['run', '--jsn'], /^ferry: unknown option '--jsn' \(Did you mean --json\?\); see ferry run --help$/],
+    [['run', '--from'], /^ferry: option '--from <url>' argument missing; see ferry run --help$/],
+    [['status'], /^ferry: required option '--state <file>' not specified; see ferry status --help$/],
+    [['rdb', 'inspect'], /^ferry: missing required argument 'file'; see ferry rdb inspect --help$/],
+    [['demo', 'extra'], /^ferry: too many arguments for 'demo'\. Expected 0 arguments but got 1; see ferry demo --help$/],
+  ])('ferry %j: one line naming the help, exit 2', async (args, line) => {
+    const r = await ferry(args, { cwd: tmp });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr.trimEnd()).toMatch(line);
+  });
+
+  it('rollback names a wrong --state before it asks for --yes', async () => {
+    const r = await ferry(['rollback', '--state', join(tmp, 'missing.json')], { cwd: tmp });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trimEnd()).toBe(`ferry: cannot read the state file ${join(tmp, 'missing.json')}; check --state`);
+  });
+});

@@ -24,7 +24,7 @@ export default class RunningFilesReporter implements Reporter {
   private save(): void {
     if (!this.file) return;
     const now = Date.now();
-    const lines = [...this.running].map(([f, t]) => `${f} (running for ${Math.round((now - t) / 1000)} s at ${new Date(now).toISOString()})`);
+    const lines = [...this.running].map(([f, t]) => `${f} (started ${new Date(t).toISOString()}, ${Math.round((now - t) / 1000)} s before the last file event)`);
     writeFileSync(this.file, lines.length ? `${lines.join('\n')}\n` : '');
   }
 }

@@ -13,15 +13,15 @@ status=0
 for file in "$@"; do
   times=()
   for i in $(seq "$n"); do
-    t0=$(date +%s.%N)
+    t0=$(date +%s%N)
     if ! timeout --kill-after=10 "${LOOP_RUN_TIMEOUT:-300}" npx vitest run --config test/vitest.config.ts "$file" >"/tmp/loop-tests.$$.log" 2>&1; then
       echo "$file: run $i of $n FAILED (log below)"; tail -60 "/tmp/loop-tests.$$.log"; status=1; break
     fi
-    times+=("$(echo "$(date +%s.%N) - $t0" | bc)")
+    times+=("$(( ($(date +%s%N) - t0) / 1000000 ))")
   done
   if [ "${#times[@]}" = "$n" ]; then
     sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-    echo "$file: $n of $n runs passed; wall s min $(echo "$sorted" | head -1 | cut -c1-5) median $(echo "$sorted" | sed -n "$(( (n + 1) / 2 ))p" | cut -c1-5) max $(echo "$sorted" | tail -1 | cut -c1-5)"
+    echo "$file: $n of $n runs passed; wall ms min $(echo "$sorted" | head -1) median $(echo "$sorted" | sed -n "$(( (n + 1) / 2 ))p") max $(echo "$sorted" | tail -1)"
   fi
 done
 rm -f "/tmp/loop-tests.$$.log"

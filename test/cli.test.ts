@@ -1,7 +1,7 @@
 /**
  * The CLI as a new user meets it, through the real binary: --version, and commander's own errors
  * (unknown command or option, missing value or argument) as one `ferry:` line naming the help to
- * read, exit 2.
+ * read, exit 2; and the slips that would cost data (ferry sync into its own source).
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageVersion } from '../src/core/version.js';
-import { ferry, ROOT } from './helpers/cli.js';
+import { ferry, ROOT, snapshot } from './helpers/cli.js';
+import { startRedis } from './helpers/redis-server.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -72,5 +73,23 @@ describe('usage errors from the command line parser', () => {
     const r = await ferry(['rollback', '--state', join(tmp, 'missing.json')], { cwd: tmp });
     expect(r.code).toBe(2);
     expect(r.stderr.trimEnd()).toBe(`ferry: cannot read the state file ${join(tmp, 'missing.json')}; check --state`);
+  });
+});
+
+describe('ferry sync with --to the same server as --from', () => {
+  it('is refused (exit 3) before anything is written, also with --flush-target', async () => {
+    const s = await startRedis();
+    try {
+      const c = s.client();
+      await c.mset({ a: '1', b: '2', c: '3' });
+      const before = await snapshot(c);
+      const r = await ferry(['sync', '--from', s.url, '--to', s.url, '--flush-target', '--until-caught-up'], { cwd: tmp, timeoutMs: 20_000 });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr.trimEnd()).toMatch(/^ferry: --from and --to are the same server \(run_id [0-9a-f]{8}…\); point --to at the target$/);
+      expect(await snapshot(c)).toEqual(before); // the 3 keys are still there (without the check: 0)
+      c.disconnect();
+    } finally {
+      await s.stop();
+    }
   });
 });

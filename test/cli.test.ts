@@ -3,14 +3,15 @@
  * (unknown command or option, missing value or argument) as one `ferry:` line naming the help to
  * read, exit 2; and the slips that would cost data (ferry sync into its own source).
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageVersion } from '../src/core/version.js';
-import { ferry, ROOT, snapshot } from './helpers/cli.js';
+import { BIN, ferry, ROOT, snapshot } from './helpers/cli.js';
 import { startRedis } from './helpers/redis-server.js';
+import { startTmux, type TmuxSession } from './helpers/tmux.js';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -90,6 +91,36 @@ describe('ferry sync with --to the same server as --from', () => {
       c.disconnect();
     } finally {
       await s.stop();
+    }
+  });
+});
+
+describe('ferry run in a terminal', () => {
+  let tty: TmuxSession | undefined;
+  afterAll(() => tty?.kill());
+
+  it('Ctrl-C at the confirmation prompt: exit 130, one line, no state file, both servers unchanged (was an internal error, exit 1)', async () => {
+    const [a, b] = await Promise.all([startRedis(), startRedis()]);
+    const dir = mkdtempSync(join(tmp, 'run-tty-'));
+    try {
+      const ca = a.client();
+      const cb = b.client();
+      await ca.set('k', 'v');
+      const before = [await snapshot(ca), await snapshot(cb)];
+      const t = (tty = startTmux(dir, `node '${BIN}' run --from ${a.url} --to ${b.url} --sync native 2>&1`));
+      await t.waitFor(/\(sync native, retire replica\)\? \[y\/N\]/, 20_000);
+      t.keys('C-c');
+      expect(await t.exitCode(10_000)).toBe(130);
+      const screen = t.screen();
+      expect(screen).toMatch(/^ferry: interrupted before anything was changed$/m);
+      expect(screen).not.toMatch(/internal error|AbortError|resume --state/);
+      expect(existsSync(join(dir, '.ferry')) ? readdirSync(join(dir, '.ferry')) : []).toEqual([]);
+      expect([await snapshot(ca), await snapshot(cb)]).toEqual(before);
+      ca.disconnect();
+      cb.disconnect();
+    } finally {
+      tty?.kill();
+      await Promise.all([a.stop(), b.stop()]);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -93,5 +93,19 @@ describe('ferry demo', () => {
     }
     expect(readdirSync(tmp)).toEqual([]);
     expect(serversUnder(tmp)).toEqual([]);
+  });
+
+  it('without redis-server on PATH: exit 2, one line naming the fix, nothing left behind', async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'ferry-demo-test-'));
+    const bin = join(tmp, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node')); // node, and nothing else, on PATH
+    const work = join(tmp, 'work');
+    mkdirSync(work);
+    const r = await ferry(['demo', '--keys', '10'], { env: { TMPDIR: work, PATH: bin }, timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^ferry: redis-server is not on PATH; install it \(apt-get install redis-server, or bash scripts\/demo\.sh does it\)$/m);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(readdirSync(work)).toEqual([]);
   });
 });

@@ -19,10 +19,18 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/demo.js'),
 ];
 
+/** Below the command list of `ferry --help`: the wizard, where the flags are, the exit codes. */
+const HELP_AFTER = `
+Run ferry with no arguments in a terminal for the wizard; ferry COMMAND --help lists a command's flags.
+
+Exit codes: 0 done, 1 internal error (a bug), 2 bad input, 3 refused by a safety check (nothing changed),
+4 a step failed (ferry resume --state FILE continues), 5 data differences or lost writes, 130 interrupted.`;
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('ferry')
     .description('Move a live Redis dataset to a new instance with zero downtime and zero lost writes')
     .version(packageVersion(), '-V, --version', 'print the version of ferry and exit')
+    .addHelpText('after', HELP_AFTER)
     .exitOverride();
   for (const load of COMMANDS) (await load()).register(program);
   oneLineErrors(program);

@@ -53,6 +53,16 @@ describe('ferry --version', () => {
   });
 });
 
+describe('ferry --help', () => {
+  it('names the wizard, where the flags are, and the exit codes', async () => {
+    const r = await ferry(['--help'], { cwd: tmp });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}-V, --version +print the version of ferry and exit$/m);
+    expect(r.stdout).toContain('Run ferry with no arguments in a terminal for the wizard');
+    expect(r.stdout).toMatch(/Exit codes: 0 done, 1 internal error \(a bug\), 2 bad input, 3 refused by a safety check \(nothing changed\),\n4 a step failed/);
+  });
+});
+
 describe('usage errors from the command line parser', () => {
   it.each([
     [['plna'], /^ferry: unknown command 'plna' \(Did you mean plan\?\); see ferry --help$/],

@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { specFromFlags } from '../src/core/spec-from-flags.js';
+import { newState } from '../src/core/state.js';
 import { packageVersion } from '../src/core/version.js';
+import { formatStatus } from '../src/ui/format-status.js';
 import { BIN, ferry, ROOT, snapshot } from './helpers/cli.js';
 import { startRedis } from './helpers/redis-server.js';
 import { startTmux, type TmuxSession } from './helpers/tmux.js';
@@ -132,5 +135,29 @@ describe('ferry run in a terminal', () => {
       tty?.kill();
       await Promise.all([a.stop(), b.stop()]);
     }
+  });
+});
+
+describe('ferry status of a stopped run', () => {
+  const state = () => newState(specFromFlags({ from: 'redis://127.0.0.1:6379', to: 'redis://127.0.0.1:6380' }, {}));
+
+  it('names resume, and rollback while the target is not promoted', () => {
+    const s = state();
+    s.status = 'interrupted';
+    s.steps.preflight.status = 'done';
+    s.steps.replicate.status = 'done';
+    s.steps.repoint = { status: 'failed', error: 'interrupted' };
+    const text = formatStatus(s, 'run.json');
+    expect(text).toContain('Continue with: ferry resume --state run.json\nOr undo with: ferry rollback --state run.json\n');
+  });
+
+  it('names no rollback once promotion started, and nothing once the run is over', () => {
+    const s = state();
+    s.status = 'failed';
+    s.steps.promote.status = 'running';
+    expect(formatStatus(s, 'run.json')).toContain('Continue with: ferry resume --state run.json');
+    expect(formatStatus(s, 'run.json')).not.toContain('rollback');
+    s.status = 'done';
+    expect(formatStatus(s, 'run.json')).not.toMatch(/resume|rollback/);
   });
 });

@@ -13,17 +13,28 @@ import { CHECKPOINT_KEY } from '../../src/engine/checkpoint.js';
 import { keySlot } from '../../src/engine/cluster/slots.js';
 import { diffBySlot, keyDigests, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { syncCounters, waitFor } from '../helpers/engine.js';
+import { pacer, trackLoad, untrackLoad } from '../helpers/loads.js';
 import { startRedis, type TestServer } from '../helpers/redis-server.js';
 
 const FERRY = join(process.cwd(), 'bin', 'ferry');
 
-/** INCR of 40 counters and, one in five rounds, MULTI INCR {t}:a INCR {t}:b; acknowledged counts kept. */
+/**
+ * INCR of 40 counters in pipelines of 100 and, one round in five, MULTI INCR {t}:a INCR {t}:b;
+ * acknowledged counts kept. Paced (20,000 INCRs/s at most, ~1 MB/s of stream: the 64 MB backlog
+ * covers a minute of it) and registered as a background load.
+ */
 function counterLoad(c: Redis): { stop(): Promise<Map<string, number>> } {
   let stop = false;
+  let error: Error | null = null;
   const acked = new Map<string, number>();
   const bump = (k: string): void => void acked.set(k, (acked.get(k) ?? 0) + 1);
+  const pace = pacer(20_000);
+  const started = Date.now();
   const run = (async () => {
-    for (let round = 0; !stop && c.status !== 'end'; round++) {
+    for (let round = 0; !stop && !error; round++) {
+      if (c.status === 'end') error = new Error('the connection closed');
+      else if (Date.now() - started > 60_000) error = new Error('still running after 60 s');
+      if (error) break;
       const p = c.pipeline();
       const keys: string[] = [];
       for (let j = 0; j < 100; j++) {
@@ -39,12 +50,16 @@ function counterLoad(c: Redis): { stop(): Promise<Map<string, number>> } {
         const r = await c.multi().incr(`${t}:a`).incr(`${t}:b`).exec().catch(() => null);
         if (r && r.every(([err]) => !err)) [`${t}:a`, `${t}:b`].forEach(bump);
       }
+      await pace(100);
     }
   })();
+  const load = { name: 'counters', get error() { return error; }, halt: async () => { stop = true; await run; } };
+  trackLoad(load);
   return {
     async stop() {
-      stop = true;
-      await run;
+      await load.halt();
+      untrackLoad(load);
+      if (error) throw error;
       return acked;
     },
   };

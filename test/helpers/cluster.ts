@@ -7,6 +7,7 @@
  */
 import { Cluster, type Redis } from 'ioredis';
 import { keySlot } from '../../src/engine/cluster/slots.js';
+import { pacer, trackLoad, untrackLoad } from './loads.js';
 import { startRedis, type StartOptions, type TestServer } from './redis-server.js';
 
 export interface TestCluster {
@@ -178,22 +179,40 @@ async function until(cond: () => Promise<boolean>, ms: number, what: string): Pr
 /** A background writer; `stop()` resolves with the number of commands acknowledged. */
 export interface SlotWorkload {
   stop(): Promise<number>;
+  readonly error: Error | null;
+}
+
+export interface SlotWorkloadOptions {
+  prefix?: string;
+  /** A standalone source only: MSET, DEL and one MULTI/EXEC in ten span slots. */
+  crossSlot?: boolean;
+  /** Commands per second at most (default 10,000). */
+  opsPerSec?: number;
+  /** The load stops by itself after this long (default 60 s). */
+  maxMs?: number;
 }
 
 /**
  * Mixed writes in rounds of 50 concurrent commands (a plain or a cluster-aware client): strings,
  * INCR, hashes, lists, sets, zsets, expiries, deletes, MSET, and MULTI/EXEC blocks whose keys share
- * a slot (hash tag). With `crossSlot` (a standalone source only) MSET, DEL and one MULTI/EXEC in
- * ten span slots. A round that fails (a failover under way) is retried after 50 ms; the loop ends
- * at stop() or when the client is closed.
+ * a slot (hash tag). A round with failed commands (a failover under way) is retried after 50 ms;
+ * only acknowledged commands count. Registered as a background load (helpers/loads.ts): it ends at
+ * stop(), when the client is closed, or at `maxMs`.
  */
-export function slotWorkload(c: Redis | Cluster, opts: { prefix?: string; crossSlot?: boolean } = {}): SlotWorkload {
+export function slotWorkload(c: Redis | Cluster, opts: SlotWorkloadOptions = {}): SlotWorkload {
   const p = opts.prefix ?? 'w';
+  const pace = pacer(opts.opsPerSec ?? 10_000);
+  const maxMs = opts.maxMs ?? 60_000;
+  const started = Date.now();
   let stop = false;
+  let error: Error | null = null;
   let acked = 0;
   let n = 0;
   const run = (async () => {
-    while (!stop && c.status !== 'end') {
+    while (!stop && !error) {
+      if (c.status === 'end') error = new Error('the client was closed');
+      else if (Date.now() - started > maxMs) error = new Error(`still running after its limit of ${maxMs} ms`);
+      if (error) break;
       const round: Array<Promise<unknown>> = [];
       for (let i = 0; i < 50; i++, n++) {
         const k = `${p}:${n % 500}`;
@@ -217,12 +236,28 @@ export function slotWorkload(c: Redis | Cluster, opts: { prefix?: string; crossS
       const ok = res.filter((r) => r.status === 'fulfilled').length;
       acked += ok;
       if (ok < res.length) await new Promise((r) => setTimeout(r, 50));
+      await pace(round.length);
     }
   })();
-  return {
-    async stop() {
+  const load = {
+    name: `slots ${p}`,
+    get error() {
+      return error;
+    },
+    async halt() {
       stop = true;
       await run;
+    },
+  };
+  trackLoad(load);
+  return {
+    get error() {
+      return error;
+    },
+    async stop() {
+      await load.halt();
+      untrackLoad(load);
+      if (error) throw new Error(`background load "${load.name}" had stopped by itself: ${error.message}`);
       return acked;
     },
   };

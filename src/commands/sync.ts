@@ -79,8 +79,12 @@ async function runSync(flags: SyncFlags): Promise<void> {
   tlsSocketOptions(tls); // an unreadable certificate file fails here, naming its flag
   await refuseSameServer(from, to, tls);
   const { SyncEngine } = await import('../engine/sync.js');
+  const { ClusterSync, isClusterSource } = await import('../engine/cluster/orchestrator.js');
   const print = makePrinter(!!flags.json);
-  const engine = new SyncEngine({
+  // A cluster source: one engine link per master (engine/cluster/orchestrator.ts).
+  const clusterSource = await isClusterSource(from, tls);
+  const Engine = clusterSource ? ClusterSync : SyncEngine;
+  const engine = new Engine({
     from,
     to,
     statePath: flags.state,
@@ -97,7 +101,9 @@ async function runSync(flags: SyncFlags): Promise<void> {
     if (interrupted) return;
     interrupted = true;
     print({ event: 'info', step: 'sync', message: 'stopping: finishing the batch in flight and saving the state' });
-    void engine.stop({ removeCheckpoint: !!flags.state }).catch(() => {});
+    // NOTE: a cluster source keeps its checkpoints in the target at a Ctrl-C stop: its links
+    // resume from there (the state file then only reports where each shard stood).
+    void engine.stop({ removeCheckpoint: !!flags.state && !clusterSource }).catch(() => {});
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -16,7 +16,7 @@
 import { Redis } from 'ioredis';
 import { connectEndpoint, ferryClientName } from '../core/connect.js';
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';
-import { tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
+import { hostPort, tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { KeyFilter, type FilterOptions } from './apply/filter.js';
@@ -64,6 +64,12 @@ export interface SyncOptions {
    * each of its links.
    */
   targetRole?: TargetRole;
+  /**
+   * Asked before each connection to the source: the master to replicate from now. A cluster
+   * shard link answers with its shard's current master, so a failover of the source is followed
+   * (psync2: the promoted replica accepts the old replication id). Default: always `from`.
+   */
+  resolveSource?(): Promise<Endpoint>;
 }
 
 export type SyncPhase = 'starting' | 'connecting' | 'rdb' | 'stream' | 'stopped';
@@ -97,6 +103,8 @@ export class SyncEngine {
 
   private conn!: EngineTarget;
   private control!: Redis;
+  /** The master the link connects to (`from`, or what resolveSource said last). */
+  private source: Endpoint;
   private link: SourceLink | null = null;
   private applier: Applier | null = null;
   private checkpoint: Checkpoint | null = null;
@@ -116,6 +124,7 @@ export class SyncEngine {
 
   constructor(private readonly opts: SyncOptions) {
     this.filter = new KeyFilter(opts.filter);
+    this.source = opts.from;
     this.emit = opts.emit ?? (() => {});
     this.report = {
       fullSyncs: 0, partialSyncs: 0, keys: 0, expiredSkipped: 0, filtered: 0, rdbBytes: 0, commandsApplied: 0,
@@ -162,12 +171,7 @@ export class SyncEngine {
     for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
       (await connectEndpoint(e, { role, flag, tls: o.tls })).disconnect();
     }
-    this.control = new Redis({
-      host: o.from.host, port: o.from.port, username: o.from.username, password: o.from.password,
-      tls: o.from.tls ? tlsSocketOptions(o.tls) : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
-      retryStrategy: (n: number) => (n > 20 ? null : Math.min(n * 100, 1000)),
-    });
-    this.control.on('error', () => {});
+    this.control = this.controlClient(o.from);
     try {
       await this.control.connect();
     } catch (e) {
@@ -198,6 +202,35 @@ export class SyncEngine {
     await this.loadCheckpoint();
     this.runPromise = this.loop();
     this.runPromise.catch(() => {});
+  }
+
+  /** A control connection to a source master (INFO replication for the offsets). */
+  private controlClient(e: Endpoint): Redis {
+    const c = new Redis({
+      host: e.host, port: e.port, username: e.username, password: e.password,
+      tls: e.tls ? tlsSocketOptions(this.opts.tls) : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
+      retryStrategy: (n: number) => (n > 20 ? null : Math.min(n * 100, 1000)),
+    });
+    c.on('error', () => {});
+    return c;
+  }
+
+  /** Asks resolveSource where the master is now; repoints the link and the control connection. */
+  private async followSource(): Promise<void> {
+    if (!this.opts.resolveSource) return;
+    let next: Endpoint;
+    try {
+      next = await this.opts.resolveSource();
+    } catch (e) {
+      this.emit({ event: 'warning', step: STEP, message: `cannot tell which server is the source master now (${(e as Error).message}); trying ${hostPort(this.source)}` });
+      return;
+    }
+    if (next.host === this.source.host && next.port === this.source.port) return;
+    this.emit({ event: 'info', step: STEP, message: `the source master is now ${hostPort(next)} (was ${hostPort(this.source)}); following it` });
+    this.source = next;
+    const old = this.control;
+    this.control = this.controlClient(next);
+    old.disconnect();
   }
 
   /** Resolves when the loop ends (after stop() or a fatal error, which it rejects with). */
@@ -288,6 +321,7 @@ export class SyncEngine {
         const cp = this.currentCheckpoint();
         this.phase = 'connecting';
         this.linkReachedStream = false;
+        await this.followSource();
         const err = await this.runLink(cp);
         if (this.stopping || this.fatal) break;
         if (err.fatal) throw new FerryError(err.message, ExitCode.stepFailed);
@@ -325,8 +359,8 @@ export class SyncEngine {
       let writer: KeyWriter | null = null;
       let ended = false;
       const link = new SourceLink({
-        endpoint: this.opts.from,
-        tls: this.opts.from.tls ? tlsSocketOptions(this.opts.tls) : undefined,
+        endpoint: this.source,
+        tls: this.source.tls ? tlsSocketOptions(this.opts.tls) : undefined,
         silenceTimeoutMs: this.opts.silenceTimeoutMs,
         appliedOffset: () => Math.max(this.applier?.applied ?? 0, 0),
       });

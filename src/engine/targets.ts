@@ -6,7 +6,8 @@ import type { Endpoint } from '../core/endpoint.js';
 import { StandaloneTarget } from './apply/standalone-target.js';
 import type { EngineTarget } from './apply/target.js';
 import { TargetConn } from './apply/target-conn.js';
-import { ClusterTarget } from './cluster/cluster-target.js';
+import { ClusterTarget, linkCheckpointKey } from './cluster/cluster-target.js';
+import { shardStreamRefusal } from './cluster/shard-refusal.js';
 
 /** How one engine link writes the target (set by the cluster orchestrator for its links). */
 export interface TargetRole {
@@ -38,9 +39,12 @@ export interface OpenTargetOptions {
 /** Connects to the target and returns the writer that fits it. */
 export async function openTarget(o: OpenTargetOptions): Promise<EngineTarget> {
   const kind = o.role?.kind ?? ((await isCluster(o)) ? 'cluster' : 'standalone');
+  const linkId = o.role?.linkId ?? 0;
+  const shard = !!o.role?.shardOfCluster;
+  const refuse = shard ? shardStreamRefusal : undefined;
   const target: EngineTarget = kind === 'cluster'
-    ? new ClusterTarget({ seed: o.endpoint, tls: o.tls, windowBytes: o.windowBytes, linkId: o.role?.linkId ?? 0, shardOfCluster: !!o.role?.shardOfCluster, onFatal: o.onFatal, onRestart: o.onRestart, warn: o.warn, info: o.info })
-    : new StandaloneTarget({ endpoint: o.endpoint, tls: o.tls, windowBytes: o.windowBytes, onFatal: o.onFatal });
+    ? new ClusterTarget({ seed: o.endpoint, tls: o.tls, windowBytes: o.windowBytes, linkId, shardOfCluster: shard, refuse, onFatal: o.onFatal, onRestart: o.onRestart, warn: o.warn, info: o.info })
+    : new StandaloneTarget({ endpoint: o.endpoint, tls: o.tls, windowBytes: o.windowBytes, checkpointKey: linkCheckpointKey(linkId), shardOfCluster: shard, refuse, onFatal: o.onFatal });
   await target.connect();
   return target;
 }

@@ -21,9 +21,9 @@ import { RespError, type RespValue } from '../resp/decoder.js';
 import { isWord } from '../replication/source-link.js';
 import { CHECKPOINT_KEY, encodeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import type { KeyFilter } from './filter.js';
-import type { Applier, CommandSink } from './target.js';
+import type { Applier, ApplierOptions, CommandSink } from './target.js';
 
-export interface StreamApplierOptions {
+export interface StreamApplierOptions extends Pick<ApplierOptions, 'refuse' | 'checkpointKey'> {
   conn: CommandSink;
   filter: KeyFilter;
   replid: string;
@@ -67,6 +67,7 @@ export class StreamApplier implements Applier {
   private committedDb: number;
   private stopped = false;
   private readonly onQueued: (v: RespValue) => void;
+  private readonly key: string;
 
   constructor(private readonly opts: StreamApplierOptions) {
     this.applied = opts.offset;
@@ -77,6 +78,7 @@ export class StreamApplier implements Applier {
     this.srcDb = opts.db;
     this.replid = opts.replid;
     this.onQueued = () => {};
+    this.key = opts.checkpointKey ?? CHECKPOINT_KEY;
   }
 
   /** Handles one stream command; `offset` is the replication offset after it. */
@@ -99,6 +101,12 @@ export class StreamApplier implements Applier {
       if (this.batchCommands >= BATCH_COMMANDS || this.batchBytes >= BATCH_BYTES) this.commit();
       return;
     }
+    const refusal = this.opts.refuse?.(argv);
+    if (refusal) {
+      this.stopped = true;
+      this.opts.fail(new Error(refusal));
+      return;
+    }
     let args: Arg[] = argv;
     const d = this.opts.filter.filterCommand(argv);
     if (d.action === 'drop') return;
@@ -108,7 +116,7 @@ export class StreamApplier implements Applier {
       // The checkpoint key must not travel to another db with db 0's keys: drop it first (it is
       // written again at the end of this same transaction).
       this.queue(['SELECT', 0]);
-      this.queue(['DEL', CHECKPOINT_KEY]);
+      this.queue(['DEL', this.key]);
       this.txDb = 0;
       args = ['SWAPDB', this.mapDbArg(argv[1]), this.mapDbArg(argv[2])];
     } else if (isWord(name, 'MOVE') && argv.length === 3) {
@@ -183,7 +191,7 @@ export class StreamApplier implements Applier {
     this.ensureOpen();
     const cp: Checkpoint = { replid: this.replid, offset: this.received, db: this.srcDb, phase: 'stream' };
     if (this.txDb !== 0) this.queue(['SELECT', 0]);
-    this.queue(['SET', CHECKPOINT_KEY, encodeCheckpoint(cp)]);
+    this.queue(['SET', this.key, encodeCheckpoint(cp)]);
     const names = this.batchNames;
     const count = this.batchCommands;
     this.opts.conn.send(['EXEC'], (reply) => this.onExec(reply, cp, names, count));

@@ -59,6 +59,10 @@ export interface ApplierOptions {
   warn(message: string): void;
   /** Called after each applied batch. */
   onApplied?(cp: Checkpoint): void;
+  /** A command this target must not apply: the applier stops before it with this message. */
+  refuse?(argv: Buffer[]): string | null;
+  /** The checkpoint key (default `__ferry:sync:checkpoint`; one per link when a cluster source shares the target). */
+  checkpointKey?: string;
 }
 
 /** See the file comment. */

@@ -13,6 +13,7 @@
 import type { Endpoint } from '../../core/endpoint.js';
 import { SafetyError } from '../../core/errors.js';
 import type { KeyFilter } from '../apply/filter.js';
+import { shardFullResyncMessage } from '../apply/standalone-target.js';
 import type { Applier, ApplierOptions, CommandSink, EngineTarget } from '../apply/target.js';
 import { CHECKPOINT_KEY, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { RespError, type RespValue } from '../resp/decoder.js';
@@ -27,8 +28,9 @@ export interface ClusterTargetOptions {
   windowBytes?: number;
   /** Which link of a cluster source (its own checkpoint keys); 0 for a standalone source. */
   linkId: number;
-  /** The source is one master of a cluster (targets.ts TargetRole). */
+  /** The source is one master of a cluster (targets.ts TargetRole): never flush, refuse what `refuse` names. */
   shardOfCluster: boolean;
+  refuse?(argv: Buffer[]): string | null;
   onFatal(err: Error): void;
   onRestart(err: Error): void;
   warn(message: string): void;
@@ -55,6 +57,8 @@ export class ClusterTarget implements EngineTarget {
   private readonly windowBytes: number;
   private skip: Float64Array | null = null;
   private applier: SlotApplier | null = null;
+  private fullSyncs = 0;
+  private resumed = false;
 
   constructor(private readonly opts: ClusterTargetOptions) {
     this.windowBytes = opts.windowBytes ?? 16 * 1024 * 1024;
@@ -87,6 +91,8 @@ export class ClusterTarget implements EngineTarget {
   }
 
   async isEmpty(): Promise<boolean> {
+    // A shard link: the orchestrator checked (and emptied) the target before starting every link.
+    if (this.opts.shardOfCluster) return true;
     const sizes = await this.router.callAll(['DBSIZE']);
     return sizes.every((n) => n === 0);
   }
@@ -94,6 +100,7 @@ export class ClusterTarget implements EngineTarget {
   async readCheckpoint(): Promise<Checkpoint | null> {
     const cp = decodeCheckpoint(ok(await this.router.request(['GET', this.checkpointKey])) as Buffer | null);
     this.skip = cp?.phase === 'stream' ? await this.readSlotCheckpoints() : null;
+    this.resumed = cp !== null;
     if (cp && this.skip) {
       const ahead = this.skip.filter((o) => o > cp.offset);
       const most = ahead.reduce((m, o) => Math.max(m, o), cp.offset);
@@ -105,8 +112,10 @@ export class ClusterTarget implements EngineTarget {
   beginFullSync(cp: Checkpoint, flush: boolean): CommandSink {
     this.skip = null;
     // NOTE: a link of a cluster source never flushes: the orchestrator empties the target once
-    // for all of them.
-    if (flush && !this.opts.shardOfCluster) this.router.send(['FLUSHALL', 'ASYNC']);
+    // for all of them, and a second full sync of one shard cannot be loaded (the others' keys).
+    if (this.opts.shardOfCluster) {
+      if (this.fullSyncs++ > 0 || this.resumed) throw new Error(shardFullResyncMessage(cp));
+    } else if (flush) this.router.send(['FLUSHALL', 'ASYNC']);
     this.router.send(['SET', this.checkpointKey, encodeCheckpoint(cp)]);
     return this.router;
   }
@@ -127,7 +136,7 @@ export class ClusterTarget implements EngineTarget {
       slotKeys: this.slotKeys,
       checkpointKey: this.checkpointKey,
       skip: this.skip,
-      shardOfCluster: this.opts.shardOfCluster,
+      refuse: this.opts.refuse,
       stats: this.stats,
       windowBytes: this.windowBytes,
     });

@@ -46,8 +46,6 @@ export interface SlotApplierOptions extends ApplierOptions {
   checkpointKey: string;
   /** Resume: the slot checkpoints the target holds (0 = none); a command at or before its slot's is skipped. */
   skip: Float64Array | null;
-  /** The source is one shard of a cluster (a FLUSHALL in its stream cannot be applied). */
-  shardOfCluster: boolean;
   stats: ClusterApplyStats;
   /** Cap on bytes waiting in the applier (source paused above it). */
   windowBytes: number;
@@ -189,6 +187,8 @@ export class SlotApplier implements Applier {
       if (this.batchCommands >= BATCH_COMMANDS || this.batchBytes >= BATCH_BYTES) this.seal();
       return;
     }
+    const refusal = this.opts.refuse?.(argv);
+    if (refusal) return this.fail(refusal);
     let args: Buffer[] = argv;
     const d = this.opts.filter.filterCommand(argv);
     if (d.action === 'drop') return;
@@ -426,9 +426,6 @@ export class SlotApplier implements Applier {
   private barrier(args: Buffer[], offset: number): void {
     const name = args[0].toString().toUpperCase();
     const flush = name === 'FLUSHALL' || name === 'FLUSHDB';
-    if (flush && this.opts.shardOfCluster) {
-      return this.fail(`the source shard ran ${name} (offset ${offset}), which empties that shard only; ferry cannot apply it to the target cluster without emptying the other shards' keys too. Start the migration again once the source is stable`);
-    }
     if (this.inTx) this.countCrossSlot();
     this.seal();
     this.blocked = true;

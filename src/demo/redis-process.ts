@@ -42,6 +42,11 @@ export interface StartOptions {
   /** Extra config, e.g. ['--requirepass', 'x'] or ['--maxmemory', '100mb']. */
   args?: string[];
   port?: number;
+  /**
+   * The server binary (default `redis-server` on PATH), e.g. one of ../shared/redis-servers for a
+   * cross-version test. It is only executed: the data dir is always a fresh temp dir (--dir).
+   */
+  bin?: string;
 }
 
 /** Starts redis-server and waits until it answers PING. */
@@ -59,9 +64,11 @@ export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
     '--repl-diskless-sync-delay', '0',
     ...(opts.args ?? []),
   ];
-  const child = spawn('redis-server', args, { stdio: 'ignore', detached: false });
+  const bin = opts.bin ?? 'redis-server';
+  const child = spawn(bin, args, { stdio: 'ignore', detached: false });
+  child.once('error', () => {}); // a missing binary: pid is undefined, reported below
   const pid = child.pid;
-  if (!pid) throw new Error('redis-server did not start (is it installed? apt-get install redis-server)');
+  if (!pid) throw new Error(`${bin} did not start (is it installed? apt-get install redis-server)`);
   watchdog(pid, dir);
   const clients: Redis[] = [];
   const password = passwordFrom(opts.args ?? []);

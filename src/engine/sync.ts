@@ -23,7 +23,8 @@ import { KeyFilter, type FilterOptions } from './apply/filter.js';
 import { KeyWriter, type WriterMode } from './apply/key-writer.js';
 import { StreamApplier } from './apply/stream-applier.js';
 import { TargetConn } from './apply/target-conn.js';
-import { chooseWriter, type WriterChoice } from './apply/writer-choice.js';
+import { dialectOf, type Dialect } from './apply/dialect.js';
+import { chooseWriter, serverVersions, type WriterChoice } from './apply/writer-choice.js';
 import { CHECKPOINT_KEY, decodeCheckpoint, encodeCheckpoint, readSyncState, writeFileAtomic, type Checkpoint, type SyncStateFile } from './checkpoint.js';
 import { createRdbSink, type RdbSink } from './rdb-sink.js';
 import { LinkError, SourceLink, type PsyncResult } from './replication/source-link.js';
@@ -43,6 +44,8 @@ export interface SyncOptions {
   replace?: boolean;
   /** FLUSHALL a non-empty target before the first full sync. */
   flushTarget?: boolean;
+  /** --drop-field-ttl: copy hash fields without their TTL into a target without field TTLs. */
+  dropFieldTtl?: boolean;
   /** Cap on unanswered bytes to the target (default 16 MiB). */
   windowBytes?: number;
   /** Close a source link silent this long (default 60 s). */
@@ -73,6 +76,8 @@ export interface SyncReport {
   writerReason: string;
   reconnects: number;
   crossingCommands: string[];
+  /** Hash-field TTLs not copied (--drop-field-ttl): fields of the full sync + stream commands. */
+  fieldTtlsDropped: number;
 }
 
 const STEP = 'sync';
@@ -82,6 +87,8 @@ export class SyncEngine {
   phase: SyncPhase = 'starting';
   /** Writer decision (after start()). */
   choice!: WriterChoice;
+  /** What the target's version understands (after start()). */
+  dialect!: Dialect;
 
   private conn!: TargetConn;
   private control!: Redis;
@@ -104,7 +111,7 @@ export class SyncEngine {
     this.emit = opts.emit ?? (() => {});
     this.report = {
       fullSyncs: 0, partialSyncs: 0, keys: 0, expiredSkipped: 0, filtered: 0, rdbBytes: 0, commandsApplied: 0,
-      appliedOffset: 0, replid: '', writer: 'restore', writerReason: '', reconnects: 0, crossingCommands: [],
+      appliedOffset: 0, replid: '', writer: 'restore', writerReason: '', reconnects: 0, crossingCommands: [], fieldTtlsDropped: 0,
     };
   }
 
@@ -171,6 +178,7 @@ export class SyncEngine {
     }
     const [srcInfo, dstInfo] = [await this.control.info('server'), String(await this.conn.call(['INFO', 'server']))];
     this.choice = chooseWriter(srcInfo, dstInfo, o.writer);
+    this.dialect = dialectOf(serverVersions(dstInfo));
     this.report.writer = this.choice.mode;
     this.report.writerReason = this.choice.reason;
     await this.loadCheckpoint();
@@ -348,6 +356,7 @@ export class SyncEngine {
               this.report.keys += kw.stats.keys;
               this.report.expiredSkipped += kw.stats.expiredSkipped;
               this.report.filtered += kw.stats.filtered;
+              this.report.fieldTtlsDropped += kw.stats.fieldTtlsDropped;
               this.startStreamAfterRdb(link, rdb);
             },
             onCommand: (argv, offset) => this.applier?.command(argv, offset),
@@ -386,6 +395,8 @@ export class SyncEngine {
       mode: this.choice.mode,
       replace: this.opts.replace,
       filter: this.filter,
+      dialect: this.dialect,
+      dropFieldTtl: this.opts.dropFieldTtl,
       warn: (message) => this.emit({ event: 'warning', step: STEP, message }),
       fail: (err) => this.die(new FerryError(err.message, ExitCode.stepFailed)),
     });
@@ -444,8 +455,13 @@ export class SyncEngine {
       fail: (err) => this.die(new FerryError(err.message, ExitCode.stepFailed)),
       warn: (message) => this.emit({ event: 'warning', step: STEP, message }),
       onApplied: (c) => this.writeState(c, false),
+      dialect: this.dialect,
+      dropFieldTtl: this.opts.dropFieldTtl,
     });
-    if (prev) applier.commandsApplied = prev.commandsApplied;
+    if (prev) {
+      applier.commandsApplied = prev.commandsApplied;
+      this.report.fieldTtlsDropped += prev.dropped.fieldTtl;
+    }
     return applier;
   }
 
@@ -512,7 +528,7 @@ export class SyncEngine {
     r.replid = this.applier?.replid ?? '';
     r.commandsApplied = this.applier?.commandsApplied ?? 0;
     r.crossingCommands = [...this.filter.crossing];
-    return r;
+    return { ...r, fieldTtlsDropped: r.fieldTtlsDropped + (this.applier?.dropped.fieldTtl ?? 0) };
   }
 
   private sleepOrWake(ms: number): Promise<void> {

@@ -78,6 +78,8 @@ export interface SyncReport {
   crossingCommands: string[];
   /** Hash-field TTLs not copied (--drop-field-ttl): fields of the full sync + stream commands. */
   fieldTtlsDropped: number;
+  /** Pending entries whose stream entry was gone, which the commands writer cannot recreate. */
+  pendingSkipped: number;
 }
 
 const STEP = 'sync';
@@ -111,7 +113,7 @@ export class SyncEngine {
     this.emit = opts.emit ?? (() => {});
     this.report = {
       fullSyncs: 0, partialSyncs: 0, keys: 0, expiredSkipped: 0, filtered: 0, rdbBytes: 0, commandsApplied: 0,
-      appliedOffset: 0, replid: '', writer: 'restore', writerReason: '', reconnects: 0, crossingCommands: [], fieldTtlsDropped: 0,
+      appliedOffset: 0, replid: '', writer: 'restore', writerReason: '', reconnects: 0, crossingCommands: [], fieldTtlsDropped: 0, pendingSkipped: 0,
     };
   }
 
@@ -430,6 +432,11 @@ export class SyncEngine {
     this.conn.send(['SET', CHECKPOINT_KEY, encodeCheckpoint(cp)], (reply) => {
       if (reply instanceof RespError) return this.die(new FerryError(`the target refused the checkpoint write: ${reply.message}`, ExitCode.stepFailed));
       if (applier.applied === -1) applier.applied = cp.offset;
+      const skipped = this.keyWriter?.stats.pendingSkipped ?? 0;
+      if (skipped > 0) {
+        this.report.pendingSkipped += skipped;
+        this.emit({ event: 'warning', step: STEP, message: `${skipped} pending entr${skipped === 1 ? 'y' : 'ies'} of consumer groups were not copied: their stream entries were deleted or trimmed, and XCLAIM cannot recreate such an entry (the RESTORE writer keeps them)` });
+      }
       this.phase = 'stream';
       this.writeState(cp, true);
       this.emit({ event: 'info', step: STEP, message: `full sync applied (${this.report.keys} keys); following the stream` });

@@ -51,8 +51,15 @@ export interface KeyWriterStats {
   functions: number;
   /** Hash fields written without their TTL (--drop-field-ttl). */
   fieldTtlsDropped: number;
+  /**
+   * Pending entries of consumer groups that XCLAIM could not recreate because their stream entry
+   * was deleted or trimmed (counted as the replies arrive).
+   */
+  pendingSkipped: number;
 }
 
+/** The consumer group that makes an empty stream exist for a moment (see writeStreamChunk). */
+const PLACEHOLDER_GROUP = '__ferry_placeholder__';
 const MSET_KEYS = 1024;
 const MSET_BYTES = 512 * 1024;
 const CHUNK_ITEMS = 1024;
@@ -95,7 +102,7 @@ function encodeMset(entries: KeyEntry[], argBytes: number): Buffer {
 
 /** See the file comment. */
 export class KeyWriter {
-  readonly stats: KeyWriterStats = { keys: 0, expiredSkipped: 0, filtered: 0, restored: 0, batchedStrings: 0, commandKeys: 0, functions: 0, fieldTtlsDropped: 0 };
+  readonly stats: KeyWriterStats = { keys: 0, expiredSkipped: 0, filtered: 0, restored: 0, batchedStrings: 0, commandKeys: 0, functions: 0, fieldTtlsDropped: 0, pendingSkipped: 0 };
   private db = -1;
   /** Plain strings waiting for the next MSET, and its encoded size so far (without the header). */
   private mset: KeyEntry[] = [];
@@ -106,6 +113,7 @@ export class KeyWriter {
   private skippingChunks = false;
   private wroteFirstPiece = false;
   private readonly onReply: (v: RespValue) => void;
+  private readonly onClaim: (v: RespValue) => void;
   private readonly dialect: Dialect;
 
   constructor(
@@ -116,6 +124,13 @@ export class KeyWriter {
       if (v instanceof RespError) this.opts.fail(new Error(refusalMessage(v.message)));
     };
     this.dialect = opts.dialect ?? FULL_DIALECT;
+    // XCLAIM … FORCE JUSTID creates a PEL entry only when the entry exists in the stream
+    // (t_stream.c xclaimCommand: "Item must exist for us to create a NACK for it"): an empty
+    // reply is a pending entry whose stream entry is gone, which no command can recreate.
+    this.onClaim = (v) => {
+      if (Array.isArray(v) && v.length === 0) this.stats.pendingSkipped++;
+      else this.onReply(v);
+    };
   }
 
   /** Handles one record from the RDB parser. */
@@ -289,9 +304,11 @@ export class KeyWriter {
     const meta = c.stream;
     if (!c.last || !meta) return;
     if (!this.wroteFirstPiece) {
-      // An empty stream still exists as a key: create it, then drop the placeholder entry.
-      this.send(['XADD', key, '0-1', 'f', 'v']);
-      this.send(['XDEL', key, '0-1']);
+      // An empty stream still exists as a key. NOTE: created with a placeholder group, not a
+      // placeholder entry: an XDEL would leave max-deleted-entry-id at 0-1, and XSETID cannot set
+      // it back to 0-0 (t_stream.c at 7.0.15 ignores MAXDELETEDID 0-0). MKSTREAM exists since 5.0.
+      this.send(['XGROUP', 'CREATE', key, PLACEHOLDER_GROUP, '0', 'MKSTREAM']);
+      this.send(['XGROUP', 'DESTROY', key, PLACEHOLDER_GROUP]);
     }
     // NOTE: the 7.0 stream metadata (entries added, max deleted ID, a group's entries read) only
     // where the target has it (dialect.ts): 6.2 answers these arguments with a syntax error.
@@ -308,7 +325,8 @@ export class KeyWriter {
       for (const p of g.pending) {
         const cons = owner.get(p.id);
         if (!cons) continue;
-        this.send(['XCLAIM', key, g.name, cons, 0, p.id, 'TIME', p.deliveryTime, 'RETRYCOUNT', p.deliveryCount, 'FORCE', 'JUSTID']);
+        this.flushStrings();
+        this.conn.send(['XCLAIM', key, g.name, cons, 0, p.id, 'TIME', p.deliveryTime, 'RETRYCOUNT', p.deliveryCount, 'FORCE', 'JUSTID'], this.onClaim);
       }
     }
   }

@@ -137,6 +137,8 @@ export class EngineDriver implements ReplicationDriver {
     if (this.engine) {
       const report = await this.engine.stop({ removeCheckpoint: true });
       ctx.state.data[CHECKPOINT] = { replid: report.replid, offset: report.appliedOffset };
+      if (ctx.spec.dropFieldTtl) ctx.state.cutover.fieldTtlsDropped = report.fieldTtlsDropped;
+      if (report.pendingSkipped) ctx.state.cutover.pendingSkipped = report.pendingSkipped;
     } else {
       // Resumed after the engine was stopped: make sure the checkpoint key is gone.
       await (await ctx.targetClient()).del(CHECKPOINT_KEY);

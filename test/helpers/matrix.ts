@@ -41,8 +41,12 @@ export interface PairOptions {
 /** What the pair can compare exactly: 7.0 stream metadata, hash-field TTLs. */
 export function comparable(s: ServerVersion, t: ServerVersion, dropFieldTtl: boolean): Comparable {
   const fieldTtl = (v: ServerVersion) => !v.valkey && v.redis >= 704;
-  // The commands writer (target RDB older than the source's) cannot recreate dangling pending entries.
-  return { streamMeta: s.redis >= 700 && t.redis >= 700, fieldTtl: fieldTtl(s) && fieldTtl(t) && !dropFieldTtl, danglingPel: t.rdb >= s.rdb };
+  // Pending entries whose stream entry was trimmed: the commands writer (target RDB older than the
+  // source's) cannot recreate them; and a 7.0+ server's XCLAIM (which XAUTOCLAIM/XCLAIM on the
+  // source propagate) drops them from the PEL where 6.2 keeps them (t_stream.c xclaimCommand at
+  // 7.0.15: "Clear this entry from the PEL, it no longer exists"), as on a native 7.0 replica.
+  const danglingPel = t.rdb >= s.rdb && !(s.redis < 700 && t.redis >= 700);
+  return { streamMeta: s.redis >= 700 && t.redis >= 700, fieldTtl: fieldTtl(s) && fieldTtl(t) && !dropFieldTtl, danglingPel };
 }
 
 /** Runs the pair; servers are stopped before it returns. */
@@ -69,7 +73,7 @@ export async function runPair(s: ServerVersion, t: ServerVersion, opts: PairOpti
       await new Promise((r) => setTimeout(r, 200));
       run = await ferry(
         ['run', '--from', source.url, '--to', target.url, '--sync', opts.sync ?? 'engine', '--repoint', hook, '--retire', 'keep', '--yes', '--json',
-          '--state', join(dir, 'state.json'), '--drain-timeout', '10000', '--pause-timeout', '3000', ...(opts.flags ?? [])],
+          '--state', join(dir, 'state.json'), '--drain-timeout', '10000', '--pause-timeout', '1500', ...(opts.flags ?? [])],
         { cwd: dir, timeoutMs: 50_000 },
       );
     } finally {
@@ -167,4 +171,19 @@ function startMix(c: Redis, v: ServerVersion, masterFile: string, fieldTtl: bool
       return n;
     },
   };
+}
+
+/** The writer the engine must pick: RESTORE when the target reads the source's RDB version. */
+export function expectedWriter(s: ServerVersion, t: ServerVersion): 'RESTORE' | 'type commands' {
+  return t.rdb >= s.rdb ? 'RESTORE' : 'type commands';
+}
+
+/** The `engine writer: …` line of a run's events. */
+export function writerOf(events: PairResult['events']): string | undefined {
+  return events.find((e) => e.event === 'info' && /^engine writer: /.test(e.message))?.message;
+}
+
+/** The final event's report. */
+export function finalReport(events: PairResult['events']): Record<string, any> {
+  return events[events.length - 1]?.report ?? {};
 }

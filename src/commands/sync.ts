@@ -91,6 +91,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
     replace: flags.replace,
     flushTarget: flags.flushTarget,
     dropFieldTtl: flags.dropFieldTtl,
+    checkCompat: true,
     tls,
     emit: print,
   });

@@ -50,7 +50,7 @@ export function hasWritePause(f: ServerFacts): boolean {
 }
 
 /** See the file comment. */
-export function assessCompat(spec: MigrationSpec, f: Facts): CompatFindings {
+export function assessCompat(spec: Pick<MigrationSpec, 'sync' | 'dropFieldTtl' | 'pauseTimeoutMs'>, f: Pick<Facts, 'source' | 'target'>): CompatFindings {
   const refusals: string[] = [];
   const warnings: string[] = [];
   const s = f.source;

@@ -18,6 +18,8 @@ import { connectEndpoint, ferryClientName } from '../core/connect.js';
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';
 import { tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
+import { assessCompat } from '../core/compat.js';
+import { countModuleKeys, missingModules, readServerFacts } from '../core/facts.js';
 import type { FerryEvent } from '../core/events.js';
 import { KeyFilter, type FilterOptions } from './apply/filter.js';
 import { KeyWriter, type WriterMode } from './apply/key-writer.js';
@@ -46,6 +48,8 @@ export interface SyncOptions {
   flushTarget?: boolean;
   /** --drop-field-ttl: copy hash fields without their TTL into a target without field TTLs. */
   dropFieldTtl?: boolean;
+  /** Refuse at start what the target cannot hold exactly (core/compat.ts); `ferry run` did it in preflight. */
+  checkCompat?: boolean;
   /** Cap on unanswered bytes to the target (default 16 MiB). */
   windowBytes?: number;
   /** Close a source link silent this long (default 60 s). */
@@ -149,6 +153,17 @@ export class SyncEngine {
     };
   }
 
+  /**
+   * `ferry sync` alone has no preflight: the same version checks (core/compat.ts) refuse here
+   * what the target cannot hold exactly, before anything is written.
+   */
+  private async assertCompatible(source: Redis, target: Redis): Promise<void> {
+    const [s, t] = await Promise.all([readServerFacts(source, toPublicUrl(this.opts.from)), readServerFacts(target, toPublicUrl(this.opts.to))]);
+    if (missingModules(s, t).length > 0) s.moduleKeys = await countModuleKeys(source, Object.keys(s.keysByDb).map(Number), (k) => this.filter.keyPasses(k));
+    const { refusals } = assessCompat({ sync: 'engine', dropFieldTtl: this.opts.dropFieldTtl, pauseTimeoutMs: 0 }, { source: s, target: t });
+    if (refusals.length > 0) throw new SafetyError(refusals[0]);
+  }
+
   /** The source's master_repl_offset now. */
   async masterOffset(): Promise<number> {
     const info = await this.control.info('replication');
@@ -161,8 +176,14 @@ export class SyncEngine {
   async start(): Promise<void> {
     const o = this.opts;
     // Probe both ends first: an unreachable server or a wrong password is a one-line usage error.
-    for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
-      (await connectEndpoint(e, { role, flag, tls: o.tls })).disconnect();
+    const probes: Redis[] = [];
+    try {
+      for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
+        probes.push(await connectEndpoint(e, { role, flag, tls: o.tls }));
+      }
+      if (o.checkCompat) await this.assertCompatible(probes[0], probes[1]);
+    } finally {
+      for (const p of probes) p.disconnect();
     }
     this.control = new Redis({
       host: o.from.host, port: o.from.port, username: o.from.username, password: o.from.password,

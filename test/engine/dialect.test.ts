@@ -52,6 +52,10 @@ describe('translateCommand (stream applier)', () => {
 
   it('FUNCTION into a target without functions is refused; CREATECONSUMER before 6.2 is dropped', () => {
     expect(translateCommand(b('FUNCTION', 'LOAD', 'code'), v62).action).toBe('refuse');
+    expect(translateCommand(b('SPUBLISH', 'ch', 'msg'), v62)).toEqual({ action: 'drop', lost: 'message' });
+    expect(translateCommand(b('PEXPIREAT', 'k', '1900000000000', 'NX'), v62)).toEqual({ action: 'rewrite', argv: b('PEXPIREAT', 'k', '1900000000000') });
+    expect(translateCommand(b('PEXPIREAT', 'k', '1900000000000', 'GT'), v70)).toEqual({ action: 'keep' });
+    expect(translateCommand(b('SPUBLISH', 'ch', 'msg'), v70)).toEqual({ action: 'keep' });
     expect(translateCommand(b('XGROUP', 'CREATECONSUMER', 's', 'g', 'c'), dialectOf({ redisVersion: '6.0.20' }))).toEqual({ action: 'drop', lost: 'consumer' });
   });
 });

@@ -133,6 +133,8 @@ function startMix(c: Redis, v: ServerVersion, masterFile: string, fieldTtl: bool
         p.sadd(`mix:set:${n % 3}`, `m${n % 40}`);
         p.zadd(`mix:z`, String(n % 100), `m${n % 30}`);
         p.pexpire(`mix:s:${n % 50}`, 3_600_000 + n);
+        // 7.0 propagates `PEXPIREAT key ms GT`, with the option a 6.2 target does not know.
+        if (v.redis >= 700) p.call('EXPIRE', `mix:s:${n % 50}`, String(7200 + n), 'GT');
         p.del(`mix:s:${(n + 25) % 50}`);
         p.xadd(s, '*', 'n', String(n));
         p.multi().incr('mix:tx').lpush('mix:txl', String(n)).exec();

@@ -16,6 +16,21 @@
  *   HPERSIST as is; an expired field goes out as HDEL), Valkey 9.0 (valkey.io/commands/hexpire:
  *   "Since: 9.0.0"); Valkey 8.0.1 has none (no src/commands/hexpire.json at its tag).
  * - FUNCTION: 7.0 (function.json "since": "7.0.0"); Valkey 7.2+ has it.
+ * - SPUBLISH: 7.0; a standalone 7.0 master propagates it to its replicas (pubsub.c
+ *   spublishCommand: forceCommandPropagation unless cluster_enabled). A target without it has no
+ *   shard channels (no SSUBSCRIBE), so no subscriber there could receive it: it is dropped.
+ * - `EXPIRE|PEXPIRE|EXPIREAT|PEXPIREAT key t NX|XX|GT|LT`: 7.0 (pexpireat.json history "7.0.0";
+ *   6.2.16's command table gives them arity 3). A 7.0 master propagates `PEXPIREAT key ms` and
+ *   KEEPS the option (expire.c expireGenericCommand rewrites only arguments 0 and 2). It only
+ *   propagates an expire whose condition held, and the target holds the same key, so the option
+ *   is dropped for an older target.
+ * - The other 7.0 writes reach a stream in older forms: LMPOP/BLMPOP as `LPOP|RPOP key count`
+ *   (t_list.c), ZMPOP/BZMPOP as ZPOPMIN/ZPOPMAX with a count (t_zset.c); functions always
+ *   replicate their effects. 7.2 and Valkey 8.0 add no write command (src/commands/*.json at
+ *   7.2.6 and 8.0.1 against 7.0.15 and 7.2.6).
+ * What ferry itself sends needs nothing newer than 5.0 beyond the above (RESTORE … ABSTTL IDLETIME
+ * FREQ, MSET, PEXPIREAT, RPUSH/SADD/ZADD/HSET, XADD, XGROUP CREATE … MKSTREAM|DESTROY, XCLAIM …
+ * FORCE JUSTID, MULTI/EXEC, SWAPDB, FLUSHALL ASYNC), and the matrix targets start at 6.2.
  * Valkey reports `redis_version:7.2.4` for compatibility, so Valkey is judged by valkey_version.
  */
 /** What the target understands. */
@@ -30,6 +45,10 @@ export interface Dialect {
   fieldTtl: boolean;
   /** FUNCTION LOAD/DELETE/FLUSH/RESTORE (Redis 7.0). */
   functions: boolean;
+  /** SPUBLISH, shard channels (Redis 7.0). */
+  shardPubsub: boolean;
+  /** EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX|XX|GT|LT (Redis 7.0). */
+  expireOptions: boolean;
 }
 
 /** Versions as INFO server reports them. */
@@ -49,7 +68,7 @@ export function dialectOf(v: ServerVersions): Dialect {
   if (v.valkeyVersion) {
     const n = versionNumber(v.valkeyVersion);
     // Valkey 7.2+ forked from Redis 7.2.4: everything of 7.2; field TTLs from Valkey 9.0.
-    return { name: `valkey ${v.valkeyVersion}`, streamMeta: true, createConsumer: true, fieldTtl: n >= 900, functions: true };
+    return { name: `valkey ${v.valkeyVersion}`, streamMeta: true, createConsumer: true, fieldTtl: n >= 900, functions: true, shardPubsub: true, expireOptions: true };
   }
   const n = versionNumber(v.redisVersion);
   const known = n > 0;
@@ -59,27 +78,30 @@ export function dialectOf(v: ServerVersions): Dialect {
     createConsumer: !known || n >= 602,
     fieldTtl: !known || n >= 704,
     functions: !known || n >= 700,
+    shardPubsub: !known || n >= 700,
+    expireOptions: !known || n >= 700,
   };
 }
 
 /** True when the target knows every form this module rewrites. */
 export function knowsEverything(d: Dialect): boolean {
-  return d.streamMeta && d.createConsumer && d.fieldTtl && d.functions;
+  return d.streamMeta && d.createConsumer && d.fieldTtl && d.functions && d.shardPubsub && d.expireOptions;
 }
 
 /** A dialect that knows everything (tests, unknown targets). */
-export const FULL_DIALECT: Dialect = { name: 'current', streamMeta: true, createConsumer: true, fieldTtl: true, functions: true };
+export const FULL_DIALECT: Dialect = { name: 'current', streamMeta: true, createConsumer: true, fieldTtl: true, functions: true, shardPubsub: true, expireOptions: true };
 
 /** What to do with one replicated command on this target. */
 export type Translation =
   | { action: 'keep' }
   | { action: 'rewrite'; argv: Buffer[] }
   /** Not applied; `lost` names what the target then lacks (counted, not an error). */
-  | { action: 'drop'; lost: 'field-ttl' | 'consumer' }
+  | { action: 'drop'; lost: 'field-ttl' | 'consumer' | 'message' }
   /** The target cannot apply it and nothing may be dropped: the sync must stop (message names the fix). */
   | { action: 'refuse'; message: string };
 
 const KEEP: Translation = { action: 'keep' };
+const EXPIRE_COMMANDS = new Set(['EXPIRE', 'PEXPIRE', 'EXPIREAT', 'PEXPIREAT']);
 const FIELD_TTL_COMMANDS = new Set(['HPEXPIREAT', 'HPEXPIRE', 'HEXPIREAT', 'HEXPIRE', 'HPERSIST']);
 
 export interface TranslateOptions {
@@ -112,6 +134,10 @@ export function translateCommand(argv: readonly Buffer[], d: Dialect, opts: Tran
     if (opts.dropFieldTtl) return { action: 'drop', lost: 'field-ttl' };
     return { action: 'refuse', message: `the source set a hash-field TTL (${name}), which the target (${d.name}) cannot hold; run again with --drop-field-ttl to copy such fields without their TTL, or use a Redis 7.4+ target` };
   }
+  if (EXPIRE_COMMANDS.has(name)) {
+    return !d.expireOptions && argv.length > 3 ? { action: 'rewrite', argv: argv.slice(0, 3) } : KEEP;
+  }
+  if (name === 'SPUBLISH' && !d.shardPubsub) return { action: 'drop', lost: 'message' };
   if (name === 'FUNCTION' && !d.functions) {
     return { action: 'refuse', message: `the source ran FUNCTION ${upper(argv[1])}, and the target (${d.name}) has no functions; use a Redis 7.0+ target` };
   }

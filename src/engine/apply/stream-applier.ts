@@ -123,7 +123,7 @@ export class StreamApplier {
     const t = this.dialect ? translateCommand(d.action === 'rewrite' ? d.argv : argv, this.dialect, { dropFieldTtl: this.opts.dropFieldTtl }) : KEEP;
     if (t.action === 'drop') {
       if (t.lost === 'field-ttl') this.dropped.fieldTtl++;
-      else this.dropped.consumer++;
+      else if (t.lost === 'consumer') this.dropped.consumer++;
       return;
     }
     if (t.action === 'refuse') {

@@ -81,6 +81,8 @@ export class EngineDriver implements ReplicationDriver {
       // it; on resume the checkpoint in the target proves ferry owns its content.
       flushTarget: ctx.spec.flushTarget,
       dropFieldTtl: ctx.spec.dropFieldTtl,
+      // Preflight could not see a target ferry starts itself: the engine checks it before writing.
+      checkCompat: ctx.spec.to.kind === 'start',
       // Once clients may have moved to the target, a full resync must not flush it.
       canFlushTarget: () => ctx.state.steps.repoint.status === 'pending',
       emit: (e) => {

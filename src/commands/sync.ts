@@ -32,6 +32,7 @@ interface SyncFlags {
   writer: string;
   replace?: boolean;
   flushTarget?: boolean;
+  dropFieldTtl?: boolean;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -57,6 +58,7 @@ export function register(program: Command): void {
     .option('--writer <mode>', 'full-sync writer: auto, restore or commands', 'auto')
     .option('--replace', 'overwrite keys that already exist on the target')
     .option('--flush-target', 'FLUSHALL a non-empty target before the first full sync')
+    .option('--drop-field-ttl', 'into a target without hash-field TTLs (before Redis 7.4), copy such fields without their TTL')
     .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')
     .option('--tls-cert <file>', 'client certificate for rediss:// URLs')
     .option('--tls-key <file>', 'client key for rediss:// URLs')
@@ -88,6 +90,8 @@ async function runSync(flags: SyncFlags): Promise<void> {
     writer: flags.writer as 'auto' | 'restore' | 'commands',
     replace: flags.replace,
     flushTarget: flags.flushTarget,
+    dropFieldTtl: flags.dropFieldTtl,
+    checkCompat: true,
     tls,
     emit: print,
   });

@@ -10,6 +10,7 @@ import { type Facts, gatherFacts } from './facts.js';
 import { assertCanStart } from './provision-server.js';
 import { redactDeep } from './redact.js';
 import { assess } from './safety.js';
+import { KeyFilter } from '../engine/apply/filter.js';
 import type { MigrationSpec } from './spec.js';
 import { driverFor } from '../drivers/index.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
@@ -67,7 +68,8 @@ export async function makePlan(spec: MigrationSpec): Promise<Plan> {
     if (spec.to.kind === 'start') await assertCanStart(target);
     source = await connectEndpoint(spec.from, { role: 'source', flag: '--from', tls: spec.tls });
     tclient = spec.to.kind === 'attach' ? await connectEndpoint(target, { role: 'target', flag: '--to', tls: spec.tls }) : undefined;
-    const facts = await gatherFacts(source, toPublicUrl(spec.from), tclient ?? null, toPublicUrl(target));
+    const filter = new KeyFilter({ include: spec.include, exclude: spec.exclude });
+    const facts = await gatherFacts(source, toPublicUrl(spec.from), tclient ?? null, toPublicUrl(target), 1000, (k) => filter.keyPasses(k));
     return buildPlan(spec, facts, driver, target);
   } finally {
     source?.disconnect();

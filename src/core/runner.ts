@@ -49,6 +49,10 @@ export interface RunReport {
   pauseMs?: number;
   /** The source's replication offset at the cutover. */
   finalOffset?: number;
+  /** --drop-field-ttl: hash-field TTLs the target did not get. */
+  fieldTtlsDropped?: number;
+  /** Pending entries of consumer groups the commands writer could not recreate (entry deleted). */
+  pendingSkipped?: number;
   target: { host: string; port: number; pid?: number; dataDir?: string };
   warnings: string[];
 }
@@ -236,6 +240,8 @@ class Run {
       steps: STEPS.map((s) => ({ id: s.id, ms: this.state.steps[s.id].ms, skipped: this.state.steps[s.id].skipped })),
       pauseMs: this.state.cutover.pauseMs,
       finalOffset: this.state.cutover.finalOffset,
+      ...(this.state.cutover.fieldTtlsDropped !== undefined ? { fieldTtlsDropped: this.state.cutover.fieldTtlsDropped } : {}),
+      ...(this.state.cutover.pendingSkipped ? { pendingSkipped: this.state.cutover.pendingSkipped } : {}),
       target: { host: t.host, port: t.port, pid: t.pid, dataDir: t.dataDir },
     };
   }

@@ -2,6 +2,7 @@
  * Preflight's judgement of the facts: refusals (exit 3, each one sentence naming the fix) and
  * advice (warnings). Pure, so `ferry plan` shows exactly what `ferry run` would refuse.
  */
+import { assessCompat } from './compat.js';
 import { type Facts, type ServerFacts, otherReplicas } from './facts.js';
 import type { MigrationSpec } from './spec.js';
 
@@ -15,7 +16,9 @@ const MB = 1024 * 1024;
 
 /** Applies the safety checks and the sizing advice to `facts`. */
 export function assess(spec: MigrationSpec, facts: Facts): Assessment {
-  return { refusals: refusals(spec, facts), warnings: advice(spec, facts) };
+  // Versions and forks (compat.ts): what cannot be copied exactly between these two servers.
+  const compat = assessCompat(spec, facts);
+  return { refusals: [...refusals(spec, facts), ...compat.refusals], warnings: [...advice(spec, facts), ...compat.warnings] };
 }
 
 function refusals(spec: MigrationSpec, f: Facts): string[] {

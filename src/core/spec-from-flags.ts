@@ -29,6 +29,7 @@ export interface MigrationFlags {
   include?: string[];
   exclude?: string[];
   dbMap?: string[];
+  dropFieldTtl?: boolean;
 }
 
 /** Environment variables ferry reads passwords from. */
@@ -57,7 +58,8 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--tls-insecure', 'do not verify TLS certificates')
     .option('--include <glob>', 'engine only: copy only keys matching (repeatable)', collect, [] as string[])
     .option('--exclude <glob>', 'engine only: skip keys matching (repeatable)', collect, [] as string[])
-    .option('--db-map <src:dst>', 'engine only: write source db SRC into target db DST (repeatable)', collect, [] as string[]);
+    .option('--db-map <src:dst>', 'engine only: write source db SRC into target db DST (repeatable)', collect, [] as string[])
+    .option('--drop-field-ttl', 'engine only: into a target without hash-field TTLs (before Redis 7.4), copy such fields without their TTL');
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -83,8 +85,8 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
   const include = flags.include ?? [];
   const exclude = flags.exclude ?? [];
   const dbMap = parseDbMap(flags.dbMap ?? []);
-  if (sync === 'native' && (include.length || exclude.length || Object.keys(dbMap).length)) {
-    throw new UsageError('--include, --exclude and --db-map need the embedded engine: drop --sync native');
+  if (sync === 'native' && (include.length || exclude.length || Object.keys(dbMap).length || flags.dropFieldTtl)) {
+    throw new UsageError('--include, --exclude, --db-map and --drop-field-ttl need the embedded engine: drop --sync native');
   }
   return {
     from,
@@ -102,6 +104,7 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
     ...(include.length ? { include } : {}),
     ...(exclude.length ? { exclude } : {}),
     ...(Object.keys(dbMap).length ? { dbMap } : {}),
+    ...(flags.dropFieldTtl ? { dropFieldTtl: true } : {}),
   };
 }
 

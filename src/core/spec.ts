@@ -42,6 +42,8 @@ export interface MigrationSpec {
   include?: string[];
   exclude?: string[];
   dbMap?: Record<number, number>;
+  /** Engine only: copy hash fields without their TTL into a target without field TTLs (issue 11). */
+  dropFieldTtl?: boolean;
 }
 
 export const DEFAULTS = {

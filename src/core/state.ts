@@ -58,7 +58,13 @@ export interface RunState {
   /** Step and driver scratch (e.g. the target's replica-read-only, the engine's replid/offset). */
   data: Record<string, unknown>;
   /** Cutover figures. */
-  cutover: { pauseMs?: number; finalOffset?: number };
+  cutover: {
+    pauseMs?: number;
+    finalOffset?: number;
+    /** Engine: hash-field TTLs not copied (--drop-field-ttl), pending entries it could not recreate. */
+    fieldTtlsDropped?: number;
+    pendingSkipped?: number;
+  };
   error?: { message: string; exitCode: number; step?: string };
   /** The run's events, redacted, most recent last (bounded). */
   events: Array<Record<string, unknown>>;

@@ -18,12 +18,15 @@ import { connectEndpoint, ferryClientName } from '../core/connect.js';
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';
 import { tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
+import { assessCompat } from '../core/compat.js';
+import { countModuleKeys, missingModules, readServerFacts } from '../core/facts.js';
 import type { FerryEvent } from '../core/events.js';
 import { KeyFilter, type FilterOptions } from './apply/filter.js';
 import { KeyWriter, type WriterMode } from './apply/key-writer.js';
 import { StreamApplier } from './apply/stream-applier.js';
 import { TargetConn } from './apply/target-conn.js';
-import { chooseWriter, type WriterChoice } from './apply/writer-choice.js';
+import { dialectOf, type Dialect } from './apply/dialect.js';
+import { chooseWriter, serverVersions, type WriterChoice } from './apply/writer-choice.js';
 import { CHECKPOINT_KEY, decodeCheckpoint, encodeCheckpoint, readSyncState, writeFileAtomic, type Checkpoint, type SyncStateFile } from './checkpoint.js';
 import { createRdbSink, type RdbSink } from './rdb-sink.js';
 import { LinkError, SourceLink, type PsyncResult } from './replication/source-link.js';
@@ -43,6 +46,10 @@ export interface SyncOptions {
   replace?: boolean;
   /** FLUSHALL a non-empty target before the first full sync. */
   flushTarget?: boolean;
+  /** --drop-field-ttl: copy hash fields without their TTL into a target without field TTLs. */
+  dropFieldTtl?: boolean;
+  /** Refuse at start what the target cannot hold exactly (core/compat.ts); `ferry run` did it in preflight. */
+  checkCompat?: boolean;
   /** Cap on unanswered bytes to the target (default 16 MiB). */
   windowBytes?: number;
   /** Close a source link silent this long (default 60 s). */
@@ -78,6 +85,10 @@ export interface SyncReport {
   writerReason: string;
   reconnects: number;
   crossingCommands: string[];
+  /** Hash-field TTLs not copied (--drop-field-ttl): fields of the full sync + stream commands. */
+  fieldTtlsDropped: number;
+  /** Pending entries whose stream entry was gone, which the commands writer cannot recreate. */
+  pendingSkipped: number;
 }
 
 const STEP = 'sync';
@@ -87,6 +98,8 @@ export class SyncEngine {
   phase: SyncPhase = 'starting';
   /** Writer decision (after start()). */
   choice!: WriterChoice;
+  /** What the target's version understands (after start()). */
+  dialect!: Dialect;
 
   private conn!: TargetConn;
   private control!: Redis;
@@ -112,7 +125,7 @@ export class SyncEngine {
     this.emit = opts.emit ?? (() => {});
     this.report = {
       fullSyncs: 0, partialSyncs: 0, keys: 0, expiredSkipped: 0, filtered: 0, rdbBytes: 0, commandsApplied: 0,
-      appliedOffset: 0, replid: '', writer: 'restore', writerReason: '', reconnects: 0, crossingCommands: [],
+      appliedOffset: 0, replid: '', writer: 'restore', writerReason: '', reconnects: 0, crossingCommands: [], fieldTtlsDropped: 0, pendingSkipped: 0,
     };
   }
 
@@ -140,6 +153,17 @@ export class SyncEngine {
     };
   }
 
+  /**
+   * `ferry sync` alone has no preflight: the same version checks (core/compat.ts) refuse here
+   * what the target cannot hold exactly, before anything is written.
+   */
+  private async assertCompatible(source: Redis, target: Redis): Promise<void> {
+    const [s, t] = await Promise.all([readServerFacts(source, toPublicUrl(this.opts.from)), readServerFacts(target, toPublicUrl(this.opts.to))]);
+    if (missingModules(s, t).length > 0) s.moduleKeys = await countModuleKeys(source, Object.keys(s.keysByDb).map(Number), (k) => this.filter.keyPasses(k));
+    const { refusals } = assessCompat({ sync: 'engine', dropFieldTtl: this.opts.dropFieldTtl, pauseTimeoutMs: 0 }, { source: s, target: t });
+    if (refusals.length > 0) throw new SafetyError(refusals[0]);
+  }
+
   /** The source's master_repl_offset now. */
   async masterOffset(): Promise<number> {
     const info = await this.control.info('replication');
@@ -152,8 +176,14 @@ export class SyncEngine {
   async start(): Promise<void> {
     const o = this.opts;
     // Probe both ends first: an unreachable server or a wrong password is a one-line usage error.
-    for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
-      (await connectEndpoint(e, { role, flag, tls: o.tls })).disconnect();
+    const probes: Redis[] = [];
+    try {
+      for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
+        probes.push(await connectEndpoint(e, { role, flag, tls: o.tls }));
+      }
+      if (o.checkCompat) await this.assertCompatible(probes[0], probes[1]);
+    } finally {
+      for (const p of probes) p.disconnect();
     }
     this.control = new Redis({
       host: o.from.host, port: o.from.port, username: o.from.username, password: o.from.password,
@@ -179,6 +209,7 @@ export class SyncEngine {
     }
     const [srcInfo, dstInfo] = [await this.control.info('server'), String(await this.conn.call(['INFO', 'server']))];
     this.choice = chooseWriter(srcInfo, dstInfo, o.writer);
+    this.dialect = dialectOf(serverVersions(dstInfo));
     this.report.writer = this.choice.mode;
     this.report.writerReason = this.choice.reason;
     await this.loadCheckpoint();
@@ -360,6 +391,7 @@ export class SyncEngine {
               this.report.keys += kw.stats.keys;
               this.report.expiredSkipped += kw.stats.expiredSkipped;
               this.report.filtered += kw.stats.filtered;
+              this.report.fieldTtlsDropped += kw.stats.fieldTtlsDropped;
               this.startStreamAfterRdb(link, rdb);
             },
             onCommand: (argv, offset) => this.applier?.command(argv, offset),
@@ -398,6 +430,8 @@ export class SyncEngine {
       mode: this.choice.mode,
       replace: this.opts.replace,
       filter: this.filter,
+      dialect: this.dialect,
+      dropFieldTtl: this.opts.dropFieldTtl,
       warn: (message) => this.emit({ event: 'warning', step: STEP, message }),
       fail: (err) => this.die(new FerryError(err.message, ExitCode.stepFailed)),
     });
@@ -431,6 +465,11 @@ export class SyncEngine {
     this.conn.send(['SET', CHECKPOINT_KEY, encodeCheckpoint(cp)], (reply) => {
       if (reply instanceof RespError) return this.die(new FerryError(`the target refused the checkpoint write: ${reply.message}`, ExitCode.stepFailed));
       if (applier.applied === -1) applier.applied = cp.offset;
+      const skipped = this.keyWriter?.stats.pendingSkipped ?? 0;
+      if (skipped > 0) {
+        this.report.pendingSkipped += skipped;
+        this.emit({ event: 'warning', step: STEP, message: `${skipped} pending entr${skipped === 1 ? 'y' : 'ies'} of consumer groups were not copied: their stream entries were deleted or trimmed, and XCLAIM cannot recreate such an entry (the RESTORE writer keeps them)` });
+      }
       this.phase = 'stream';
       this.linkReachedStream = true;
       this.writeState(cp, true);
@@ -458,8 +497,13 @@ export class SyncEngine {
       fail: (err) => this.die(new FerryError(err.message, ExitCode.stepFailed)),
       warn: (message) => this.emit({ event: 'warning', step: STEP, message }),
       onApplied: (c) => this.writeState(c, false),
+      dialect: this.dialect,
+      dropFieldTtl: this.opts.dropFieldTtl,
     });
-    if (prev) applier.commandsApplied = prev.commandsApplied;
+    if (prev) {
+      applier.commandsApplied = prev.commandsApplied;
+      this.report.fieldTtlsDropped += prev.dropped.fieldTtl;
+    }
     return applier;
   }
 
@@ -526,7 +570,7 @@ export class SyncEngine {
     r.replid = this.applier?.replid ?? '';
     r.commandsApplied = this.applier?.commandsApplied ?? 0;
     r.crossingCommands = [...this.filter.crossing];
-    return r;
+    return { ...r, fieldTtlsDropped: r.fieldTtlsDropped + (this.applier?.dropped.fieldTtl ?? 0) };
   }
 
   private sleepOrWake(ms: number): Promise<void> {

@@ -15,6 +15,7 @@
  * Keys whose TTL has already passed are skipped (a replica would load them and wait for the DEL).
  */
 import type { ChunkEntry, Entry, FunctionEntry, KeyEntry } from '../entry.js';
+import { FULL_DIALECT, type Dialect } from './dialect.js';
 import { decimalLength, writeHeader, type Arg } from '../resp/encoder.js';
 import { RespError, type RespValue } from '../resp/decoder.js';
 import type { KeyFilter } from './filter.js';
@@ -28,6 +29,10 @@ export interface KeyWriterOptions {
   /** RESTORE … REPLACE (overwrite keys that exist on the target). */
   replace?: boolean;
   filter: KeyFilter;
+  /** What the target's version understands (dialect.ts); default: everything. */
+  dialect?: Dialect;
+  /** --drop-field-ttl: hash fields keep their value and lose their TTL on a target without them. */
+  dropFieldTtl?: boolean;
   /** Reports a problem that does not stop the sync (module value skipped, field TTLs, …). */
   warn(message: string): void;
   /** A write the target refused: the full sync cannot be trusted. */
@@ -44,8 +49,17 @@ export interface KeyWriterStats {
   batchedStrings: number;
   commandKeys: number;
   functions: number;
+  /** Hash fields written without their TTL (--drop-field-ttl). */
+  fieldTtlsDropped: number;
+  /**
+   * Pending entries of consumer groups that XCLAIM could not recreate because their stream entry
+   * was deleted or trimmed (counted as the replies arrive).
+   */
+  pendingSkipped: number;
 }
 
+/** The consumer group that makes an empty stream exist for a moment (see writeStreamChunk). */
+const PLACEHOLDER_GROUP = '__ferry_placeholder__';
 const MSET_KEYS = 1024;
 const MSET_BYTES = 512 * 1024;
 const CHUNK_ITEMS = 1024;
@@ -88,7 +102,7 @@ function encodeMset(entries: KeyEntry[], argBytes: number): Buffer {
 
 /** See the file comment. */
 export class KeyWriter {
-  readonly stats: KeyWriterStats = { keys: 0, expiredSkipped: 0, filtered: 0, restored: 0, batchedStrings: 0, commandKeys: 0, functions: 0 };
+  readonly stats: KeyWriterStats = { keys: 0, expiredSkipped: 0, filtered: 0, restored: 0, batchedStrings: 0, commandKeys: 0, functions: 0, fieldTtlsDropped: 0, pendingSkipped: 0 };
   private db = -1;
   /** Plain strings waiting for the next MSET, and its encoded size so far (without the header). */
   private mset: KeyEntry[] = [];
@@ -99,6 +113,8 @@ export class KeyWriter {
   private skippingChunks = false;
   private wroteFirstPiece = false;
   private readonly onReply: (v: RespValue) => void;
+  private readonly onClaim: (v: RespValue) => void;
+  private readonly dialect: Dialect;
 
   constructor(
     private readonly conn: TargetConn,
@@ -106,6 +122,14 @@ export class KeyWriter {
   ) {
     this.onReply = (v) => {
       if (v instanceof RespError) this.opts.fail(new Error(refusalMessage(v.message)));
+    };
+    this.dialect = opts.dialect ?? FULL_DIALECT;
+    // XCLAIM … FORCE JUSTID creates a PEL entry only when the entry exists in the stream
+    // (t_stream.c xclaimCommand: "Item must exist for us to create a NACK for it"): an empty
+    // reply is a pending entry whose stream entry is gone, which no command can recreate.
+    this.onClaim = (v) => {
+      if (Array.isArray(v) && v.length === 0) this.stats.pendingSkipped++;
+      else this.onReply(v);
     };
   }
 
@@ -258,6 +282,15 @@ export class KeyWriter {
 
   private writeFieldTtls(key: Buffer, c: ChunkEntry): void {
     const ttls = c.fieldExpireAt ?? [];
+    if (!this.dialect.fieldTtl) {
+      // Preflight refused this pair unless --drop-field-ttl; a field TTL set since then stops the sync.
+      if (!this.opts.dropFieldTtl) {
+        this.opts.fail(new Error(`key '${printable(key)}' has hash fields with a TTL, which the target (${this.dialect.name}) cannot hold; run again with --drop-field-ttl to copy them without their TTL, or use a Redis 7.4+ target`));
+        return;
+      }
+      for (const t of ttls) if (t > 0) this.stats.fieldTtlsDropped++;
+      return;
+    }
     for (let i = 0; i < ttls.length; i++) {
       if (ttls[i] > 0) this.send(['HPEXPIREAT', key, ttls[i], 'FIELDS', 1, c.items[2 * i]]);
     }
@@ -271,27 +304,38 @@ export class KeyWriter {
     const meta = c.stream;
     if (!c.last || !meta) return;
     if (!this.wroteFirstPiece) {
-      // An empty stream still exists as a key: create it, then drop the placeholder entry.
-      this.send(['XADD', key, '0-1', 'f', 'v']);
-      this.send(['XDEL', key, '0-1']);
+      // An empty stream still exists as a key. NOTE: created with a placeholder group, not a
+      // placeholder entry: an XDEL would leave max-deleted-entry-id at 0-1, and XSETID cannot set
+      // it back to 0-0 (t_stream.c at 7.0.15 ignores MAXDELETEDID 0-0). MKSTREAM exists since 5.0.
+      this.send(['XGROUP', 'CREATE', key, PLACEHOLDER_GROUP, '0', 'MKSTREAM']);
+      this.send(['XGROUP', 'DESTROY', key, PLACEHOLDER_GROUP]);
     }
-    this.send(['XSETID', key, meta.lastId, 'ENTRIESADDED', meta.entriesAdded, 'MAXDELETEDID', meta.maxDeletedId]);
+    // NOTE: the 7.0 stream metadata (entries added, max deleted ID, a group's entries read) only
+    // where the target has it (dialect.ts): 6.2 answers these arguments with a syntax error.
+    const d = this.dialect;
+    this.send(d.streamMeta ? ['XSETID', key, meta.lastId, 'ENTRIESADDED', meta.entriesAdded, 'MAXDELETEDID', meta.maxDeletedId] : ['XSETID', key, meta.lastId]);
     for (const g of meta.groups) {
-      this.send(['XGROUP', 'CREATE', key, g.name, g.lastId, 'ENTRIESREAD', g.entriesRead]);
+      this.send(d.streamMeta ? ['XGROUP', 'CREATE', key, g.name, g.lastId, 'ENTRIESREAD', g.entriesRead] : ['XGROUP', 'CREATE', key, g.name, g.lastId]);
       const owner = new Map<string, Buffer>();
       for (const cons of g.consumers) {
-        this.send(['XGROUP', 'CREATECONSUMER', key, g.name, cons.name]);
+        // Without CREATECONSUMER (before 6.2) a consumer comes into being with its first XCLAIM.
+        if (d.createConsumer) this.send(['XGROUP', 'CREATECONSUMER', key, g.name, cons.name]);
         for (const id of cons.pending) owner.set(id, cons.name);
       }
       for (const p of g.pending) {
         const cons = owner.get(p.id);
         if (!cons) continue;
-        this.send(['XCLAIM', key, g.name, cons, 0, p.id, 'TIME', p.deliveryTime, 'RETRYCOUNT', p.deliveryCount, 'FORCE', 'JUSTID']);
+        this.flushStrings();
+        this.conn.send(['XCLAIM', key, g.name, cons, 0, p.id, 'TIME', p.deliveryTime, 'RETRYCOUNT', p.deliveryCount, 'FORCE', 'JUSTID'], this.onClaim);
       }
     }
   }
 
   private writeFunction(f: FunctionEntry): void {
+    if (!this.dialect.functions) {
+      this.opts.fail(new Error(`the source holds function libraries and the target (${this.dialect.name}) has no FUNCTION command; use a Redis 7.0+ target`));
+      return;
+    }
     this.stats.functions++;
     this.send(['FUNCTION', 'LOAD', 'REPLACE', f.code]);
   }

@@ -48,7 +48,8 @@ function zset2(n: number): Buffer {
   const parts: Buffer[] = [len(n)];
   for (let i = 0; i < n; i++) {
     const score = Buffer.alloc(8);
-    // NOTE: not -0: ZADD into a new key starts a listpack before 7.2, which stores -0 as 0.
+    // NOTE: not -0: ZADD into a new key starts a listpack before 7.2, which keeps -0 as 0 (seen
+    // on 7.0.15: ZADD z -0 a; ZSCORE z a -> "0"; a key that starts as a skiplist keeps "-0").
     score.writeDoubleLE(i % 3 ? i / 4 : -i - 1);
     parts.push(str(`m:${String(i).padStart(7, '0')}`), score);
   }

@@ -50,7 +50,21 @@ export interface KeyWriterStats {
  * The RESTORE writer's per-key switch: a value bigger than this in the RDB is not RESTOREd but
  * decoded and written as chunked commands (HSET/ZADD/SADD/RPUSH/SET+APPEND/XADD), so no key is
  * ever held whole and ferry's memory does not grow with the biggest key.
- * NOTE (why this size): TODO
+ *
+ * NOTE (why a per-key switch and not a streamed RESTORE): a RESTORE payload is one bulk string whose
+ * length comes first (`$<len>\r\n`), but an RDB value's length is only known once it has been read
+ * to its end, so the payload would have to be held whole anyway; and the target refuses bulks above
+ * its proto-max-bulk-len (512 MB by default: redis src/config.c `createLongLongConfig(
+ * "proto-max-bulk-len", …, 512ll*1024*1024, …)`), so a 1 GB key cannot be RESTOREd at all. Chunked
+ * commands need neither: each carries at most CHUNK_ITEMS elements / CHUNK_BYTES.
+ *
+ * NOTE (why 4 MiB): while a value is measured its bytes are held, and a value found bigger than the
+ * limit is decoded and encoded from those bytes within one input piece: about 4-5x the limit of
+ * transient memory (held bytes, their join, the decoded chunk, the commands) on top of ferry's
+ * steady ~150 MB (node ~70 MB, the 16 MiB window, GC slack of up to ~64 MB of dead buffers). At
+ * 4 MiB that stays under the 200 MB bound with room; at 16 MiB (the parser's default) the worst
+ * case would not. Below the limit RESTORE is kept: for 8 MB hashes it cost the target 2.0-2.8 s of
+ * CPU where HSETs cost 3.1 s (bench/README.md "Big keys"), and most keys are far below 4 MiB.
  */
 export const RESTORE_LIMIT = 4 * 1024 * 1024;
 
@@ -278,9 +292,11 @@ export class KeyWriter {
    * CHUNK_BYTES bytes (`group` items per element: 2 for field/value and member/score pairs; `swap`
    * writes each pair in reverse order). Encoded straight from the chunk's packed bytes
    * (count/itemLength/writeItem): no Buffer view per element and no argument array.
-   * NOTE: a big key is mostly this loop. Through `items` it made ~2 views per field of a 3M-field
-   * hash, which was most of ferry's CPU and heap in the chunked path (measured: ferry CPU for 50
-   * hashes of 100k fields 2.0 -> see bench/README.md "big keys").
+   * NOTE: a big key is mostly this loop. Through `items` (a Buffer view per element, ~100 bytes of
+   * heap each) one input piece that completes a big key's measuring (payload mode decodes the
+   * RESTORE_LIMIT bytes it held in one go) made over a million views at once: the 3M-field hash +
+   * 2M zset peaked at 352 MB with the RESTORE writer; encoded from the packed bytes, 140-176 MB.
+   * Ferry CPU for 50 hashes of 100k fields as commands: 2.0 -> 1.5 s.
    */
   private sendChunk(cmd: Buffer, key: Buffer, c: ChunkEntry, group: number, swap: boolean): void {
     const n = c.count ?? c.items.length;

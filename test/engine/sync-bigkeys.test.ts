@@ -40,20 +40,12 @@ describe('full sync of keys above RESTORE_LIMIT (auto writer)', () => {
     const src = source.client();
     const dst = target.client();
     const small = await fillEveryType(src, { debug: true, functions: false });
-    // Keys a little above the limit in the RDB (lists and sets take the same path as the hash:
-    // key-writer.test.ts).
-    await fill(src, 'HSET', 'big:hash', 250_000, 1000, (k) => [`field:${k}`, `value:${k}`]);
+    // A hash a little above the limit in the RDB (every type takes the same switch: the parser's,
+    // key-writer.test.ts), and a string above it (SET + APPEND pieces).
+    await fill(src, 'HSET', 'big:hash', 180_000, 1000, (k) => [`field:${k}`, `value:${k}`]);
     await src.pexpire('big:hash', 3_600_000);
-    await fill(src, 'ZADD', 'big:zset', 250_000, 1000, (k) => [k % 3 ? k / 4 : -k, `member:${k}`]);
-    // Elements of 100 KiB: sent as their own Buffers, not encoded from the packed chunk.
-    await fill(src, 'RPUSH', 'big:fatlist', 60, 10, (k) => [pseudoRandomBytes(100 * 1024, k)]);
     await src.set('big:string', pseudoRandomBytes(RESTORE_LIMIT + 100_000, 7));
-    const streamPipe = src.pipeline();
-    for (let i = 0; i < 30_000; i++) streamPipe.xadd('big:stream', '*', 'n', String(i), 'payload', pseudoRandomBytes(150, i));
-    await streamPipe.exec();
-    await src.xgroup('CREATE', 'big:stream', 'g', '0');
-    await src.xreadgroup('GROUP', 'g', 'c1', 'COUNT', 10, 'STREAMS', 'big:stream', '>');
-    const big = ['big:hash', 'big:zset', 'big:fatlist', 'big:string', 'big:stream'];
+    const big = ['big:hash', 'big:string'];
     for (const k of big) {
       // A DUMP payload is the value as the RDB stores it (+ 11 bytes): the test sizes hold.
       expect((await src.dumpBuffer(k))!.length, k).toBeGreaterThan(RESTORE_LIMIT + 11);
@@ -72,6 +64,5 @@ describe('full sync of keys above RESTORE_LIMIT (auto writer)', () => {
     expect(report.keys).toBe(await src.dbsize());
     expect(await digest(dst)).toBe(await digest(src));
     expect(await dst.pttl('big:hash')).toBeGreaterThan(3_000_000);
-    expect(await dst.xinfo('GROUPS', 'big:stream')).toEqual(await src.xinfo('GROUPS', 'big:stream'));
   }, 60_000);
 });

@@ -143,8 +143,9 @@ function seconds(s: number): string {
  * The warning for a partial resync the source refused (+FULLRESYNC where ferry asked for
  * `PSYNC replid offset`), naming the cause and the fix with numbers.
  */
-export function partialResyncAdvice(o: { backlogBytes: number | null; rate: number; downMs: number; behindBytes: number; replidChanged: boolean }): string {
-  const down = `the link was down ${(o.downMs / 1000).toFixed(2)} s`;
+export function partialResyncAdvice(o: { backlogBytes: number | null; rate: number; downMs: number | null; behindBytes: number; replidChanged: boolean }): string {
+  // downMs null: the position came from an earlier ferry process (its checkpoint), not a link drop.
+  const down = o.downMs === null ? 'the engine resumed from an earlier run' : `the link was down ${(o.downMs / 1000).toFixed(2)} s`;
   if (o.replidChanged) {
     return `the source refused a partial resync (+FULLRESYNC): its replication id changed (it restarted or failed over), so no backlog could serve the engine's position; ${down}`;
   }

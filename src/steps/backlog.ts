@@ -20,9 +20,12 @@ export const backlog: Step = {
   describe(pc) {
     if (pc.spec.backlog.kind === 'keep') return [];
     const d = decideBacklog(pc.spec.backlog, backlogInputs(pc.facts));
-    if (d.set === null || d.current === null) return [cmd('source', ['CONFIG', 'GET', 'repl-backlog-size'], d.why)];
+    // NOTE: a source without replicas has no replication stream yet; preflight then measured the
+    // bytes clients sent (core/facts.ts sampleWriteRate), and the plan says so.
+    const how = pc.facts.writeRateMethod === 'client-input' && d.writeRate > 0 ? '; the rate is the bytes clients sent (no replica yet, so no replication stream to measure)' : '';
+    if (d.set === null || d.current === null) return [cmd('source', ['CONFIG', 'GET', 'repl-backlog-size'], d.why + how)];
     return [
-      cmd('source', ['CONFIG', 'SET', 'repl-backlog-size', d.set], d.why),
+      cmd('source', ['CONFIG', 'SET', 'repl-backlog-size', d.set], d.why + how),
       cmd('source', ['CONFIG', 'SET', 'repl-backlog-size', d.current], 'puts the old value back when the migration ends (after retire), on rollback, and when the run fails or is interrupted; a value changed by someone else meanwhile is left alone'),
     ];
   },

@@ -4,18 +4,35 @@
  * reconnect after 200 ms (the engine before the change) and at once (`firstReconnectDelayMs: 0`,
  * the default now), measured in the same run.
  *
- * A trial: a paced writer (bench/rate-writer.ts: SETs of 16 KiB values over 64 keys) writes at the
- * rate under test; after a warm-up the source drops the engine's link (`CLIENT KILL TYPE replica`)
+ * A trial: a paced writer (bench/rate-writer.ts: SETs of 16 KiB values over 64 keys, in a process
+ * of its own) writes at the rate under test; after a warm-up the source drops the engine's link (`CLIENT KILL TYPE replica`)
  * and the trial counts whether the reconnect got `+CONTINUE` (sync_partial_ok) or `+FULLRESYNC`
  * (sync_full). A rate passes when 2 of 3 trials continue. The search doubles the rate from
  * 0.5 MB/s while it passes, then bisects (geometrically) between the last pass and the first fail;
  * it runs SEARCHES times per setting and reports the medians. The rate reported is the replication
  * stream the source actually produced (master_repl_offset per second during the warm-up).
  */
+import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseRedisUrl } from '../src/core/endpoint.js';
 import { SyncEngine } from '../src/engine/sync.js';
-import { startRateWriter } from './rate-writer.js';
 import { startServer, type BenchServer } from './redis-procs.js';
+
+const WRITER = join(dirname(fileURLToPath(import.meta.url)), 'rate-writer-process.js');
+
+/** The paced writer in its own process (bench/rate-writer-process.ts); stop() ends it. */
+function startWriterProcess(port: number, bytesPerSec: number): { stop(): Promise<void> } {
+  const child = spawn(process.execPath, [WRITER, String(port), String(Math.round(bytesPerSec))], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
 
 const MB = 1024 * 1024;
 const SEARCHES = Number(process.env.FERRY_BENCH_SEARCHES ?? 3);
@@ -51,14 +68,12 @@ async function rig(delayMs: number) {
   });
   await engine.start();
   await until(() => engine.phase === 'stream', 20_000, 'the stream phase');
-  const writerClient = source.client.duplicate();
-  writerClient.on('error', () => {});
   return {
     /** One cut at `rate`: did the reconnect continue, and what stream rate did the source make? */
     async trial(rate: number): Promise<{ continued: boolean; streamRate: number }> {
-      const writer = startRateWriter(writerClient, { bytesPerSec: rate, maxMs: 30_000, prefix: 'bench' });
+      const writer = startWriterProcess(source.port, rate);
       try {
-        await sleep(300);
+        await sleep(600); // the writer's process starts and reaches its pace
         const a = await counters(source);
         const t0 = Date.now();
         await sleep(700);
@@ -80,7 +95,6 @@ async function rig(delayMs: number) {
     },
     async close() {
       await engine.stop({ removeCheckpoint: true }).catch(() => {});
-      writerClient.disconnect();
       await Promise.all([source.stop(), target.stop()]);
     },
   };
@@ -158,5 +172,5 @@ export async function run(): Promise<void> {
     '|---|---:|---|---:|',
     ...rows.map((r) => `| ${r.label} | ${mb(median(r.streams))} | ${mb(Math.min(...r.streams))} - ${mb(Math.max(...r.streams))} | ${(median(r.streams) / median(rows[0].streams)).toFixed(1)}x |`),
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${lines.join('\n')}\n(load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n`);
 }

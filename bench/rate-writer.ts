@@ -1,8 +1,10 @@
 /**
  * A write load paced to a number of bytes per second of replication stream: SETs of `valueBytes`
  * values over a small, fixed set of keys (so the dataset stays small however long it runs),
- * pipelined every 10 ms. It writes at most the rate asked (a slow machine writes less, never
- * more) and ends by itself after `maxMs`, on the first error reply, and when its connection ends.
+ * pipelined every 10 ms from a token bucket that holds at most 50 ms of writes: it writes at most
+ * the rate asked over any stretch of time (a slow or busy machine writes less, never more, and
+ * never catches up in one burst) and ends by itself after `maxMs`, on the first error reply, and
+ * when its connection ends.
  * Shared by the backlog bench and the backlog tests (test/helpers/rate-writer.ts).
  */
 import type { Redis } from 'ioredis';
@@ -34,6 +36,8 @@ export interface RateWriter {
 }
 
 const TICK_MS = 10;
+/** The most the writer may send at once after falling behind: this long of writes. */
+const BURST_MS = 50;
 
 /** Starts writing at `bytesPerSec` on `c`. */
 export function startRateWriter(c: Redis, o: RateWriterOptions): RateWriter {
@@ -44,6 +48,9 @@ export function startRateWriter(c: Redis, o: RateWriterOptions): RateWriter {
   const value = Buffer.alloc(valueBytes, 'x');
   const started = Date.now();
   let writes = 0;
+  const burst = Math.max(valueBytes, (o.bytesPerSec * BURST_MS) / 1000);
+  let tokens = 0;
+  let last = started;
   let stopping = false;
   let error: Error | null = null;
   const onEnd = (): void => {
@@ -55,10 +62,14 @@ export function startRateWriter(c: Redis, o: RateWriterOptions): RateWriter {
       if (c.status === 'end') onEnd();
       else if (Date.now() - started > maxMs) error = new Error(`still running after its limit of ${maxMs} ms`);
       if (error) break;
-      const due = Math.floor((((Date.now() - started) / 1000) * o.bytesPerSec) / valueBytes) - writes;
+      const now = Date.now();
+      tokens = Math.min(tokens + ((now - last) / 1000) * o.bytesPerSec, burst);
+      last = now;
+      const due = Math.floor(tokens / valueBytes);
       if (due > 0) {
         const p = c.pipeline();
         const n = Math.min(due, 1024);
+        tokens -= n * valueBytes;
         for (let i = 0; i < n; i++) p.set(`${prefix}:${(writes + i) % keys}`, value);
         writes += n;
         try {

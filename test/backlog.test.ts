@@ -230,6 +230,31 @@ describe('--backlog keep and the plan', () => {
   }, 90_000);
 });
 
+describe('a source that forbids CONFIG SET', () => {
+  it('auto warns and goes on; an explicit SIZE fails the step naming --backlog keep', async () => {
+    const [source, target] = await Promise.all([startRedis({ args: ['--user', 'mig', 'on', '>pw', '~*', '&*', '+@all', '-config|set'] }), startRedis()]);
+    cleanups.push(() => source.stop(), () => target.stop());
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-backlog-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const src = source.client();
+    const original = await backlogSize(src);
+    const writer = startRateWriter(source.client(), { bytesPerSec: 2 * MB, maxMs: 50_000 });
+    await sleep(300);
+    const from = `redis://mig:pw@127.0.0.1:${source.port}`;
+    const args = ['run', '--from', from, '--to', target.url, '--repoint', 'none', '--retire', 'keep', '--yes', '--json'];
+    const auto = await ferry([...args, '--state', join(dir, 'a.json')], { cwd: dir });
+    expect(auto.code, auto.stderr).toBe(0);
+    const warning = jsonEvents(auto.stdout).find((e) => e.event === 'warning' && /refused CONFIG SET repl-backlog-size/.test(e.message));
+    expect(warning?.message).toMatch(/going on with 1\.0mb, so a link drop of more than [\d.]+ s means a full sync/);
+    await target.client().flushall();
+    const sized = await ferry([...args, '--backlog', '64mb', '--state', join(dir, 'b.json')], { cwd: dir });
+    await writer.stop();
+    expect(sized.code).toBe(4);
+    expect(sized.stderr).toMatch(/the source refused CONFIG SET repl-backlog-size 67108864 .*run again with --backlog keep/);
+    expect(await backlogSize(src)).toBe(original);
+  }, 60_000);
+});
+
 describe('the engine and ferry sync', () => {
   it('an outrun 1 MB backlog: the warning names the cause and the fix with numbers', async () => {
     const { source, target, proxy } = await setup({ proxy: true });

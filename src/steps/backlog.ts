@@ -52,7 +52,14 @@ export const backlog: Step = {
     } catch (err) {
       if (!prev) delete ctx.state.data[BACKLOG_RECORD];
       await ctx.save();
-      throw new StepError('backlog', `the source refused CONFIG SET repl-backlog-size ${d.set} (${(err as Error).message.split('\n')[0]}); allow it, or pass --backlog keep to go on with ${fmtSize(current)}`);
+      const why = (err as Error).message.split('\n')[0];
+      // NOTE: auto is ferry's own precaution: a source that forbids CONFIG SET (an ACL allowing
+      // only CONFIG GET, say) gets a warning, not a failed run. A SIZE the operator asked for fails.
+      if (ctx.spec.backlog.kind === 'auto') {
+        ctx.warn(`the source refused CONFIG SET repl-backlog-size ${d.set} (${why}): going on with ${fmtSize(current)}, so a link drop of more than ${d.writeRate > 0 ? `${(current / d.writeRate).toFixed(2)} s` : 'its worth of writes'} means a full sync`);
+        return { ...detail, set: null, refused: why };
+      }
+      throw new StepError('backlog', `the source refused CONFIG SET repl-backlog-size ${d.set} (${why}); allow it, or run again with --backlog keep to go on with ${fmtSize(current)}`);
     }
     ctx.info(`repl-backlog-size on the source raised from ${fmtSize(current)} to ${fmtSize(d.set)} (${d.why})`);
     return detail;

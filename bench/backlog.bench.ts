@@ -22,16 +22,24 @@ import { startServer, type BenchServer } from './redis-procs.js';
 
 const WRITER = join(dirname(fileURLToPath(import.meta.url)), 'rate-writer-process.js');
 
-/** The paced writer in its own process (bench/rate-writer-process.ts); stop() ends it. */
-function startWriterProcess(port: number, bytesPerSec: number): { stop(): Promise<void> } {
-  const child = spawn(process.execPath, [WRITER, String(port), String(Math.round(bytesPerSec))], { stdio: ['pipe', 'ignore', 'inherit'] });
+/** The paced writer in its own process (bench/rate-writer-process.ts); resolves once it writes. */
+async function startWriterProcess(port: number, bytesPerSec: number): Promise<{ stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [WRITER, String(port), String(Math.round(bytesPerSec))], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    async stop() {
-      child.stdin.end();
-      await exited;
-    },
+  const stop = async (): Promise<void> => {
+    child.stdin.end();
+    await exited;
   };
+  const ready = await Promise.race([
+    new Promise<boolean>((r) => child.stdout.on('data', (d: Buffer) => /ready/.test(d.toString()) && r(true))),
+    exited.then(() => false),
+    sleep(20_000).then(() => false),
+  ]);
+  if (!ready) {
+    await stop();
+    throw new Error('bench: the writer process did not start');
+  }
+  return { stop };
 }
 
 const MB = 1024 * 1024;
@@ -71,9 +79,9 @@ async function rig(delayMs: number) {
   return {
     /** One cut at `rate`: did the reconnect continue, and what stream rate did the source make? */
     async trial(rate: number): Promise<{ continued: boolean; streamRate: number }> {
-      const writer = startWriterProcess(source.port, rate);
+      const writer = await startWriterProcess(source.port, rate);
       try {
-        await sleep(600); // the writer's process starts and reaches its pace
+        await sleep(300); // the writer reaches its pace
         const a = await counters(source);
         const t0 = Date.now();
         await sleep(700);
@@ -117,6 +125,7 @@ async function passes(r: Awaited<ReturnType<typeof rig>>, rate: number, seen: nu
 /** Highest passing rate: the stream rate measured at it (median of its passing trials). */
 async function search(delayMs: number): Promise<{ nominal: number; stream: number }> {
   const r = await rig(delayMs);
+  current = r;
   try {
     let lo = 0;
     let loSeen: number[] = [];
@@ -143,8 +152,17 @@ async function search(delayMs: number): Promise<{ nominal: number; stream: numbe
     }
     return { nominal: lo, stream: median(loSeen) };
   } finally {
+    current = null;
     await r.close();
   }
+}
+
+/** The rig of the search running now: a Ctrl-C stops its servers instead of leaving them behind. */
+let current: { close(): Promise<void> } | null = null;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void (current?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
 }
 
 function median(xs: number[]): number {

@@ -1,4 +1,7 @@
 /** The backlog sizing rule, the flag, the plan and the partial-resync advice: pure parts. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backlogCap, decideBacklog, parseBacklogPolicy, partialResyncAdvice } from '../src/core/backlog.js';
 import type { Facts, ServerFacts } from '../src/core/facts.js';
@@ -6,7 +9,7 @@ import { buildPlan } from '../src/core/plan.js';
 import { assess } from '../src/core/safety.js';
 import { parseSize } from '../src/core/size.js';
 import { specFromFlags } from '../src/core/spec-from-flags.js';
-import { specFromState, newState } from '../src/core/state.js';
+import { loadState, specFromState, newState } from '../src/core/state.js';
 import { EngineDriver } from '../src/drivers/engine.js';
 import { parsePlaybook } from '../src/playbook/load.js';
 
@@ -58,8 +61,18 @@ describe('--backlog', () => {
     expect(() => parsePlaybook('version: 1\nfrom: redis://127.0.0.1:1\nto: start\nbacklog: huge\n', '/tmp/p.yaml', {})).toThrow(/line 4: "backlog" must be auto, keep or a size/);
     const state = newState(spec({ backlog: '64mb' }));
     expect(specFromState(state).backlog).toEqual({ kind: 'size', bytes: 64 * MB });
+    // A state file written before the backlog step existed: no step record, no spec field.
     delete (state.spec as Record<string, unknown>).backlog;
-    expect(specFromState(state).backlog).toEqual({ kind: 'keep' });
+    delete (state.steps as Record<string, unknown>).backlog;
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-old-state-'));
+    try {
+      writeFileSync(join(dir, 's.json'), JSON.stringify(state));
+      const loaded = loadState(join(dir, 's.json'));
+      expect(loaded.steps.backlog).toEqual({ status: 'pending' });
+      expect(specFromState(loaded).backlog).toEqual({ kind: 'keep' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

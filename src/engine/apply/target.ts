@@ -13,6 +13,7 @@
 import type { Checkpoint } from '../checkpoint.js';
 import type { Arg } from '../resp/encoder.js';
 import type { RespError, RespValue } from '../resp/decoder.js';
+import type { Dialect } from './dialect.js';
 import type { KeyFilter } from './filter.js';
 
 /** Called with each reply of a command sent with a callback. */
@@ -24,6 +25,8 @@ export interface CommandSink {
   send(args: readonly Arg[], onReply?: ReplyHandler): number;
   /** Queues bytes that are already one RESP command. */
   sendRaw(bytes: Buffer, onReply?: ReplyHandler): void;
+  /** Queues one command of `n` bytes that `fill` encodes in place (returns the end offset). */
+  sendWith(n: number, fill: (buf: Buffer, off: number) => number, onReply?: ReplyHandler): void;
 }
 
 /** The stream applier as the engine drives it (stream-applier.ts, cluster/slot-applier.ts). */
@@ -36,6 +39,8 @@ export interface Applier {
   readonly received: number;
   readonly replid: string;
   commandsApplied: number;
+  /** Commands dropped for the target's dialect (dialect.ts): hash-field TTLs, consumers. */
+  readonly dropped: { fieldTtl: number; consumer: number };
   /** One stream command; `offset` is the replication offset after it. */
   command(argv: Buffer[], offset: number): void;
   /** End of a socket read: close the batch unless inside a source transaction. */
@@ -59,6 +64,10 @@ export interface ApplierOptions {
   warn(message: string): void;
   /** Called after each applied batch. */
   onApplied?(cp: Checkpoint): void;
+  /** The target's dialect: commands it lacks are rewritten or refused (dialect.ts). */
+  dialect?: Dialect;
+  /** --drop-field-ttl: copy hash fields without their TTL to a target that cannot hold one. */
+  dropFieldTtl?: boolean;
   /** A command this target must not apply: the applier stops before it with this message. */
   refuse?(argv: Buffer[]): string | null;
   /** The checkpoint key (default `__ferry:sync:checkpoint`; one per link when a cluster source shares the target). */

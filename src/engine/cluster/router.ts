@@ -250,6 +250,13 @@ export class SlotRouter implements CommandSink {
     });
   }
 
+  /** A command encoded in place by the caller (the KeyWriter's chunks): encoded, decoded, routed. */
+  sendWith(n: number, fill: (buf: Buffer, off: number) => number, onReply?: ReplyHandler): void {
+    const buf = Buffer.allocUnsafe(n);
+    const end = fill(buf, 0);
+    this.sendRaw(end === n ? buf : buf.subarray(0, end), onReply);
+  }
+
   /** Queues bytes that are one RESP command (the KeyWriter's MSET): decoded and routed. */
   sendRaw(bytes: Buffer, onReply?: ReplyHandler): void {
     this.send(splitCommand(bytes), onReply);

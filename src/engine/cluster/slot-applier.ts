@@ -31,6 +31,7 @@
  * - The source's own MULTI/EXEC stays atomic when its keys share a slot; when they do not, it is
  *   applied as one transaction per slot, counted (`crossSlotTransactions`) and warned about.
  */
+import { knowsEverything, translateCommand, type Dialect } from '../apply/dialect.js';
 import type { Applier, ApplierOptions } from '../apply/target.js';
 import { encodeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { isWord } from '../replication/source-link.js';
@@ -99,6 +100,7 @@ export class SlotApplier implements Applier {
   replid: string;
   commandsApplied = 0;
   errors = 0;
+  dropped = { fieldTtl: 0, consumer: 0 };
   readonly appliedDb = 0;
   /** Bytes of commands accepted and not yet answered (plus what waits behind a barrier). */
   queuedBytes = 0;
@@ -126,11 +128,14 @@ export class SlotApplier implements Applier {
   private checkpointWritten: number;
   private warnedCrossSlot = false;
   private queueWaiters: Array<{ limit: number; resolve(): void }> = [];
+  /** The target's dialect when it lacks something, else null (nothing to translate). */
+  private readonly dialect: Dialect | null;
   private idleWaiters: Array<() => void> = [];
   /** Barriers waiting for every earlier batch to answer (they check again on each wake). */
   private drainWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: SlotApplierOptions) {
+    this.dialect = opts.dialect && !knowsEverything(opts.dialect) ? opts.dialect : null;
     this.appliedOffset = opts.offset;
     this.received = opts.offset;
     this.sealedEnd = opts.offset;
@@ -193,6 +198,16 @@ export class SlotApplier implements Applier {
     const d = this.opts.filter.filterCommand(argv);
     if (d.action === 'drop') return;
     if (d.action === 'rewrite') args = d.argv;
+    if (this.dialect) {
+      const t = translateCommand(args, this.dialect, { dropFieldTtl: this.opts.dropFieldTtl });
+      if (t.action === 'drop') {
+        if (t.lost === 'field-ttl') this.dropped.fieldTtl++;
+        else if (t.lost === 'consumer') this.dropped.consumer++;
+        return;
+      }
+      if (t.action === 'refuse') return this.fail(t.message);
+      if (t.action === 'rewrite') args = t.argv;
+    }
     const db = this.opts.filter.mapDb(this.srcDb);
     if (db !== 0) {
       return this.fail(`the source writes to db ${this.srcDb} (${name.toString().toUpperCase()} at offset ${offset}), and a cluster has only db 0; map it with --db-map ${this.srcDb}:0 or leave its keys out with --include/--exclude`);

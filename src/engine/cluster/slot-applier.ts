@@ -208,6 +208,9 @@ export class SlotApplier implements Applier {
       if (t.action === 'refuse') return this.fail(t.message);
       if (t.action === 'rewrite') args = t.argv;
     }
+    if (isWord(name, 'SWAPDB') || isWord(name, 'MOVE') || (isWord(name, 'COPY') && args.some((a, i) => i > 2 && isWord(a, 'DB')))) {
+      return this.fail(`the source ran ${name.toString().toUpperCase()} (offset ${offset}), which moves keys between dbs, and a cluster has only db 0`);
+    }
     const db = this.opts.filter.mapDb(this.srcDb);
     if (db !== 0) {
       return this.fail(`the source writes to db ${this.srcDb} (${name.toString().toUpperCase()} at offset ${offset}), and a cluster has only db 0; map it with --db-map ${this.srcDb}:0 or leave its keys out with --include/--exclude`);

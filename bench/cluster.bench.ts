@@ -67,10 +67,10 @@ async function flushCluster(c: BenchCluster): Promise<void> {
 }
 
 /** Runs a command to exit 0; resolves with the wall-clock seconds. */
-function timeCommand(cmd: string, args: string[]): Promise<number> {
+function timeCommand(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.once('error', reject);
@@ -79,9 +79,9 @@ function timeCommand(cmd: string, args: string[]): Promise<number> {
 }
 
 /** `ferry sync --until-caught-up` into an emptied cluster target; checks the key count. */
-async function timeFerry(from: BenchServer, target: BenchCluster, keys: number): Promise<number> {
+async function timeFerry(from: BenchServer, target: BenchCluster, keys: number, env: Record<string, string> = {}): Promise<number> {
   await flushCluster(target);
-  const secs = await timeCommand(process.execPath, [FERRY, 'sync', '--from', `redis://127.0.0.1:${from.port}`, '--to', `redis://127.0.0.1:${target.masters[0].port}`, '--until-caught-up', '--backlog', 'keep']);
+  const secs = await timeCommand(process.execPath, [FERRY, 'sync', '--from', `redis://127.0.0.1:${from.port}`, '--to', `redis://127.0.0.1:${target.masters[0].port}`, '--until-caught-up', '--backlog', 'keep'], env);
   const n = await totalKeys(target);
   if (n !== keys) throw new Error(`ferry copied ${n} keys into the cluster, expected ${keys}`);
   return secs;
@@ -146,13 +146,15 @@ export async function run(): Promise<void> {
     try {
       await fillCluster(source, 1_000_000);
       const ferry: number[] = [];
+      const oneThread: number[] = [];
       const native: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         native.push(await timeNativeShards(source, 1_000_000));
         ferry.push(await timeFerry(source.masters[0], target, 1_000_000));
+        oneThread.push(await timeFerry(source.masters[0], target, 1_000_000, { FERRY_TEST_SHARD_THREADS: '0' }));
       }
-      process.stdout.write(`(b) native ${range(native)}, ferry ${range(ferry)} over ${ROUNDS} rounds\n`);
-      lines.push(`| (b) 3-master cluster → 3-master cluster, 1M keys | ferry sync: ${median(ferry).toFixed(2)} s | per-shard native REPLICAOF (3 in parallel): ${median(native).toFixed(2)} s | **${(median(ferry) / median(native)).toFixed(2)}x** native's time (goal <= 1.5x) |`);
+      process.stdout.write(`(b) native ${range(native)}, ferry ${range(ferry)}, ferry with the links in one thread ${range(oneThread)} over ${ROUNDS} rounds\n`);
+      lines.push(`| (b) 3-master cluster → 3-master cluster, 1M keys | ferry sync (a worker thread per link): ${median(ferry).toFixed(2)} s; links in one thread: ${median(oneThread).toFixed(2)} s | per-shard native REPLICAOF (3 in parallel): ${median(native).toFixed(2)} s | **${(median(ferry) / median(native)).toFixed(2)}x** native's time (goal <= 1.5x); one thread ${(median(oneThread) / median(native)).toFixed(2)}x |`);
     } finally {
       await source.stop();
     }

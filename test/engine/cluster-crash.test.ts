@@ -1,6 +1,6 @@
 /**
  * Exactly once into a cluster: `ferry sync` from a standalone source into a 3-master cluster is
- * SIGKILLed three times during the stream phase while INCRs run (single counters spread over the
+ * SIGKILLed during the stream phase (three times at least) while INCRs run (single counters spread over the
  * slots, and MULTI/EXEC pairs that share a slot). Each restart resumes with a partial resync from
  * the link checkpoint, skipping what the per-slot checkpoints say is applied; in the end every
  * counter equals the number of INCRs the source acknowledged.
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT_KEY } from '../../src/engine/checkpoint.js';
+import { slotCheckpointKeys } from '../../src/engine/cluster/cluster-target.js';
 import { keySlot } from '../../src/engine/cluster/slots.js';
 import { diffBySlot, keyDigests, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { syncCounters, waitFor } from '../helpers/engine.js';
@@ -77,7 +78,7 @@ describe('ferry sync into a cluster: SIGKILL during the stream phase, then resum
     await Promise.all([source?.stop(), cluster?.stop()]);
   });
 
-  it('applies every INCR exactly once across three kills', async () => {
+  it('applies every INCR exactly once across the kills', async () => {
     const src = source.client();
     const dst = cluster.client();
     expect(new Set(Array.from({ length: 40 }, (_, i) => cluster.masters.length && keySlot(`ctr:${i}`))).size).toBeGreaterThan(30);
@@ -85,9 +86,13 @@ describe('ferry sync into a cluster: SIGKILL during the stream phase, then resum
     const args = ['sync', '--from', source.url, '--to', cluster.url, '--json'];
     let load: ReturnType<typeof counterLoad> | null = null;
     let child: ResultPromise | null = null;
-    const outputs: string[] = [];
+    // Kills go on (three at least, eight at most) until one has left slot checkpoints past the link
+    // checkpoint, so the resume after it must skip per slot (how often that happens at a random
+    // moment depends on the machine's speed; the test does not).
+    let kills = 0;
+    let ahead = 0;
     try {
-      for (let round = 0; round < 3; round++) {
+      while (kills < 3 || (ahead === 0 && kills < 8)) {
         child = execa(FERRY, args, { reject: false, timeout: 60_000 });
         if (!load) {
           await waitFor(async () => (await dst.get(CHECKPOINT_KEY))?.includes('"stream"') ?? false, 30_000, 'first full sync');
@@ -102,28 +107,31 @@ describe('ferry sync into a cluster: SIGKILL during the stream phase, then resum
           if (first < 0) first = off;
           return off > first;
         }, 30_000, 'stream progress');
-        await new Promise((r) => setTimeout(r, 200 + 150 * round));
+        await new Promise((r) => setTimeout(r, 200 + 150 * (kills % 3)));
         child.kill('SIGKILL');
-        outputs.push(String((await child).stdout));
+        await child;
+        kills++;
+        // The target is frozen now: count the slot checkpoints past the link checkpoint.
+        const link = JSON.parse((await dst.get(CHECKPOINT_KEY))!).offset as number;
+        const slots = await Promise.all(slotCheckpointKeys(0).map((k) => dst.get(k)));
+        ahead += slots.filter((v) => v !== null && Number(v) > link).length;
       }
     } finally {
       child?.kill('SIGKILL');
     }
+    expect(ahead).toBeGreaterThan(0);
     const acked = await load!.stop();
     const final = await execa(FERRY, [...args, '--until-caught-up'], { reject: false, timeout: 60_000 });
-    outputs.push(String(final.stdout));
     expect(final.exitCode, final.stderr).toBe(0);
     const counters = await syncCounters(src);
     expect(counters.full).toBe(1);
-    expect(counters.partialOk).toBe(3);
+    expect(counters.partialOk).toBe(kills);
     const names = [...acked.keys()].sort();
     const values = await Promise.all(names.map((k) => dst.get(k)));
     expect(Object.fromEntries(names.map((k, i) => [k, Number(values[i])]))).toEqual(Object.fromEntries(names.map((k) => [k, acked.get(k)])));
     expect([...acked.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(2000);
-    // The resumes had slots whose own checkpoint was past the link's: the per-slot skip was used.
-    const ahead = outputs.join('\n').split('\n').map((l) => /(\d+) slot checkpoints are past/.exec(l)?.[1]).filter(Boolean).map(Number);
-    expect(ahead.length).toBe(3);
-    expect(ahead.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    const done = String(final.stdout).trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.event === 'done');
+    expect(done.report.fullSyncs).toBe(0);
     expect(diffBySlot(await keyDigests([source]), await keyDigests(cluster.masters, true))).toEqual([]);
-  }, 100_000);
+  }, 110_000);
 });

@@ -23,13 +23,56 @@ import type { WriterChoice } from '../apply/writer-choice.js';
 import { decodeCheckpoint, writeFileAtomic, type Checkpoint } from '../checkpoint.js';
 import { RespError, type RespValue } from '../resp/decoder.js';
 import type { Arg } from '../resp/encoder.js';
-import type { SyncOptions, SyncReport } from '../sync.js';
+import type { SyncEngine, SyncOptions, SyncReport } from '../sync.js';
 import { linkCheckpointKey } from './cluster-target.js';
 import { fetchTopology, SlotRouter } from './router.js';
 import { ShardLink, withConn } from './shard-link.js';
+import { ShardThread } from './shard-thread.js';
 import { parseClusterNodes, rangesText, type ClusterShard } from './slots.js';
 
-export type ClusterSyncOptions = Omit<SyncOptions, 'targetRole' | 'resolveSource'>;
+export type ClusterSyncOptions = Omit<SyncOptions, 'targetRole' | 'resolveSource'> & {
+  /**
+   * Run each link in its own worker thread (shard-thread.ts), so the links parse and write in
+   * parallel. Default: on when running from the compiled build and no `canFlushTarget` is given
+   * (a function cannot cross to a thread).
+   */
+  threads?: boolean;
+};
+
+/** One link as the orchestrator drives it: in this thread or in a worker (shard-thread.ts). */
+interface LinkRunner {
+  readonly linkId: number;
+  readonly shard: ClusterShard;
+  readonly master: Endpoint;
+  readonly choice: WriterChoice;
+  start(): Promise<void>;
+  done(): Promise<SyncReport>;
+  stop(opts?: { removeCheckpoint?: boolean }): Promise<SyncReport>;
+  waitCaughtUp(pollMs?: number, onProgress?: (applied: number, master: number) => void, timeoutMs?: number): Promise<number>;
+  waitStreaming(): Promise<void>;
+  status(): ReturnType<SyncEngine['status']>;
+}
+
+/** A ShardLink run in this thread, as a LinkRunner. */
+function inThread(link: ShardLink): LinkRunner {
+  const e = link.engine;
+  return {
+    linkId: link.linkId,
+    shard: link.shard,
+    get master() {
+      return link.master;
+    },
+    get choice() {
+      return e.choice;
+    },
+    start: () => e.start(),
+    done: () => e.done(),
+    stop: (opts) => e.stop(opts),
+    waitCaughtUp: (pollMs, onProgress, timeoutMs) => e.waitCaughtUp(pollMs, onProgress, timeoutMs),
+    waitStreaming: () => e.waitStreaming(),
+    status: () => e.status(),
+  };
+}
 
 /** The report of a cluster-source sync: sums over the links, and each link's own. */
 export interface ClusterSyncReport extends SyncReport {
@@ -42,7 +85,7 @@ const MAX_LINKS = 128;
 
 /** See the file comment. */
 export class ClusterSync {
-  links: ShardLink[] = [];
+  links: LinkRunner[] = [];
   choice!: WriterChoice;
   private readonly emit: (e: FerryEvent) => void;
   private watch: NodeJS.Timeout | null = null;
@@ -67,27 +110,24 @@ export class ClusterSync {
     await this.refuseMigrations(shards);
     const ids = await this.prepareTarget(shards);
     this.emit({ event: 'info', step: STEP, message: `source cluster: ${shards.length} masters: ${shards.map((s) => `${hostPort(s.master)} (slots ${rangesText(s.ranges)})`).join(', ')}` });
-    this.links = shards.map((shard, i) => new ShardLink({
-      linkId: ids[i],
-      shard,
-      seeds,
-      from: o.from,
-      tls,
-      engine: {
-        ...o,
-        statePath: undefined,
-        // The orchestrator emptied the target (or every link resumes): a link never flushes it.
-        flushTarget: false,
-        emit: (e) => this.emit(tagged(e, `shard ${hostPort(shard.master)}`)),
-      },
-    }));
+    // FERRY_TEST_SHARD_THREADS=0|1 (bench and tests only) overrides the default.
+    const forced = process.env.FERRY_TEST_SHARD_THREADS;
+    const threads = (o.threads ?? (forced ? forced === '1' : import.meta.url.endsWith('.js'))) && !o.canFlushTarget;
+    this.links = shards.map((shard, i) => {
+      const emit = (e: FerryEvent): void => this.emit(tagged(e, `shard ${hostPort(shard.master)}`));
+      const { emit: _emit, canFlushTarget, threads: _threads, ...plain } = o;
+      // The orchestrator emptied the target (or every link resumes): a link never flushes it.
+      const engine = { ...plain, statePath: undefined, flushTarget: false };
+      if (threads) return new ShardThread({ linkId: ids[i], shard, seeds, from: o.from, tls, engine }, emit);
+      return inThread(new ShardLink({ linkId: ids[i], shard, seeds, from: o.from, tls, engine: { ...engine, canFlushTarget, emit } }));
+    });
     try {
-      await Promise.all(this.links.map((l) => l.engine.start()));
+      await Promise.all(this.links.map((l) => l.start()));
     } catch (e) {
-      await Promise.all(this.links.map((l) => l.engine.stop().catch(() => {})));
+      await Promise.all(this.links.map((l) => l.stop().catch(() => {})));
       throw e;
     }
-    this.choice = this.links[0].engine.choice;
+    this.choice = this.links[0].choice;
     this.runPromise = this.run();
     this.runPromise.catch(() => {});
     this.watch = setInterval(() => void this.checkMigrations(), 1000);
@@ -109,7 +149,7 @@ export class ClusterSync {
     const applied = this.links.map(() => 0);
     const master = this.links.map(() => 0);
     const all = await Promise.race([
-      Promise.all(this.links.map((l, i) => l.engine.waitCaughtUp(pollMs, (a, m) => {
+      Promise.all(this.links.map((l, i) => l.waitCaughtUp(pollMs, (a, m) => {
         applied[i] = a;
         master[i] = m;
         onProgress?.(sum(applied), sum(master));
@@ -123,21 +163,21 @@ export class ClusterSync {
 
   /** Resolves once every link follows its master's stream. */
   async waitStreaming(): Promise<void> {
-    await Promise.all(this.links.map((l) => l.engine.waitStreaming()));
+    await Promise.all(this.links.map((l) => l.waitStreaming()));
   }
 
   /** Stops every link cleanly (see SyncEngine.stop). */
   async stop(opts: { removeCheckpoint?: boolean } = {}): Promise<ClusterSyncReport> {
-    await Promise.all(this.links.map((l) => l.engine.stop(opts).catch(() => {})));
+    await Promise.all(this.links.map((l) => l.stop(opts).catch(() => {})));
     return this.runPromise ?? Promise.reject(new Error('start() first'));
   }
 
   private async run(): Promise<ClusterSyncReport> {
     try {
-      const reports = await Promise.all(this.links.map((l) => l.engine.done().catch(async (e: Error) => {
+      const reports = await Promise.all(this.links.map((l) => l.done().catch(async (e: Error) => {
         // One link failing stops the others (their checkpoints stay for a resume).
         this.fatal ??= e;
-        await Promise.all(this.links.map((x) => x.engine.stop().catch(() => {})));
+        await Promise.all(this.links.map((x) => x.stop().catch(() => {})));
         throw e;
       })));
       if (this.fatal) throw this.fatal;
@@ -222,7 +262,7 @@ export class ClusterSync {
     if (!open || this.fatal) return;
     this.fatal = new FerryError(`${open}; ferry stopped before the slot's keys move, because two shard links would see each migrated key's RESTORE and DEL in either order. Finish the resharding, then sync again with --flush-target`, ExitCode.stepFailed);
     this.emit({ event: 'warning', step: STEP, message: this.fatal.message });
-    await Promise.all(this.links.map((l) => l.engine.stop().catch(() => {})));
+    await Promise.all(this.links.map((l) => l.stop().catch(() => {})));
   }
 
   /** The first open slot migration a master reports about itself, as text, or null. */
@@ -241,7 +281,7 @@ export class ClusterSync {
   private writeState(final: boolean): void {
     const o = this.opts;
     if (!o.statePath || this.links.length === 0) return;
-    const shards = this.links.map((l) => ({ link: l.linkId, master: hostPort(l.master), checkpoint: l.engine.status().checkpoint }));
+    const shards = this.links.map((l) => ({ link: l.linkId, master: hostPort(l.master), checkpoint: l.status().checkpoint }));
     const state = {
       version: 1,
       kind: 'ferry-sync',

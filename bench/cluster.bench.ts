@@ -11,6 +11,7 @@
  * Each side is timed ROUNDS times, alternating, and the medians are reported.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keySlot } from '../src/engine/cluster/slots.js';
@@ -66,40 +67,77 @@ async function flushCluster(c: BenchCluster): Promise<void> {
   await Promise.all(c.masters.map((m) => m.client.call('FLUSHALL', 'SYNC')));
 }
 
-/** Runs a command to exit 0; resolves with the wall-clock seconds. */
-function timeCommand(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+/** Wall-clock seconds of a run, and the CPU seconds it cost: the tool's own plus every server's. */
+interface Timed {
+  secs: number;
+  cpu: number;
+}
+
+/** CPU seconds a server has used, its forks (the RDB for a full sync) included (INFO cpu). */
+async function serverCpu(s: BenchServer): Promise<number> {
+  const info = await s.client.info('cpu');
+  let n = 0;
+  for (const f of ['used_cpu_user', 'used_cpu_sys', 'used_cpu_user_children', 'used_cpu_sys_children']) n += Number(new RegExp(`^${f}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return n;
+}
+
+/** CPU seconds of a process so far (/proc/PID/stat utime + stime, 100 ticks a second). */
+function processCpu(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Runs a command to exit 0 and times it; CPU = the process's (sampled every 10 ms until it exits)
+ * + what `servers` used meanwhile (sources, the target masters, a fork included in its parent's).
+ */
+async function timeCommand(cmd: string, args: string[], servers: BenchServer[], env: Record<string, string> = {}): Promise<Timed> {
+  const before = await Promise.all(servers.map(serverCpu));
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let err = '';
+  let own = 0;
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const poll = setInterval(() => (own = Math.max(own, processCpu(child.pid!))), 10);
+  const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`${cmd} exited ${code}: ${err.slice(-800)}`))));
+    child.once('exit', resolve);
   });
+  clearInterval(poll);
+  const secs = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`${cmd} exited ${code}: ${err.slice(-800)}`);
+  const after = await Promise.all(servers.map(serverCpu));
+  return { secs, cpu: own + after.reduce((n, a, i) => n + a - before[i], 0) };
 }
 
 /** `ferry sync --until-caught-up` into an emptied cluster target; checks the key count. */
-async function timeFerry(from: BenchServer, target: BenchCluster, keys: number, env: Record<string, string> = {}): Promise<number> {
+async function timeFerry(sources: BenchServer[], target: BenchCluster, keys: number, env: Record<string, string> = {}): Promise<Timed> {
   await flushCluster(target);
-  const secs = await timeCommand(process.execPath, [FERRY, 'sync', '--from', `redis://127.0.0.1:${from.port}`, '--to', `redis://127.0.0.1:${target.masters[0].port}`, '--until-caught-up', '--backlog', 'keep'], env);
+  const t = await timeCommand(process.execPath, [FERRY, 'sync', '--from', `redis://127.0.0.1:${sources[0].port}`, '--to', `redis://127.0.0.1:${target.masters[0].port}`, '--until-caught-up', '--backlog', 'keep'], [...sources, ...target.masters], env);
   const n = await totalKeys(target);
   if (n !== keys) throw new Error(`ferry copied ${n} keys into the cluster, expected ${keys}`);
-  return secs;
+  return t;
 }
 
 /** `redis-cli --cluster import` of a standalone source into an emptied cluster target. */
-async function timeImport(from: BenchServer, target: BenchCluster, keys: number): Promise<number> {
+async function timeImport(from: BenchServer, target: BenchCluster, keys: number): Promise<Timed> {
   await flushCluster(target);
-  const secs = await timeCommand('redis-cli', ['--cluster', 'import', `127.0.0.1:${target.masters[0].port}`, '--cluster-from', `127.0.0.1:${from.port}`, '--cluster-copy']);
+  const t = await timeCommand('redis-cli', ['--cluster', 'import', `127.0.0.1:${target.masters[0].port}`, '--cluster-from', `127.0.0.1:${from.port}`, '--cluster-copy'], [from, ...target.masters]);
   const n = await totalKeys(target);
   if (n !== keys) throw new Error(`redis-cli --cluster import copied ${n} keys, expected ${keys}`);
-  return secs;
+  return t;
 }
 
 /** One REPLICAOF per source master into fresh standalone servers, in parallel, until all are synced. */
-async function timeNativeShards(source: BenchCluster, keys: number): Promise<number> {
+async function timeNativeShards(source: BenchCluster, keys: number): Promise<Timed> {
   const replicas = await Promise.all(source.masters.map(() => startServer()));
   try {
+    const servers = [...source.masters, ...replicas];
+    const before = await Promise.all(servers.map(serverCpu));
     const t0 = performance.now();
     await Promise.all(replicas.map(async (r, i) => {
       await r.client.call('REPLICAOF', '127.0.0.1', String(source.masters[i].port));
@@ -110,9 +148,10 @@ async function timeNativeShards(source: BenchCluster, keys: number): Promise<num
       }
     }));
     const secs = (performance.now() - t0) / 1000;
+    const after = await Promise.all(servers.map(serverCpu));
     const n = (await Promise.all(replicas.map((r) => r.client.dbsize()))).reduce((a, b) => a + b, 0);
     if (n !== keys) throw new Error(`native replicas hold ${n} keys, expected ${keys}`);
-    return secs;
+    return { secs, cpu: after.reduce((c, a, i) => c + a - before[i], 0) };
   } finally {
     await Promise.all(replicas.map((r) => r.stop()));
   }
@@ -128,16 +167,17 @@ export async function run(): Promise<void> {
     try {
       await big.client.call('DEBUG', 'POPULATE', '1000000');
       await small.client.call('DEBUG', 'POPULATE', '200000');
-      const ferry: number[] = [];
-      const imports: number[] = [];
+      const ferry: Timed[] = [];
+      const imports: Timed[] = [];
       for (let i = 0; i < ROUNDS; i++) {
-        ferry.push(await timeFerry(big, target, 1_000_000));
+        ferry.push(await timeFerry([big], target, 1_000_000));
         imports.push(await timeImport(small, target, 200_000));
       }
-      const fr = 1_000_000 / median(ferry);
-      const ir = 200_000 / median(imports);
-      process.stdout.write(`(a) ferry ${range(ferry)} (1M keys), import ${range(imports)} (200k keys) over ${ROUNDS} rounds\n`);
-      lines.push(`| (a) standalone → 3-master cluster | ferry sync: 1M keys in ${median(ferry).toFixed(2)} s = **${Math.round(fr / 1000)}k keys/s** | redis-cli --cluster import: 200k keys in ${median(imports).toFixed(2)} s = ${(ir / 1000).toFixed(1)}k keys/s | **${(fr / ir).toFixed(1)}x** (goal >= 30x) |`);
+      const [fs, is] = [median(ferry.map((t) => t.secs)), median(imports.map((t) => t.secs))];
+      const [fc, ic] = [median(ferry.map((t) => t.cpu)), median(imports.map((t) => t.cpu))];
+      const [fr, ir] = [1_000_000 / fs, 200_000 / is];
+      process.stdout.write(`(a) ferry ${range(ferry.map((t) => t.secs))} (1M keys), import ${range(imports.map((t) => t.secs))} (200k keys) over ${ROUNDS} rounds\n`);
+      lines.push(`| (a) standalone → 3-master cluster | ferry sync: 1M keys in ${fs.toFixed(2)} s = **${Math.round(fr / 1000)}k keys/s**; ${Math.round(1_000_000 / fc / 1000)}k keys per CPU s | redis-cli --cluster import: 200k keys in ${is.toFixed(2)} s = ${(ir / 1000).toFixed(1)}k keys/s; ${(200_000 / ic / 1000).toFixed(1)}k keys per CPU s | **${(fr / ir).toFixed(1)}x** keys/s (goal >= 30x); ${((1_000_000 / fc) / (200_000 / ic)).toFixed(1)}x per CPU s |`);
     } finally {
       await Promise.all([big.stop(), small.stop()]);
     }
@@ -145,16 +185,17 @@ export async function run(): Promise<void> {
     const source = await startCluster(3, ['--repl-backlog-size', '64mb']);
     try {
       await fillCluster(source, 1_000_000);
-      const ferry: number[] = [];
-      const oneThread: number[] = [];
-      const native: number[] = [];
+      const ferry: Timed[] = [];
+      const threaded: Timed[] = [];
+      const native: Timed[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         native.push(await timeNativeShards(source, 1_000_000));
-        ferry.push(await timeFerry(source.masters[0], target, 1_000_000));
-        oneThread.push(await timeFerry(source.masters[0], target, 1_000_000, { FERRY_TEST_SHARD_THREADS: '0' }));
+        ferry.push(await timeFerry(source.masters, target, 1_000_000));
+        threaded.push(await timeFerry(source.masters, target, 1_000_000, { FERRY_TEST_SHARD_THREADS: '1' }));
       }
-      process.stdout.write(`(b) native ${range(native)}, ferry ${range(ferry)}, ferry with the links in one thread ${range(oneThread)} over ${ROUNDS} rounds\n`);
-      lines.push(`| (b) 3-master cluster → 3-master cluster, 1M keys | ferry sync (a worker thread per link): ${median(ferry).toFixed(2)} s; links in one thread: ${median(oneThread).toFixed(2)} s | per-shard native REPLICAOF (3 in parallel): ${median(native).toFixed(2)} s | **${(median(ferry) / median(native)).toFixed(2)}x** native's time (goal <= 1.5x); one thread ${(median(oneThread) / median(native)).toFixed(2)}x |`);
+      const m = (xs: Timed[], k: keyof Timed): number => median(xs.map((t) => t[k]));
+      process.stdout.write(`(b) native ${range(native.map((t) => t.secs))}, ferry ${range(ferry.map((t) => t.secs))}, ferry with a worker thread per link ${range(threaded.map((t) => t.secs))} over ${ROUNDS} rounds\n`);
+      lines.push(`| (b) 3-master cluster → 3-master cluster, 1M keys | ferry sync: ${m(ferry, 'secs').toFixed(2)} s, ${m(ferry, 'cpu').toFixed(2)} CPU s (a worker thread per link: ${m(threaded, 'secs').toFixed(2)} s, ${m(threaded, 'cpu').toFixed(2)} CPU s) | per-shard native REPLICAOF (3 in parallel): ${m(native, 'secs').toFixed(2)} s, ${m(native, 'cpu').toFixed(2)} CPU s | **${(m(ferry, 'secs') / m(native, 'secs')).toFixed(2)}x** native's time (goal <= 1.5x); ${(m(ferry, 'cpu') / m(native, 'cpu')).toFixed(2)}x its CPU |`);
     } finally {
       await source.stop();
     }

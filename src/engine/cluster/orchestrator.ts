@@ -33,8 +33,8 @@ import { parseClusterNodes, rangesText, type ClusterShard } from './slots.js';
 export type ClusterSyncOptions = Omit<SyncOptions, 'targetRole' | 'resolveSource'> & {
   /**
    * Run each link in its own worker thread (shard-thread.ts), so the links parse and write in
-   * parallel. Default: on when running from the compiled build and no `canFlushTarget` is given
-   * (a function cannot cross to a thread).
+   * parallel (only from the compiled build, and not with `canFlushTarget`: a function cannot cross
+   * to a thread). Default: off (see start()).
    */
   threads?: boolean;
 };
@@ -110,9 +110,9 @@ export class ClusterSync {
     await this.refuseMigrations(shards);
     const ids = await this.prepareTarget(shards);
     this.emit({ event: 'info', step: STEP, message: `source cluster: ${shards.length} masters: ${shards.map((s) => `${hostPort(s.master)} (slots ${rangesText(s.ranges)})`).join(', ')}` });
-    // FERRY_TEST_SHARD_THREADS=0|1 (bench and tests only) overrides the default.
-    const forced = process.env.FERRY_TEST_SHARD_THREADS;
-    const threads = (o.threads ?? (forced ? forced === '1' : import.meta.url.endsWith('.js'))) && !o.canFlushTarget;
+    // NOTE: off by default: on the 2-core bench machine one thread was faster (bench/README,
+    // cluster (b): 3.35 s vs 4.37 s); FERRY_TEST_SHARD_THREADS=1 turns it on (bench and tests only).
+    const threads = (o.threads ?? process.env.FERRY_TEST_SHARD_THREADS === '1') && !o.canFlushTarget && import.meta.url.endsWith('.js');
     this.links = shards.map((shard, i) => {
       const emit = (e: FerryEvent): void => this.emit(tagged(e, `shard ${hostPort(shard.master)}`));
       const { emit: _emit, canFlushTarget, threads: _threads, ...plain } = o;

@@ -1,7 +1,9 @@
 /**
  * A shard link in its own worker thread: the orchestrator's links then parse, route and write in
  * parallel (one engine per source master is CPU-bound during a full sync: RDB parsing and slot
- * routing in JavaScript), instead of sharing one thread.
+ * routing in JavaScript), instead of sharing one thread. Opt-in (ClusterSyncOptions.threads): on
+ * the 2-core bench machine, three threads plus six servers were slower than one thread (each
+ * thread loads and compiles the engine again).
  *
  *   main thread: ShardThread (the SyncEngine methods the orchestrator uses)
  *        │  workerData: the link's options (endpoints, filters, shard) — plain data

@@ -22,7 +22,7 @@ import { assessCompat } from '../core/compat.js';
 import { countModuleKeys, missingModules, readServerFacts } from '../core/facts.js';
 import type { FerryEvent } from '../core/events.js';
 import { KeyFilter, type FilterOptions } from './apply/filter.js';
-import { KeyWriter, type WriterMode } from './apply/key-writer.js';
+import { KeyWriter, RESTORE_LIMIT, type WriterMode } from './apply/key-writer.js';
 import { StreamApplier } from './apply/stream-applier.js';
 import { TargetConn } from './apply/target-conn.js';
 import { dialectOf, type Dialect } from './apply/dialect.js';
@@ -77,6 +77,13 @@ export interface SyncReport {
   keys: number;
   expiredSkipped: number;
   filtered: number;
+  /** Full-sync keys written by RESTORE of their payload. */
+  restoredKeys: number;
+  /**
+   * Full-sync keys written as (chunked) type commands: every key with the commands
+   * writer; with the RESTORE writer, the keys above RESTORE_LIMIT (src/engine/apply/key-writer.ts).
+   */
+  chunkedKeys: number;
   rdbBytes: number;
   commandsApplied: number;
   appliedOffset: number;
@@ -124,7 +131,7 @@ export class SyncEngine {
     this.filter = new KeyFilter(opts.filter);
     this.emit = opts.emit ?? (() => {});
     this.report = {
-      fullSyncs: 0, partialSyncs: 0, keys: 0, expiredSkipped: 0, filtered: 0, rdbBytes: 0, commandsApplied: 0,
+      fullSyncs: 0, partialSyncs: 0, keys: 0, expiredSkipped: 0, filtered: 0, restoredKeys: 0, chunkedKeys: 0, rdbBytes: 0, commandsApplied: 0,
       appliedOffset: 0, replid: '', writer: 'restore', writerReason: '', reconnects: 0, crossingCommands: [], fieldTtlsDropped: 0, pendingSkipped: 0,
     };
   }
@@ -392,6 +399,8 @@ export class SyncEngine {
               this.report.expiredSkipped += kw.stats.expiredSkipped;
               this.report.filtered += kw.stats.filtered;
               this.report.fieldTtlsDropped += kw.stats.fieldTtlsDropped;
+              this.report.restoredKeys += kw.stats.restored;
+              this.report.chunkedKeys += kw.stats.commandKeys;
               this.startStreamAfterRdb(link, rdb);
             },
             onCommand: (argv, offset) => this.applier?.command(argv, offset),
@@ -438,6 +447,8 @@ export class SyncEngine {
     this.keyWriter = writer;
     const rdb = createRdbSink({
       mode: this.choice.mode === 'restore' ? 'payload' : 'decode',
+      // Keys above it are written as chunked commands by the RESTORE writer too (see RESTORE_LIMIT).
+      payloadLimit: RESTORE_LIMIT,
       onEntry: (e) => writer.write(e),
       onWarning: (message) => this.emit({ event: 'warning', step: STEP, message }),
     });

@@ -137,7 +137,7 @@ function startMix(c: Redis, v: ServerVersion, masterFile: string, fieldTtl: bool
         if (v.redis >= 700) p.call('EXPIRE', `mix:s:${n % 50}`, String(7200 + n), 'GT');
         p.del(`mix:s:${(n + 25) % 50}`);
         p.xadd(s, '*', 'n', String(n));
-        p.multi().incr('mix:tx').lpush('mix:txl', String(n)).exec();
+        (p as unknown as { multi(): typeof p }).multi().incr('mix:tx').lpush('mix:txl', String(n)).exec(); // NOTE: missing from ioredis' types
       }
       p.xreadgroup('GROUP', 'mg', `c${n % 3}`, 'COUNT', '3', 'STREAMS', s, '>');
       p.xack(s, 'mg', '0-1');

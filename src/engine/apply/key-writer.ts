@@ -60,10 +60,64 @@ export interface KeyWriterStats {
 
 /** The consumer group that makes an empty stream exist for a moment (see writeStreamChunk). */
 const PLACEHOLDER_GROUP = '__ferry_placeholder__';
+/**
+ * The RESTORE writer's per-key switch: a value bigger than this in the RDB is not RESTOREd but
+ * decoded and written as chunked commands (HSET/ZADD/SADD/RPUSH/SET+APPEND/XADD), so no key is
+ * ever held whole and ferry's memory does not grow with the biggest key.
+ *
+ * NOTE (why a per-key switch and not a streamed RESTORE): a RESTORE payload is one bulk string whose
+ * length comes first (`$<len>\r\n`), but an RDB value's length is only known once it has been read
+ * to its end, so the payload would have to be held whole anyway; and the target refuses bulks above
+ * its proto-max-bulk-len (512 MB by default: redis src/config.c `createLongLongConfig(
+ * "proto-max-bulk-len", …, 512ll*1024*1024, …)`), so a 1 GB key cannot be RESTOREd at all. Chunked
+ * commands need neither: each carries at most CHUNK_ITEMS elements / CHUNK_BYTES.
+ *
+ * NOTE (why 4 MiB): while a value is measured its bytes are held, and a value found bigger than the
+ * limit is decoded and encoded from those bytes within one input piece: about 4-5x the limit of
+ * transient memory (held bytes, their join, the decoded chunk, the commands) on top of ferry's
+ * steady ~150 MB (node ~70 MB, the 16 MiB window, GC slack of up to ~64 MB of dead buffers). At
+ * 4 MiB that stays under the 200 MB bound with room; at 16 MiB (the parser's default) the worst
+ * case would not. Below the limit RESTORE is kept: for 8 MB hashes it cost the target 2.0-2.8 s of
+ * CPU where HSETs cost 3.1 s (bench/README.md "Big keys"), and most keys are far below 4 MiB.
+ */
+export const RESTORE_LIMIT = 4 * 1024 * 1024;
+
 const MSET_KEYS = 1024;
 const MSET_BYTES = 512 * 1024;
 const CHUNK_ITEMS = 1024;
 const CHUNK_BYTES = 4 * 1024 * 1024;
+/** Elements at least this big are sent as their own Buffers, not copied (the encoder's BIG_ARG). */
+const BIG_ITEM = 64 * 1024;
+const RPUSH = Buffer.from('RPUSH');
+const SADD = Buffer.from('SADD');
+const HSET = Buffer.from('HSET');
+const ZADD = Buffer.from('ZADD');
+
+/** Bytes of `*<argc>\r\n$<len>\r\n<cmd>\r\n$<len>\r\n<key>\r\n` without the argc line. */
+function commandHeadLength(cmd: Buffer, key: Buffer): number {
+  return 1 + decimalLength(cmd.length) + 2 + cmd.length + 2 + 1 + decimalLength(key.length) + 2 + key.length + 2;
+}
+
+/** Writes `*<argc>\r\n` + cmd + key as bulk strings at out[p]; returns the end. */
+function writeCommandHead(out: Buffer, p: number, argc: number, cmd: Buffer, key: Buffer): number {
+  p = writeHeader(out, p, 0x2a, argc);
+  for (const b of [cmd, key]) {
+    p = writeHeader(out, p, 0x24, b.length);
+    p += b.copy(out, p);
+    out[p++] = 13;
+    out[p++] = 10;
+  }
+  return p;
+}
+
+/** Writes chunk element i as a bulk string at out[p]; returns the end. */
+function writeBulk(out: Buffer, p: number, i: number, itemLength: (i: number) => number, writeItem: (i: number, dst: Uint8Array, off: number) => number): number {
+  p = writeHeader(out, p, 0x24, itemLength(i));
+  p = writeItem(i, out, p);
+  out[p++] = 13;
+  out[p++] = 10;
+  return p;
+}
 
 /**
  * `MSET k1 v1 k2 v2 …` for plain-string keys, encoded straight from the parser's input.
@@ -231,24 +285,19 @@ export class KeyWriter {
         if (c.last && !this.wroteFirstPiece) this.send(['SET', key, '']);
         break;
       case 'list':
-        this.sendItems('RPUSH', key, c.items, 1);
+        this.sendChunk(RPUSH, key, c, 1, false);
         break;
       case 'set':
-        this.sendItems('SADD', key, c.items, 1);
+        this.sendChunk(SADD, key, c, 1, false);
         break;
       case 'hash':
-        this.sendItems('HSET', key, c.items, 2);
+        this.sendChunk(HSET, key, c, 2, false);
         if (c.fieldExpireAt?.some((t) => t > 0)) this.writeFieldTtls(key, c);
         break;
-      case 'zset': {
-        const swapped: Buffer[] = new Array(c.items.length);
-        for (let i = 0; i + 1 < c.items.length; i += 2) {
-          swapped[i] = c.items[i + 1];
-          swapped[i + 1] = c.items[i];
-        }
-        this.sendItems('ZADD', key, swapped, 2);
+      case 'zset':
+        // Chunks hold [member, score, …]; ZADD takes score member.
+        this.sendChunk(ZADD, key, c, 2, true);
         break;
-      }
       case 'stream':
         this.writeStreamChunk(key, c);
         break;
@@ -262,15 +311,69 @@ export class KeyWriter {
     }
   }
 
-  /** Sends `CMD key items…` in commands of at most CHUNK_ITEMS items / CHUNK_BYTES bytes. */
-  private sendItems(cmd: string, key: Buffer, items: Buffer[], group: number): void {
+  /**
+   * Sends a chunk's elements as `CMD key items…` commands of at most CHUNK_ITEMS items /
+   * CHUNK_BYTES bytes (`group` items per element: 2 for field/value and member/score pairs; `swap`
+   * writes each pair in reverse order). Encoded straight from the chunk's packed bytes
+   * (count/itemLength/writeItem): no Buffer view per element and no argument array.
+   * NOTE: a big key is mostly this loop. Through `items` (a Buffer view per element, ~100 bytes of
+   * heap each) one input piece that completes a big key's measuring (payload mode decodes the
+   * RESTORE_LIMIT bytes it held in one go) made over a million views at once: the 3M-field hash +
+   * 2M zset peaked at 352 MB with the RESTORE writer; encoded from the packed bytes, 140-176 MB.
+   * Ferry CPU for 50 hashes of 100k fields as commands: 2.0 -> 1.5 s.
+   */
+  private sendChunk(cmd: Buffer, key: Buffer, c: ChunkEntry, group: number, swap: boolean): void {
+    const n = c.count ?? c.items.length;
+    const itemLength = c.itemLength?.bind(c);
+    const writeItem = c.writeItem?.bind(c);
+    if (!itemLength || !writeItem) return this.sendItems(cmd, key, c.items, 0, n, group, swap);
+    const head = commandHeadLength(cmd, key);
+    for (let from = 0; from < n; ) {
+      let to = from;
+      let bytes = 0;
+      let size = 0;
+      let big = false;
+      while (to < n && to - from < CHUNK_ITEMS && bytes < CHUNK_BYTES) {
+        for (let j = 0; j < group; j++) {
+          const len = itemLength(to + j);
+          if (len >= BIG_ITEM) big = true;
+          bytes += len;
+          size += 1 + decimalLength(len) + 2 + len + 2;
+        }
+        to += group;
+      }
+      if (big) {
+        // Elements this big travel as their own Buffers (the encoder does not copy them).
+        this.sendItems(cmd, key, c.items, from, to, group, swap);
+      } else {
+        const [a, b] = [from, to];
+        const total = 1 + decimalLength(2 + b - a) + 2 + head + size;
+        this.flushStrings();
+        this.conn.sendWith(total, (out, p) => {
+          p = writeCommandHead(out, p, 2 + b - a, cmd, key);
+          for (let i = a; i < b; i += group) {
+            if (swap) {
+              p = writeBulk(out, p, i + 1, itemLength, writeItem);
+              p = writeBulk(out, p, i, itemLength, writeItem);
+            } else {
+              for (let j = 0; j < group; j++) p = writeBulk(out, p, i + j, itemLength, writeItem);
+            }
+          }
+          return p;
+        }, this.onReply);
+      }
+      from = to;
+    }
+  }
+
+  /** sendChunk through Buffers: items[from, to) in commands of CHUNK_ITEMS / CHUNK_BYTES. */
+  private sendItems(cmd: Buffer, key: Buffer, items: Buffer[], from: number, to: number, group: number, swap: boolean): void {
     let args: Arg[] = [cmd, key];
     let bytes = 0;
-    for (let i = 0; i < items.length; i += group) {
-      for (let j = 0; j < group; j++) {
-        args.push(items[i + j]);
-        bytes += items[i + j].length;
-      }
+    for (let i = from; i < to; i += group) {
+      if (swap) args.push(items[i + 1], items[i]);
+      else for (let j = 0; j < group; j++) args.push(items[i + j]);
+      for (let j = 0; j < group; j++) bytes += items[i + j].length;
       if (args.length - 2 >= CHUNK_ITEMS || bytes >= CHUNK_BYTES) {
         this.send(args);
         args = [cmd, key];

@@ -86,6 +86,8 @@ export class RdbParser extends RdbInput {
   magic = '';
   /** AUX fields (redis-ver, repl-id, repl-offset, repl-stream-db, ...), values as latin1 text. */
   readonly aux = new Map<string, string>();
+  /** Script bodies of AUX fields `lua` (Redis 4.0 to 6.2 put every script in a replication RDB). */
+  readonly luaScripts: Buffer[] = [];
   /** RESIZEDB hints per db. */
   readonly resizeDb = new Map<number, { keys: number; expires: number }>();
   /** Warnings so far (also passed to onWarning). */
@@ -279,8 +281,9 @@ export class RdbParser extends RdbInput {
         return;
       case T.RDB_OPCODE_AUX: {
         const k = r.string('AUX field name').toString('latin1');
-        const v = r.string('AUX field value').toString('latin1');
-        this.aux.set(k, v);
+        const raw = r.string('AUX field value');
+        if (k === 'lua') this.luaScripts.push(Buffer.from(raw));
+        else this.aux.set(k, raw.toString('latin1'));
         return;
       }
       case T.RDB_OPCODE_RESIZEDB: {

@@ -23,6 +23,16 @@ function emptyZiplist(): Buffer {
   return b;
 }
 
+/** A ziplist with one 1-byte string "a" (prevlen 0, encoding 0x01). */
+function ziplistOf1(): Buffer {
+  const b = Buffer.alloc(14);
+  b.writeUInt32LE(14, 0);
+  b.writeUInt32LE(10, 4);
+  b.writeUInt16LE(1, 8);
+  b.set([0, 0x01, 0x61, 0xff], 10);
+  return b;
+}
+
 /** An empty intset: encoding 2, length 0. */
 function emptyIntset(): Buffer {
   const b = Buffer.alloc(8);
@@ -41,6 +51,10 @@ function rdb(): Buffer {
     .key(5, 'empty:zset2', len(0), Date.now() + 3_600_000)
     .key(14, 'empty:quicklist', len(0))
     .key(18, 'empty:quicklist2', len(0))
+    .key(14, 'empty:quicklist-empty-nodes', Buffer.concat([len(2), str(emptyZiplist()), str(emptyZiplist())]))
+    .key(18, 'empty:quicklist2-empty-node', Buffer.concat([len(1), len(2), str(listpack([]))]))
+    .key(14, 'real:quicklist', Buffer.concat([len(2), str(emptyZiplist()), str(ziplistOf1())]))
+    .key(18, 'real:quicklist2-plain', Buffer.concat([len(1), len(1), str('plain element')]))
     .key(9, 'empty:zipmap', str(Buffer.from([0, 0xff])))
     .key(10, 'empty:ziplist', str(emptyZiplist()))
     .key(11, 'empty:intset', str(emptyIntset()))
@@ -55,7 +69,7 @@ function rdb(): Buffer {
     .key(1, 'real:list', Buffer.concat([len(1), str('x')]))
     .build();
 }
-const EMPTY = 17;
+const EMPTY = 19;
 
 function parse(buf: Buffer, mode: 'payload' | 'decode', split: number[]): { keys: string[]; skipped: number } {
   const p = new RdbParser({ mode });
@@ -73,7 +87,7 @@ describe('empty keys in an RDB', () => {
   const buf = rdb();
   for (const mode of ['payload', 'decode'] as const) {
     it(`are skipped and counted (${mode} mode; whole, byte by byte, split at every byte)`, () => {
-      const want = { keys: ['real:string', 'real:set', 'real:list'], skipped: EMPTY };
+      const want = { keys: ['real:string', 'real:quicklist', 'real:quicklist2-plain', 'real:set', 'real:list'], skipped: EMPTY };
       expect(parse(buf, mode, [])).toEqual(want);
       expect(parse(buf, mode, Array.from({ length: buf.length - 1 }, (_, i) => i + 1))).toEqual(want);
       for (let i = 1; i < buf.length; i++) expect(parse(buf, mode, [i])).toEqual(want);
@@ -93,7 +107,7 @@ describe('empty keys in an RDB', () => {
       writeFileSync(file, buf);
       const s = await inspectSummary(file);
       expect(s.emptyKeysSkipped).toBe(EMPTY);
-      expect(s.dbs[0].keys).toBe(3);
+      expect(s.dbs[0].keys).toBe(5);
       expect(summaryText(s)).toMatch(new RegExp(`empty keys skipped: ${EMPTY} `));
     } finally {
       rmSync(dir, { recursive: true, force: true });

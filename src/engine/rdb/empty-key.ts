@@ -22,10 +22,11 @@ export function emptyValueEnd(r: Reader, type: number): number {
     case T.RDB_TYPE_ZSET:
     case T.RDB_TYPE_HASH:
     case T.RDB_TYPE_ZSET_2:
-    case T.RDB_TYPE_LIST_QUICKLIST:
-    case T.RDB_TYPE_LIST_QUICKLIST_2:
       r.ensure(1, 'value length');
       return r.buf[p] === 0 ? p + 1 : -1; // a 6-bit length 0: how Redis writes 0
+    case T.RDB_TYPE_LIST_QUICKLIST:
+    case T.RDB_TYPE_LIST_QUICKLIST_2:
+      return emptyQuicklistEnd(r, type === T.RDB_TYPE_LIST_QUICKLIST_2);
     case T.RDB_TYPE_HASH_METADATA:
       // int64 minExpire, then the field count.
       r.ensure(9, 'hash metadata length');
@@ -43,6 +44,30 @@ export function emptyValueEnd(r: Reader, type: number): number {
     default:
       return -1;
   }
+}
+
+/**
+ * A quicklist with no node, or whose every node is an empty ziplist (v1) / listpack (v2): Redis
+ * skips such a list too (rdb.c: "if (quicklistCount(o->ptr) == 0) goto emptykey", its asset
+ * corrupt_empty_keys.rdb has one). Walks nodes only while they are empty.
+ */
+function emptyQuicklistEnd(r: Reader, v2: boolean): number {
+  r.ensure(1, 'quicklist length');
+  const first = r.buf[r.pos];
+  if (first === 0) return r.pos + 1;
+  if (first >= 0x40) return -1; // 64 nodes or more: not worth walking, certainly not all empty
+  let at = r.pos + 1;
+  for (let i = 0; i < first; i++) {
+    if (v2) {
+      r.ensure(at - r.pos + 1, 'quicklist node container');
+      if (r.buf[at] !== 2) return -1; // 1 = PLAIN: one element
+      at++;
+    }
+    const end = emptyBlobEnd(r, v2 ? T.RDB_TYPE_HASH_LISTPACK : T.RDB_TYPE_LIST_ZIPLIST, at);
+    if (end < 0) return -1;
+    at = end;
+  }
+  return at;
 }
 
 /** An encoded blob stored as a short raw string (an empty one is 2 to 11 bytes, never LZF). */

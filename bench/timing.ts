@@ -58,7 +58,8 @@ export async function timeFerry(source: BenchServer, args: string[] = [], check?
   const target = await startServer();
   try {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [FERRY, 'sync', '--from', `redis://127.0.0.1:${source.port}`, '--to', `redis://127.0.0.1:${target.port}`, '--until-caught-up', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // --backlog keep: auto would add its 1 s write-rate sample to the engine's time.
+    const child = spawn(process.execPath, [FERRY, 'sync', '--from', `redis://127.0.0.1:${source.port}`, '--to', `redis://127.0.0.1:${target.port}`, '--until-caught-up', '--json', '--backlog', 'keep', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -48,6 +48,8 @@ export interface Facts {
   /** Replication stream bytes per second on the source, sampled over `sampleMs`. */
   writeRateBytesPerSec: number;
   sampleMs: number;
+  /** How the rate was measured (absent in states written before it was recorded: repl-offset). */
+  writeRateMethod?: WriteRateMethod;
 }
 
 /** The CONFIG parameters preflight reads. */
@@ -187,16 +189,36 @@ async function readConfig(client: Redis): Promise<Record<string, string> | null>
   }
 }
 
+/** How `sampleWriteRate` measured: the replication offset, or the bytes clients sent. */
+export type WriteRateMethod = 'repl-offset' | 'client-input';
+
 /**
  * Replication-stream bytes per second on a master: the growth of `master_repl_offset` over
  * `ms`. That is the number that sizes the backlog and the replica output buffer.
+ *
+ * NOTE: a master that has never had a replica has no backlog, and then does not feed a
+ * replication stream at all: its master_repl_offset stands still however much is written (redis
+ * src/replication.c, replicationFeedSlaves: "If there aren't slaves, and there is no backlog
+ * buffer to populate, we can return ASAP"). There the growth of `total_net_input_bytes` (INFO
+ * stats: every byte clients sent) stands in: an upper bound of the stream the writes will make,
+ * reads included, which errs on the side of a bigger backlog.
  */
 export async function sampleWriteRate(client: Redis, ms = 1000): Promise<number> {
-  const a = Number((await info(client, 'replication')).master_repl_offset ?? 0);
-  const t0 = Date.now();
+  return (await sampleWriteRateWith(client, ms)).rate;
+}
+
+/** `sampleWriteRate` with the method it used. */
+export async function sampleWriteRateWith(client: Redis, ms = 1000): Promise<{ rate: number; method: WriteRateMethod }> {
+  const read = async () => {
+    const [r, st] = await Promise.all([info(client, 'replication'), info(client, 'stats')]);
+    return { offset: Number(r.master_repl_offset ?? 0), active: r.repl_backlog_active === '1', input: Number(st.total_net_input_bytes ?? 0), t: Date.now() };
+  };
+  const a = await read();
   await new Promise((r) => setTimeout(r, ms));
-  const b = Number((await info(client, 'replication')).master_repl_offset ?? 0);
-  return Math.max(0, ((b - a) * 1000) / Math.max(1, Date.now() - t0));
+  const b = await read();
+  const secs = Math.max(1, b.t - a.t) / 1000;
+  if (a.active && b.active) return { rate: Math.max(0, (b.offset - a.offset) / secs), method: 'repl-offset' };
+  return { rate: Math.max(0, (b.input - a.input) / secs), method: 'client-input' };
 }
 
 /**
@@ -206,8 +228,8 @@ export async function sampleWriteRate(client: Redis, ms = 1000): Promise<number>
 export async function gatherFacts(source: Redis, sourceUrl: string, target: Redis | null, targetUrl: string, sampleMs = 1000, keyPasses: (key: Buffer) => boolean = () => true): Promise<Facts> {
   const [s, t] = await Promise.all([readServerFacts(source, sourceUrl), target ? readServerFacts(target, targetUrl) : Promise.resolve(null)]);
   if (t && missingModules(s, t).length > 0) s.moduleKeys = await countModuleKeys(source, Object.keys(s.keysByDb).map(Number), keyPasses);
-  const writeRateBytesPerSec = await sampleWriteRate(source, sampleMs);
-  return { source: s, target: t, writeRateBytesPerSec, sampleMs };
+  const { rate, method } = await sampleWriteRateWith(source, sampleMs);
+  return { source: s, target: t, writeRateBytesPerSec: rate, sampleMs, writeRateMethod: method };
 }
 
 /**

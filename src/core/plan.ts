@@ -4,6 +4,7 @@
  * `ferry plan` and `ferry run --dry-run` print it and change nothing.
  */
 import type { Redis } from 'ioredis';
+import { backlogInputs, decideBacklog } from './backlog.js';
 import { connectEndpoint } from './connect.js';
 import { type Endpoint, toPublicUrl } from './endpoint.js';
 import { type Facts, gatherFacts } from './facts.js';
@@ -31,6 +32,8 @@ export interface Plan {
     target: { version: string; role: string; keys: number; usedMemory: number } | null;
     writeRateBytesPerSec: number;
   };
+  /** What the backlog step will do to the source's repl-backlog-size, with the numbers (bytes, s). */
+  backlog: { policy: string; current: number | null; set: number | null; writeRate: number; windowSec: number; wanted?: number; cap?: number; capRule?: string; coversSec: number | null; why: string };
   steps: Array<{ id: StepId; title: string; commands: PlannedCommand[] }>;
 }
 
@@ -45,6 +48,7 @@ export function targetEndpoint(spec: MigrationSpec, chosenPort?: number): Endpoi
 /** Builds the plan from the spec and what preflight read. Pure. */
 export function buildPlan(spec: MigrationSpec, facts: Facts, driver: ReplicationDriver, target: Endpoint = targetEndpoint(spec)): Plan {
   const pc = { spec, facts, driver, target };
+  const b = decideBacklog(spec.backlog, backlogInputs(facts));
   const summary = (f: Facts['source'] | null) => (f ? { version: f.version, role: f.role, keys: f.keys, usedMemory: f.usedMemory } : null);
   const plan: Plan = {
     version: PLAN_VERSION,
@@ -53,6 +57,7 @@ export function buildPlan(spec: MigrationSpec, facts: Facts, driver: Replication
     target: spec.to.kind === 'attach' ? toPublicUrl(spec.to.endpoint) : `start redis-server on ${target.host}:${target.port || '<free port>'}`,
     findings: assess(spec, facts),
     facts: { source: summary(facts.source)!, target: summary(facts.target), writeRateBytesPerSec: Math.round(facts.writeRateBytesPerSec) },
+    backlog: { policy: b.policy, current: b.current, set: b.set, writeRate: Math.round(b.writeRate), windowSec: b.windowSec, wanted: b.wanted, cap: b.cap?.bytes, capRule: b.cap?.rule, coversSec: b.coversSec, why: b.why },
     steps: STEPS.map((s) => ({ id: s.id, title: s.title, commands: s.describe(pc) })),
   };
   return redactDeep(plan);

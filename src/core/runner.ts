@@ -21,6 +21,7 @@ import { type RunState, lockState, loadState, newState, recordEvent, saveState, 
 import { driverFor } from '../drivers/index.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
 import { STEPS } from '../steps/index.js';
+import { restoreBacklog } from '../steps/backlog.js';
 import { isPausedByFerry, unpause } from '../steps/fence.js';
 import type { Step, StepContext, StepId } from '../steps/step.js';
 
@@ -193,12 +194,16 @@ class Run {
     delete this.state.error;
     this.save();
     this.opts.bus.emit({ event: 'info', message: `state file: ${this.statePath}` });
-    await this.restartDriverIfNeeded();
     for (const step of STEPS) {
       this.throwIfAborted();
+      // NOTE: on resume the replica restarts where replicate stands in the order, after every
+      // earlier step not done is done again (a backlog put back at an abort is raised first).
+      if (step.id === 'replicate') await this.restartDriverIfNeeded();
       await this.runStep(step);
       if (step.id === 'preflight') await this.confirmStart();
     }
+    // The migration is over: what ferry changed on the old master only for it goes back.
+    await restoreBacklog(this.ctx, 'end');
     this.state.status = 'done';
     this.save();
     return { ...this.figures(), warnings } as RunReport;
@@ -333,7 +338,10 @@ class Run {
     saveState(this.statePath, this.state);
   }
 
-  /** Ends the run: lifts a pause ferry left (failure, interrupt), saves, closes connections. */
+  /**
+   * Ends the run: lifts a pause ferry left (failure, interrupt), puts the source's backlog back
+   * (a failed or interrupted run leaves the source as it found it), saves, closes connections.
+   */
   async close(): Promise<void> {
     if (isPausedByFerry(this.state) && this.state.status !== 'done') {
       try {
@@ -343,6 +351,7 @@ class Run {
       }
     }
     if (this.state.status === 'running') this.state.status = this.signal.aborted ? 'interrupted' : 'failed';
+    if (this.state.status === 'failed' || this.state.status === 'interrupted') await restoreBacklog(this.ctx, 'abort');
     this.save();
     this.stopRecording();
     this.sourceClient?.disconnect();

@@ -122,6 +122,9 @@ export function loadState(path: string): RunState {
   if (state?.version !== STATE_VERSION) {
     throw new UsageError(`the state file ${path} has version ${JSON.stringify(state?.version)}; this ferry reads version ${STATE_VERSION}`);
   }
+  // NOTE: a state written before a step existed (e.g. `backlog`) has no record for it: the step
+  // counts as not done, and its spec field gets the value that run implied (see specFromState).
+  for (const id of STEP_IDS) state.steps[id] ??= { status: 'pending' };
   return state;
 }
 
@@ -149,7 +152,9 @@ export function specFromState(state: RunState, env: NodeJS.ProcessEnv = process.
       ? { kind: 'attach' as const, endpoint: { ...parseRedisUrl(String(s.to.url), 'the stored --to'), password: toPassword } }
       : { kind: 'start' as const, host: String(s.to.host), port: s.to.port as number | undefined, password: toPassword };
   const { from: _f, to: _t, ...rest } = s;
-  return { ...(rest as Omit<MigrationSpec, 'from' | 'to'>), from, to };
+  // A run stored before --backlog existed never touched the source's backlog: keep it so.
+  const backlog = (rest.backlog as MigrationSpec['backlog'] | undefined) ?? { kind: 'keep' as const };
+  return { ...(rest as Omit<MigrationSpec, 'from' | 'to'>), backlog, from, to };
 }
 
 /** Holds the lock on a state file until `release()`. */

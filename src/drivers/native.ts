@@ -111,7 +111,7 @@ export class NativeDriver implements ReplicationDriver {
       await ctx.save();
       throw new StepError(
         'fence',
-        'the target did a full resync after it began taking writes (the link dropped and repl-backlog-size was too small): writes made on it since may be lost; check them, then ferry resume to accept and go on',
+        'the target did a full resync after it began taking writes (the link dropped and the source\'s repl-backlog-size was too small for the gap: see --backlog): writes made on it since may be lost; check them, then ferry resume to accept and go on',
       );
     }
   }

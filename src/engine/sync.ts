@@ -14,13 +14,16 @@
  * source socket is paused (TCP pushes back to the master), and resumed at half the window.
  */
 import { Redis } from 'ioredis';
-import { connectEndpoint, ferryClientName } from '../core/connect.js';
+import { type BacklogPolicy, type BacklogRecord, decideBacklog, partialResyncAdvice, readBacklogSize, restoreBacklogSize, restoreMessage, setBacklogSize } from '../core/backlog.js';
+import { connectEndpoint, ferryClientName, info as infoMap } from '../core/connect.js';
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';
 import { tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
 import { assessCompat } from '../core/compat.js';
 import { countModuleKeys, missingModules, readServerFacts } from '../core/facts.js';
 import type { FerryEvent } from '../core/events.js';
+import { sampleWriteRate } from '../core/facts.js';
+import { fmtSize } from '../core/size.js';
 import { KeyFilter, type FilterOptions } from './apply/filter.js';
 import { KeyWriter, RESTORE_LIMIT, type WriterMode } from './apply/key-writer.js';
 import { StreamApplier } from './apply/stream-applier.js';
@@ -28,6 +31,7 @@ import { TargetConn } from './apply/target-conn.js';
 import { dialectOf, type Dialect } from './apply/dialect.js';
 import { chooseWriter, serverVersions, type WriterChoice } from './apply/writer-choice.js';
 import { CHECKPOINT_KEY, decodeCheckpoint, encodeCheckpoint, readSyncState, writeFileAtomic, type Checkpoint, type SyncStateFile } from './checkpoint.js';
+import { LinkMeter } from './link-meter.js';
 import { createRdbSink, type RdbSink } from './rdb-sink.js';
 import { LinkError, SourceLink, type PsyncResult } from './replication/source-link.js';
 import { RespError } from './resp/decoder.js';
@@ -54,6 +58,11 @@ export interface SyncOptions {
   windowBytes?: number;
   /** Close a source link silent this long (default 60 s). */
   silenceTimeoutMs?: number;
+  /**
+   * `ferry sync --backlog`: size the source's repl-backlog-size before the first PSYNC and put
+   * it back when the engine stops (core/backlog.ts). Absent = keep (`ferry run` has a step for it).
+   */
+  backlog?: BacklogPolicy;
   /**
    * Delay before the first reconnect after a link that reached the stream (default 0: at once).
    * Later attempts, while reconnects keep failing, back off from 100 ms doubling up to 5 s.
@@ -121,6 +130,14 @@ export class SyncEngine {
   private runPromise: Promise<SyncReport> | null = null;
   private lastStateWrite = 0;
   private ownsTarget = false;
+  /** The sync state file as loaded at start (its checkpoint and backlog record). */
+  private loadedState: SyncStateFile | null = null;
+  /** The source's repl-backlog-size ferry changed (ferry sync --backlog), to put back at the stop. */
+  private backlogRecord: BacklogRecord | null = null;
+  private backlogChanged = false;
+  /** The source's repl-backlog-size as last read (INFO replication), for the resync advice. */
+  private sourceBacklog: number | null = null;
+  private readonly meter = new LinkMeter();
   /** Whether the current link got to the stream phase (a working link: the next retry is immediate). */
   private linkReachedStream = false;
 
@@ -220,6 +237,8 @@ export class SyncEngine {
     this.report.writer = this.choice.mode;
     this.report.writerReason = this.choice.reason;
     await this.loadCheckpoint();
+    await this.prepareBacklog();
+    void this.refreshSourceBacklog();
     this.runPromise = this.loop();
     this.runPromise.catch(() => {});
   }
@@ -290,6 +309,7 @@ export class SyncEngine {
     if (state && state.from !== toPublicUrl(o.from)) {
       throw new SafetyError(`the state file ${o.statePath} belongs to a sync from ${state.from}, not ${toPublicUrl(o.from)}; use another --state path`);
     }
+    this.loadedState = state;
     this.checkpoint = fromKey ?? state?.checkpoint ?? null;
     if (this.checkpoint) {
       this.ownsTarget = true;
@@ -324,10 +344,12 @@ export class SyncEngine {
         if (delay > 0) await this.sleepOrWake(delay);
       }
       if (this.fatal) throw this.fatal;
+      await this.restoreBacklog();
       await this.finishStop();
       return this.finalReport();
     } catch (e) {
       this.phase = 'stopped';
+      await this.restoreBacklog();
       await this.settleAfterError();
       throw e;
     } finally {
@@ -366,6 +388,8 @@ export class SyncEngine {
       const onClose = (err: LinkError): void => {
         if (ended) return;
         ended = true;
+        if (this.phase === 'stream') this.meter.lost(link.offset);
+        void this.refreshSourceBacklog();
         void this.afterLinkClosed().then(() => resolve(err), (e: Error) => resolve(new LinkError(e.message, true)));
       };
       link
@@ -378,8 +402,12 @@ export class SyncEngine {
           return link.psync(cp?.replid ?? null, cp?.offset ?? -1, {
             // Called synchronously before any payload or stream byte is handled.
             onPsync: (r) => {
+              const advice = r.kind === 'full' && cp ? this.resyncAdvice(r, cp) : null;
+              this.meter.restored();
               if (r.kind === 'full') {
-                const full = this.beginFullSync(r);
+                this.meter.reset();
+                if (advice) this.emit({ event: 'warning', step: STEP, message: advice });
+                const full = this.beginFullSync(r, advice);
                 if (full) ({ rdb, writer } = full);
               }
               else this.beginContinue(r, cp!);
@@ -405,6 +433,7 @@ export class SyncEngine {
             },
             onCommand: (argv, offset) => this.applier?.command(argv, offset),
             onBatchEnd: () => {
+              this.meter.sample(link.offset);
               this.applier?.flush();
               backpressure();
               this.maybeProgress(link);
@@ -416,10 +445,10 @@ export class SyncEngine {
     });
   }
 
-  private beginFullSync(r: PsyncResult): { rdb: RdbSink; writer: KeyWriter } | null {
+  private beginFullSync(r: PsyncResult, advice: string | null): { rdb: RdbSink; writer: KeyWriter } | null {
     if (this.ownsTarget && this.opts.canFlushTarget && !this.opts.canFlushTarget()) {
       this.die(new FerryError(
-        `the source's backlog no longer covers the engine's position (it answered +FULLRESYNC), and a new full sync would delete the writes clients made on the target since the repoint; raise repl-backlog-size on the source before a retry, or roll back`,
+        `the source's backlog no longer covers the engine's position (it answered +FULLRESYNC), and a new full sync would delete the writes clients made on the target since the repoint; raise repl-backlog-size on the source before a retry, or roll back${advice ? ` (${advice})` : ''}`,
         ExitCode.stepFailed,
       ));
       return null;
@@ -563,10 +592,10 @@ export class SyncEngine {
   /** After a fatal error: keep what is applied, record it in the state file. */
   private async settleAfterError(): Promise<void> {
     const cp = this.currentCheckpoint();
-    if (cp) this.writeState(cp, true);
+    if (cp || this.loadedState?.sourceBacklog || this.backlogChanged) this.writeState(cp, true);
   }
 
-  private writeState(cp: Checkpoint, force: boolean, stoppedCleanly = false): void {
+  private writeState(cp: Checkpoint | null, force: boolean, stoppedCleanly = false): void {
     if (!this.opts.statePath) return;
     const now = Date.now();
     if (!force && now - this.lastStateWrite < 1000) return;
@@ -576,11 +605,88 @@ export class SyncEngine {
       kind: 'ferry-sync',
       from: toPublicUrl(this.opts.from),
       to: toPublicUrl(this.opts.to),
-      checkpoint: cp,
+      checkpoint: cp ?? this.loadedState?.checkpoint ?? null,
       stoppedCleanly,
+      ...(this.backlogRecord ? { sourceBacklog: this.backlogRecord } : {}),
       updatedAt: new Date(now).toISOString(),
     };
     writeFileAtomic(this.opts.statePath, `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  /**
+   * Why the source answered +FULLRESYNC where the engine asked `PSYNC replid offset+1`, with the
+   * numbers: its backlog (repl_backlog_size, read at start and after each link loss), the write
+   * rate, how long the link was down and how far behind the engine was.
+   */
+  private resyncAdvice(r: PsyncResult, cp: Checkpoint): string {
+    return partialResyncAdvice({
+      backlogBytes: this.sourceBacklog,
+      rate: this.meter.rateFor(r.offset),
+      downMs: this.meter.isDown() ? this.meter.downMs() : null,
+      // The master accepts offsets up to backlog start + histlen: what it needed to resend.
+      behindBytes: r.offset - cp.offset,
+      replidChanged: r.replid !== cp.replid,
+    });
+  }
+
+  /** Reads repl_backlog_size (INFO replication: Redis 2.8+, no CONFIG needed); best effort. */
+  private async refreshSourceBacklog(): Promise<void> {
+    try {
+      const n = Number((await infoMap(this.control, 'replication')).repl_backlog_size);
+      if (Number.isFinite(n) && n > 0) this.sourceBacklog = n;
+    } catch {
+      /* the advice then says less */
+    }
+  }
+
+  /**
+   * `ferry sync --backlog`: raises the source's repl-backlog-size before the first PSYNC
+   * (core/backlog.ts has the rule). The value found goes into the state file first; a record
+   * left there by a sync that was killed is kept, so this run puts the true original back.
+   */
+  private async prepareBacklog(): Promise<void> {
+    this.backlogRecord = this.loadedState?.sourceBacklog ?? null;
+    const policy = this.opts.backlog;
+    if (!policy || policy.kind === 'keep') return;
+    const current = await readBacklogSize(this.control);
+    const mem = await infoMap(this.control, 'memory');
+    const inputs = {
+      current,
+      writeRate: policy.kind === 'auto' ? await sampleWriteRate(this.control, 1000) : 0,
+      usedMemory: Number(mem.used_memory ?? 0),
+      maxmemory: Number(mem.maxmemory ?? 0),
+      totalSystemMemory: Number(mem.total_system_memory ?? 0),
+    };
+    if (policy.kind === 'size') {
+      if (current === null) throw new SafetyError(`--backlog ${fmtSize(policy.bytes)} needs CONFIG SET on the source, which it does not allow; pass --backlog keep`);
+      const room = inputs.maxmemory - inputs.usedMemory;
+      if (inputs.maxmemory > 0 && policy.bytes > current && policy.bytes > room) {
+        throw new SafetyError(`--backlog ${fmtSize(policy.bytes)} does not fit in the ${fmtSize(Math.max(0, room))} left under the source's maxmemory ${fmtSize(inputs.maxmemory)}: the source would evict keys; choose a smaller size or --backlog auto`);
+      }
+    }
+    const d = decideBacklog(policy, inputs);
+    if (d.set === null || current === null) {
+      this.emit({ event: 'info', step: STEP, message: d.why });
+      return;
+    }
+    this.backlogRecord = { original: this.backlogRecord?.original ?? current, set: d.set };
+    this.backlogChanged = true;
+    this.writeState(this.checkpoint, true);
+    await setBacklogSize(this.control, d.set);
+    this.emit({ event: 'info', step: STEP, message: `repl-backlog-size on the source raised from ${fmtSize(current)} to ${fmtSize(d.set)} (${d.why}); put back when the sync stops` });
+  }
+
+  /** Puts the source's repl-backlog-size back (never throws: a failure is a warning naming the fix). */
+  private async restoreBacklog(): Promise<void> {
+    const rec = this.backlogRecord;
+    if (!rec) return;
+    try {
+      const outcome = await restoreBacklogSize(this.control, rec);
+      this.emit({ event: outcome.kind === 'changed-since' ? 'warning' : 'info', step: STEP, message: restoreMessage(rec, outcome) });
+      this.backlogRecord = null;
+    } catch (e) {
+      this.emit({ event: 'warning', step: STEP, message: `could not put repl-backlog-size back to ${fmtSize(rec.original)} on the source (${(e as Error).message}); run CONFIG SET repl-backlog-size ${rec.original} on it${this.opts.statePath ? ', or ferry sync again with the same --state' : ''}` });
+    }
   }
 
   private finalReport(): SyncReport {

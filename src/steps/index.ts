@@ -1,4 +1,5 @@
 /** The steps in the documented order (DESIGN.md). */
+import { backlog } from './backlog.js';
 import { converge } from './converge.js';
 import { fence } from './fence.js';
 import { openWrites } from './open-writes.js';
@@ -11,4 +12,4 @@ import { repoint } from './repoint.js';
 import { retire } from './retire.js';
 import type { Step } from './step.js';
 
-export const STEPS: readonly Step[] = [preflight, provision, replicate, converge, openWrites, repoint, fence, promote, reparent, retire];
+export const STEPS: readonly Step[] = [preflight, provision, backlog, replicate, converge, openWrites, repoint, fence, promote, reparent, retire];

@@ -12,7 +12,7 @@ import type { RunState } from '../core/state.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
 
 /** Step ids in the documented order. */
-export const STEP_IDS = ['preflight', 'provision', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent', 'retire'] as const;
+export const STEP_IDS = ['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent', 'retire'] as const;
 export type StepId = (typeof STEP_IDS)[number];
 
 /** One command a step would send: to which server, what (secrets shown as <redacted>), and why. */

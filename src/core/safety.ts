@@ -3,6 +3,7 @@
  * advice (warnings). Pure, so `ferry plan` shows exactly what `ferry run` would refuse.
  */
 import { type Facts, type ServerFacts, otherReplicas } from './facts.js';
+import { sentinelFindings } from './sentinel-safety.js';
 import type { MigrationSpec } from './spec.js';
 
 /** Findings of the safety checks. */
@@ -15,7 +16,8 @@ const MB = 1024 * 1024;
 
 /** Applies the safety checks and the sizing advice to `facts`. */
 export function assess(spec: MigrationSpec, facts: Facts): Assessment {
-  return { refusals: refusals(spec, facts), warnings: advice(spec, facts) };
+  const sentinel = sentinelFindings(spec, facts);
+  return { refusals: [...refusals(spec, facts), ...sentinel.refusals], warnings: [...advice(spec, facts), ...sentinel.warnings] };
 }
 
 function refusals(spec: MigrationSpec, f: Facts): string[] {

@@ -16,7 +16,8 @@
 import { Redis } from 'ioredis';
 import { connectEndpoint, ferryClientName } from '../core/connect.js';
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';
-import { tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
+import { hostPort, tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
+import { resolveEndpoint } from '../core/sentinel.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { KeyFilter, type FilterOptions } from './apply/filter.js';
@@ -54,6 +55,13 @@ export interface SyncOptions {
    * (repoint started): a flush would delete their writes, so the engine stops with an error instead.
    */
   canFlushTarget?(): boolean;
+  /**
+   * Asked before every reconnect for the source's current address (`ferry sync` from a
+   * `sentinel://` URL: the master the Sentinels name now, so a failover is followed, with a
+   * partial resync through the promoted replica's replid2 when its backlog covers the gap).
+   * Without it the engine reconnects to the address it started with.
+   */
+  resolveSource?(): Promise<Endpoint>;
 }
 
 export type SyncPhase = 'starting' | 'connecting' | 'rdb' | 'stream' | 'stopped';
@@ -85,6 +93,8 @@ export class SyncEngine {
 
   private conn!: TargetConn;
   private control!: Redis;
+  /** The source's address now (the resolved `from`; changes when resolveSource says so). */
+  private source!: Endpoint;
   private link: SourceLink | null = null;
   private applier: StreamApplier | null = null;
   private checkpoint: Checkpoint | null = null;
@@ -143,16 +153,12 @@ export class SyncEngine {
   /** Connects both sides and starts the replication loop in the background. */
   async start(): Promise<void> {
     const o = this.opts;
+    this.source = o.resolveSource ? await o.resolveSource() : await resolveEndpoint(o.from);
     // Probe both ends first: an unreachable server or a wrong password is a one-line usage error.
-    for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
+    for (const [e, role, flag] of [[this.source, 'source', '--from'], [o.to, 'target', '--to']] as const) {
       (await connectEndpoint(e, { role, flag, tls: o.tls })).disconnect();
     }
-    this.control = new Redis({
-      host: o.from.host, port: o.from.port, username: o.from.username, password: o.from.password,
-      tls: o.from.tls ? tlsSocketOptions(o.tls) : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
-      retryStrategy: (n: number) => (n > 20 ? null : Math.min(n * 100, 1000)),
-    });
-    this.control.on('error', () => {});
+    this.control = this.makeControl(this.source);
     try {
       await this.control.connect();
     } catch (e) {
@@ -176,6 +182,39 @@ export class SyncEngine {
     await this.loadCheckpoint();
     this.runPromise = this.loop();
     this.runPromise.catch(() => {});
+  }
+
+  /** The control connection (INFO for master_repl_offset) to the source at `e`. */
+  private makeControl(e: Endpoint): Redis {
+    const c = new Redis({
+      host: e.host, port: e.port, username: e.username, password: e.password,
+      tls: e.tls ? tlsSocketOptions(this.opts.tls) : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
+      retryStrategy: (n: number) => (n > 20 ? null : Math.min(n * 100, 1000)),
+    });
+    c.on('error', () => {});
+    return c;
+  }
+
+  /**
+   * Drops the source link now (no half transaction is applied); the loop reconnects at once,
+   * asking `resolveSource` where the source is. For a Sentinel `+switch-master`.
+   */
+  relink(reason: string, to?: { host: string; port: number }): void {
+    if (to && this.source && to.host === this.source.host && to.port === this.source.port) return;
+    this.link?.close(new LinkError(reason));
+  }
+
+  /** Asks resolveSource where the source is now; moves the control connection when it moved. */
+  private async refreshSource(): Promise<void> {
+    if (!this.opts.resolveSource) return;
+    const next = await this.opts.resolveSource();
+    if (next.host === this.source.host && next.port === this.source.port) return;
+    this.emit({ event: 'info', step: STEP, message: `the source is now ${hostPort(next)} (was ${hostPort(this.source)})` });
+    this.source = next;
+    const old = this.control;
+    this.control = this.makeControl(next);
+    old.disconnect();
+    await this.control.connect().catch(() => {});
   }
 
   /** Resolves when the loop ends (after stop() or a fatal error, which it rejects with). */
@@ -261,9 +300,21 @@ export class SyncEngine {
   private async loop(): Promise<SyncReport> {
     let backoff = 200;
     try {
+      let first = true;
       while (!this.stopping && !this.fatal) {
         const cp = this.currentCheckpoint();
         this.phase = 'connecting';
+        if (!first) {
+          try {
+            await this.refreshSource();
+          } catch (e) {
+            this.emit({ event: 'warning', step: STEP, message: `cannot find the source (${(e as Error).message}); retrying in ${backoff} ms` });
+            await this.sleepOrWake(backoff);
+            backoff = Math.min(backoff * 2, 5000);
+            continue;
+          }
+        }
+        first = false;
         const err = await this.runLink(cp);
         if (this.stopping || this.fatal) break;
         if (err.fatal) throw new FerryError(err.message, ExitCode.stepFailed);
@@ -301,8 +352,8 @@ export class SyncEngine {
       let writer: KeyWriter | null = null;
       let ended = false;
       const link = new SourceLink({
-        endpoint: this.opts.from,
-        tls: this.opts.from.tls ? tlsSocketOptions(this.opts.tls) : undefined,
+        endpoint: this.source,
+        tls: this.source.tls ? tlsSocketOptions(this.opts.tls) : undefined,
         silenceTimeoutMs: this.opts.silenceTimeoutMs,
         appliedOffset: () => Math.max(this.applier?.applied ?? 0, 0),
       });

@@ -50,16 +50,22 @@ export const retire: Step = {
       return { policy: 'keep' };
     }
     if (ctx.spec.retire === 'shutdown') return shutdown(ctx);
-    const t = ctx.target;
-    if (ctx.facts.source.config?.['replica-read-only'] === 'no') await source.call('CONFIG', 'SET', 'replica-read-only', 'yes');
-    if (t.username) await source.call('CONFIG', 'SET', 'masteruser', t.username);
-    if (t.password) await source.call('CONFIG', 'SET', 'masterauth', t.password);
-    await source.call('REPLICAOF', t.host, String(t.port));
+    await demoteOldMaster(ctx);
     const killed = Number(await source.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'));
     await unpause(source, ctx.state);
     return { policy: 'replica', disconnectedClients: killed };
   },
 };
+
+/** The old master becomes a replica of the new one (read-only, with the new master's credentials). */
+export async function demoteOldMaster(ctx: StepContext): Promise<void> {
+  const source = await ctx.sourceClient();
+  const t = ctx.target;
+  if (ctx.facts.source.config?.['replica-read-only'] === 'no') await source.call('CONFIG', 'SET', 'replica-read-only', 'yes');
+  if (t.username) await source.call('CONFIG', 'SET', 'masteruser', t.username);
+  if (t.password) await source.call('CONFIG', 'SET', 'masterauth', t.password);
+  await source.call('REPLICAOF', t.host, String(t.port));
+}
 
 async function shutdown(ctx: StepContext): Promise<Record<string, unknown>> {
   if (!ctx.yes && !(await ctx.confirm(`Shut down the old master ${ctx.spec.from.host}:${ctx.spec.from.port}?`))) {

@@ -33,7 +33,7 @@ export interface Plan {
   };
   steps: Array<{ id: StepId; title: string; commands: PlannedCommand[] }>;
   /** For a sentinel:// source: the master's name and each Sentinel's answer and settings. */
-  sentinel?: { name: string; master: string; sentinels: Array<{ node: string; reachable: boolean; master?: string; settings?: Record<string, number>; authPass?: boolean; error?: string }> };
+  sentinel?: { name: string; master: string; sentinels: Array<{ node: string; reachable: boolean; master?: string; settings?: Record<string, number>; authPassPresent?: boolean; error?: string }> };
 }
 
 /** The target's address: the URL, or host + the chosen port (0 = picked at run time) for `start`. */
@@ -61,7 +61,7 @@ export function buildPlan(spec: MigrationSpec, facts: Facts, driver: Replication
     plan.sentinel = {
       name: facts.sentinel.name,
       master: facts.sentinel.master,
-      sentinels: facts.sentinel.views.map((v) => ({ node: v.node, reachable: v.reachable, master: v.master, settings: v.settings as Record<string, number> | undefined, authPass: v.authPass, error: v.error })),
+      sentinels: facts.sentinel.views.map((v) => ({ node: v.node, reachable: v.reachable, master: v.master, settings: v.settings as Record<string, number> | undefined, authPassPresent: v.authPassPresent, error: v.error })),
     };
   }
   return redactDeep(plan);

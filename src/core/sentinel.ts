@@ -58,8 +58,8 @@ export interface SentinelView {
   /** notification-script / client-reconfig-script set for this master (REMOVE drops them). */
   scripts?: string[];
   /** True when the master needs a password and this Sentinel reaches it (so it has auth-pass). */
-  authPass?: boolean;
-  authUser?: boolean;
+  authPassPresent?: boolean;
+  authUserPresent?: boolean;
   replicas?: SentinelReplica[];
   /** Other Sentinels it knows for this master (host:port). */
   sentinels?: string[];
@@ -219,8 +219,8 @@ export async function readSentinelView(c: Redis, node: SentinelNode, e: Endpoint
     scripts: ['notification-script', 'client-reconfig-script'].filter((k) => m[k]),
     // NOTE: Sentinel never reports auth-pass; a Sentinel that reaches a password-protected master
     // (its PINGs are answered, so it is not s_down) must hold one.
-    authPass: !!e.password && up,
-    authUser: !!e.username && up,
+    authPassPresent: !!e.password && up,
+    authUserPresent: !!e.username && up,
     replicas,
     sentinels,
     quorumOk,

@@ -204,17 +204,47 @@ export class SyncEngine {
     this.link?.close(new LinkError(reason));
   }
 
-  /** Asks resolveSource where the source is now; moves the control connection when it moved. */
-  private async refreshSource(): Promise<void> {
-    if (!this.opts.resolveSource) return;
+  /** Asks resolveSource where the source is now; moves the control connection when it moved (true). */
+  private async refreshSource(): Promise<boolean> {
+    if (!this.opts.resolveSource) return false;
     const next = await this.opts.resolveSource();
-    if (next.host === this.source.host && next.port === this.source.port) return;
+    if (next.host === this.source.host && next.port === this.source.port) return false;
     this.emit({ event: 'info', step: STEP, message: `the source is now ${hostPort(next)} (was ${hostPort(this.source)})` });
     this.source = next;
     const old = this.control;
     this.control = this.makeControl(next);
     old.disconnect();
     await this.control.connect().catch(() => {});
+    return true;
+  }
+
+  /**
+   * After a failover the engine may be a little ahead of the promoted replica: the old master
+   * went on streaming after the replica was detached (Sentinel's hello PUBLISH every 2 s, a PING),
+   * and the new master then refuses the partial resync ("Requested offset for second ID was X,
+   * but I can reply up to Y", replication.c masterTryPartialResynchronization). When everything
+   * the engine applied past the promotion point left the target's data unchanged, the target holds
+   * exactly the new master's data at that point, so the engine continues from there: PSYNC
+   * <replid2> <second_repl_offset>, a partial resync instead of a full one.
+   */
+  private async rewindNeutralTail(cp: Checkpoint | null): Promise<Checkpoint | null> {
+    const applier = this.applier;
+    if (!cp || !applier) return cp;
+    let c: Redis | undefined;
+    try {
+      c = await connectEndpoint(this.source, { role: 'engine', flag: '--from', tls: this.opts.tls });
+      const info = await c.info('replication');
+      const replid2 = /master_replid2:(\w+)/.exec(info)?.[1];
+      const second = Number(/second_repl_offset:(-?\d+)/.exec(info)?.[1] ?? -1);
+      const point = second - 1;
+      if (replid2 !== cp.replid || second <= 0 || cp.offset <= point || applier.lastDataOffset > point) return cp;
+      this.emit({ event: 'info', step: STEP, message: `the new master took over at offset ${point}; the ${cp.offset - point} stream bytes applied after it changed no data: continuing from ${point}` });
+      return { ...cp, offset: point };
+    } catch {
+      return cp;
+    } finally {
+      c?.disconnect();
+    }
   }
 
   /** Resolves when the loop ends (after stop() or a fatal error, which it rejects with). */
@@ -302,11 +332,11 @@ export class SyncEngine {
     try {
       let first = true;
       while (!this.stopping && !this.fatal) {
-        const cp = this.currentCheckpoint();
         this.phase = 'connecting';
+        let cp = this.currentCheckpoint();
         if (!first) {
           try {
-            await this.refreshSource();
+            if (await this.refreshSource()) cp = await this.rewindNeutralTail(cp);
           } catch (e) {
             this.emit({ event: 'warning', step: STEP, message: `cannot find the source (${(e as Error).message}); retrying in ${backoff} ms` });
             await this.sleepOrWake(backoff);

@@ -53,6 +53,12 @@ export class StreamApplier {
   replid: string;
   commandsApplied = 0;
   errors = 0;
+  /**
+   * Offset after the last command that changed the target (PING, REPLCONF, SELECT, MULTI/EXEC,
+   * PUBLISH and filtered-out commands do not): the stream after it is data-neutral, so the target
+   * holds exactly the data of the source at this offset too (see SyncEngine.rewindNeutralTail).
+   */
+  lastDataOffset: number;
 
   private srcDb: number;
   private open = false;
@@ -76,6 +82,7 @@ export class StreamApplier {
     this.appliedDb = opts.db;
     this.srcDb = opts.db;
     this.replid = opts.replid;
+    this.lastDataOffset = opts.offset;
     this.onQueued = () => {};
   }
 
@@ -103,6 +110,7 @@ export class StreamApplier {
     const d = this.opts.filter.filterCommand(argv);
     if (d.action === 'drop') return;
     if (d.action === 'rewrite') args = d.argv;
+    if (!isWord(name, 'PUBLISH')) this.lastDataOffset = offset;
     this.ensureOpen();
     if (isWord(name, 'SWAPDB')) {
       // The checkpoint key must not travel to another db with db 0's keys: drop it first (it is

@@ -13,8 +13,8 @@
  *   applied offset (+CONTINUE: no second full sync while the source's backlog covers the gap).
  */
 import type { Command } from 'commander';
-import { type Endpoint, parseRedisUrl, tlsSocketOptions, toPublicUrl, withSentinelAuth } from '../core/endpoint.js';
-import { InterruptedError, UsageError } from '../core/errors.js';
+import { type Endpoint, type TlsOptions, parseRedisUrl, tlsSocketOptions, toPublicUrl, withSentinelAuth } from '../core/endpoint.js';
+import { InterruptedError, SafetyError, UsageError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { redactDeep } from '../core/redact.js';
 import { parseDbMap } from '../core/spec-from-flags.js';
@@ -78,6 +78,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
   const dbMap = parseDbMap(flags.dbMap);
   const tls = { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false };
   tlsSocketOptions(tls); // an unreadable certificate file fails here, naming its flag
+  await refuseSameServer(from, to, tls);
   const { SyncEngine } = await import('../engine/sync.js');
   const print = makePrinter(!!flags.json);
   const follow = from.sentinel ? await followSentinel(from, print) : undefined;
@@ -134,10 +135,32 @@ async function runSync(flags: SyncFlags): Promise<void> {
 }
 
 /**
+ * Refuses (exit 3) a source and a target that are one server, whatever their addresses (same
+ * run_id, as `ferry run`'s preflight checks): the engine would replay the source's stream into
+ * itself without end, and --flush-target would empty the source first (seen: a 3-key source left
+ * with 0 keys). The connection errors (unreachable, password) are the same one-liners as the sync's.
+ */
+async function refuseSameServer(from: Endpoint, to: Endpoint, tls: TlsOptions): Promise<void> {
+  const { connectEndpoint, info } = await import('../core/connect.js');
+  const source = await connectEndpoint(from, { role: 'sync-check', flag: '--from', tls });
+  try {
+    const target = await connectEndpoint(to, { role: 'sync-check', flag: '--to', tls });
+    try {
+      const [s, t] = await Promise.all([info(source, 'server'), info(target, 'server')]);
+      if (s.run_id && s.run_id === t.run_id) throw new SafetyError(`--from and --to are the same server (run_id ${s.run_id.slice(0, 8)}…); point --to at the target`);
+    } finally {
+      target.disconnect();
+    }
+  } finally {
+    source.disconnect();
+  }
+}
+
+/**
  * A `sentinel://` source: the engine asks the Sentinels for the master before every connection,
  * and a `+switch-master` from any Sentinel makes it drop its link at once and reconnect to the
- * announced master, which is still the promoted replica that can continue the stream (psync2,
- * replid2) while the old master has sent nothing since the promotion.
+ * announced master: the promoted replica continues the stream (psync2, replid2), also when the
+ * old master streamed a data-neutral tail past the promotion (SyncEngine.rewindNeutralTail).
  */
 async function followSentinel(from: Endpoint, print: (e: FerryEvent) => void) {
   const { resolveEndpoint, unresolved, watchSwitchMaster } = await import('../core/sentinel.js');

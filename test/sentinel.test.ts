@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ferry, fill, jsonEvents, spawnFerry } from './helpers/cli.js';
-import { startRedis, type TestServer } from './helpers/redis-server.js';
+import { freePort, startRedis, type TestServer } from './helpers/redis-server.js';
 import { missingKeys } from './helpers/write-load.js';
 import { type SentinelGroup, sentinelMaster, startSentinelGroup, startSentinelLoad, waitFor } from './helpers/sentinel.js';
 
@@ -72,7 +72,7 @@ async function role(c: Redis): Promise<unknown[]> {
   return (await c.call('ROLE')) as unknown[];
 }
 
-describe('ferry run from a Sentinel-managed master', () => {
+describe('ferry run from a Sentinel-managed master', { timeout: 120_000 }, () => {
   it('native: SENTINEL FAILOVER to the target; 0 acknowledged writes lost; every Sentinel follows with its settings', async () => {
     const g = await group();
     const target = await server();
@@ -180,7 +180,58 @@ describe('ferry run from a Sentinel-managed master', () => {
   });
 });
 
-describe('ferry sync from a Sentinel-managed master', () => {
+describe('plan and preflight behind Sentinel', { timeout: 90_000 }, () => {
+  it('the plan shows every command per Sentinel (auth-pass redacted); preflight refuses what the cutover could not repoint', async () => {
+    const g = await group({ password: 'sekret' });
+    const target = await server(['--requirepass', 'sekret']);
+    const plan = async (...extra: string[]) => ferry(['plan', '--from', g.url(), '--to', target.url, '--json', ...extra], { cwd: dir });
+    const engine = await plan('--pause-timeout', '3000');
+    expect(engine.code, engine.stderr).toBe(0);
+    expect(engine.stdout + engine.stderr).not.toContain('sekret');
+    const p = JSON.parse(engine.stdout);
+    expect(p.findings.refusals).toEqual([]);
+    expect(p.source).toBe(`${g.url().replace(':sekret@', ':***@')} (master 127.0.0.1:${g.master.port})`);
+    expect(p.sentinel.sentinels.map((x: { settings: unknown }) => x.settings)).toEqual(Array(3).fill({ quorum: 2, 'down-after-milliseconds': 4000, 'failover-timeout': 20000, 'parallel-syncs': 1 }));
+    const step = p.steps.find((x: { id: string }) => x.id === 'sentinel');
+    for (const sen of g.sentinels) {
+      const mine = step.commands.filter((c: { on: string }) => c.on === `sentinel 127.0.0.1:${sen.port}`).map((c: { command: string }) => c.command);
+      expect(mine).toEqual([
+        'SENTINEL REMOVE mymaster',
+        `SENTINEL MONITOR mymaster 127.0.0.1 ${target.port} 2`,
+        'SENTINEL SET mymaster down-after-milliseconds 4000 failover-timeout 20000 parallel-syncs 1 auth-pass <redacted>',
+        'SENTINEL GET-MASTER-ADDR-BY-NAME mymaster',
+      ]);
+    }
+    const native = JSON.parse((await plan('--pause-timeout', '3000', '--sync', 'native')).stdout);
+    const prep = native.steps.find((x: { id: string }) => x.id === 'sentinel-prepare').commands.map((c: { on: string; command: string }) => `${c.on}: ${c.command}`);
+    expect(prep).toContain(`replica 127.0.0.1:${g.replicas[0].port}: CONFIG SET replica-priority 0`);
+    expect(native.steps.find((x: { id: string }) => x.id === 'sentinel').commands[0].command).toBe('SENTINEL FAILOVER mymaster');
+    // a pause as long as down-after-milliseconds would make Sentinel fail the master over
+    const long = JSON.parse((await plan('--pause-timeout', '4000')).stdout);
+    expect(long.findings.refusals.join('\n')).toMatch(/--pause-timeout 4000 is not below Sentinel's down-after-milliseconds 4000/);
+    // a Sentinel that cannot be reached could not be repointed: refused before anything changes
+    const dead = await freePort();
+    const url = g.url().replace('/mymaster', `,127.0.0.1:${dead}/mymaster`);
+    const run = await ferry(['run', '--from', url, '--to', target.url, '--yes', '--json', '--pause-timeout', '3000'], { cwd: dir });
+    expect(run.code, run.stderr).toBe(3);
+    expect(run.stderr).toMatch(new RegExp(`Sentinel 127\\.0\\.0\\.1:${dead} of mymaster cannot be reached`));
+    expect(await target.client().dbsize()).toBe(0);
+    // a name no Sentinel monitors, no Sentinel at all: exit 2
+    const unknown = await ferry(['plan', '--from', g.url().replace('/mymaster', '/other'), '--to', target.url], { cwd: dir });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no Sentinel of .* monitors a master named "other"/);
+    const none = await ferry(['plan', '--from', `sentinel://127.0.0.1:${dead}/mymaster`, '--to', target.url], { cwd: dir });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/cannot reach any Sentinel .*connection refused/);
+    // a Sentinel that names another master: the Sentinels disagree
+    const lone = await startRedis({ sentinel: true, config: `sentinel monitor mymaster 127.0.0.1 ${g.replicas[0].port} 1\nsentinel auth-pass mymaster sekret\n` });
+    cleanup.push(() => lone.stop());
+    const split = JSON.parse((await ferry(['plan', '--from', g.url().replace('/mymaster', `,127.0.0.1:${lone.port}/mymaster`), '--to', target.url, '--json', '--pause-timeout', '3000'], { cwd: dir })).stdout);
+    expect(split.findings.refusals.join('\n')).toMatch(/the Sentinels disagree about mymaster/);
+  });
+});
+
+describe('ferry sync from a Sentinel-managed master', { timeout: 90_000 }, () => {
   it('follows a SENTINEL FAILOVER (partial resync through replid2) and ends identical to the new master', async () => {
     // NOTE: the old master keeps streaming a little after the promotion (Sentinel's hello PUBLISH,
     // PINGs), so the engine is usually past the promoted replica's second_repl_offset: it

@@ -202,6 +202,8 @@ describe('plan and preflight behind Sentinel', { timeout: 90_000 }, () => {
         'SENTINEL GET-MASTER-ADDR-BY-NAME mymaster',
       ]);
     }
+    const human = await ferry(['plan', '--from', g.url(), '--to', target.url, '--pause-timeout', '3000'], { cwd: dir, env: { NO_COLOR: '1' } });
+    expect(human.stdout).toContain(`sentinel mymaster: 3 of 3 Sentinels name 127.0.0.1:${g.master.port} · quorum 2 · down-after 4000 ms · failover-timeout 20000 ms · parallel-syncs 1`);
     const native = JSON.parse((await plan('--pause-timeout', '3000', '--sync', 'native')).stdout);
     const prep = native.steps.find((x: { id: string }) => x.id === 'sentinel-prepare').commands.map((c: { on: string; command: string }) => `${c.on}: ${c.command}`);
     expect(prep).toContain(`replica 127.0.0.1:${g.replicas[0].port}: CONFIG SET replica-priority 0`);

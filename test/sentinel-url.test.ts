@@ -8,7 +8,7 @@ import { UsageError } from '../src/core/errors.js';
 import { redact } from '../src/core/redact.js';
 import { specFromFlags } from '../src/core/spec-from-flags.js';
 import { loadState, newState, saveState, specFromState } from '../src/core/state.js';
-import { parsePlaybook } from '../src/playbook/load.js';
+import { loadPlaybook, parsePlaybook } from '../src/playbook/load.js';
 import { stepIdsFor } from '../src/steps/step.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-sentinel-url-'));
@@ -83,5 +83,12 @@ describe('sentinel:// URLs', () => {
     expect(book.flags.from).toBe('sentinel://:pw@127.0.0.1:26379/m');
     expect(book.warnings.join()).toMatch(/"from" holds a password/);
     expect(specFromFlags(book.flags, {}).from.sentinel?.name).toBe('m');
+  });
+
+  it('playbooks/behind-sentinel.yaml builds a native Sentinel spec from the environment', () => {
+    const book = loadPlaybook(new URL('../playbooks/behind-sentinel.yaml', import.meta.url).pathname, { SENTINELS: '10.0.0.1:26379,10.0.0.2:26379' });
+    const spec = specFromFlags(book.flags, {});
+    expect(spec.from.sentinel).toMatchObject({ name: 'mymaster', nodes: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }] });
+    expect(spec).toMatchObject({ sync: 'native', repoint: { kind: 'none' }, retire: 'replica', pauseTimeoutMs: 5000 });
   });
 });

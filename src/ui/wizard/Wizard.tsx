@@ -93,7 +93,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
   /** The operator asked to leave (Ctrl-C twice); the wizard waits LEAVE_GRACE_MS at most. */
   const leaving = useRef(false);
   const leaveTimer = useRef<NodeJS.Timeout | undefined>(undefined);
-  /** The run's state file and whether it promoted the target: what the goodbye lines name. */
+  /** The run's state file and whether promotion started: what the goodbye lines name. */
   const runInfo = useRef<{ statePath?: string; promoted: boolean; quiet: boolean }>({ promoted: false, quiet: false });
 
   const say = (text: string, style: Omit<Line, 'id' | 'text'> = {}) => {
@@ -183,8 +183,9 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
     if (cont) say(`  To continue: ${cont}`, { color: 'yellow' });
     if (!path) return;
     say(`  Where it stands: ferry status --state ${path}`, { color: 'yellow' });
+    // NOTE: the rule of `ferry status`: rollback is sure to apply while promote has not started.
     if (!runInfo.current.promoted) say(`  To undo: ferry rollback --state ${path} (the old master was not changed before promotion)`, { color: 'yellow' });
-    else say('  The new instance is already promoted: to go back, migrate in the other direction.', { color: 'yellow' });
+    else say('  Promotion had started, so rollback may refuse: after a promotion, go back by migrating in the other direction.', { color: 'yellow' });
   }
 
   function onAbortAnswer(yes: boolean) {
@@ -283,7 +284,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
     let failed: Extract<FerryEvent, { event: 'failed' }> | undefined;
     bus.add((e) => {
       if (e.event === 'step.start' && e.step !== 'preflight') changed.current = true;
-      if (e.event === 'step.done' && e.step === 'promote') runInfo.current.promoted = true;
+      if (e.event === 'step.start' && e.step === 'promote') runInfo.current.promoted = true;
       if (e.event === 'info' && /^state file: /.test(e.message)) runInfo.current.statePath = e.message.slice('state file: '.length);
       if (e.event === 'step.start') {
         setCurrent({ step: e.step, title: e.title });

@@ -78,14 +78,21 @@ export interface SentinelFacts {
 const CONNECT_MS = 2000;
 const COMMAND_MS = 3000;
 
+/**
+ * The Sentinels' own credentials: the spec's (withSentinelAuth), else the environment's, so any
+ * command that connects through a sentinel:// URL (verify too) finds them the same way.
+ */
+function sentinelAuth(e: Endpoint): { username?: string; password?: string } {
+  const s = e.sentinel!;
+  return { username: s.username ?? (process.env.FERRY_SENTINEL_USERNAME || undefined), password: s.password ?? (process.env.FERRY_SENTINEL_PASSWORD || undefined) };
+}
+
 /** A connection to one Sentinel (its own password comes from FERRY_SENTINEL_PASSWORD). */
 export async function connectSentinel(node: SentinelNode, e: Endpoint): Promise<Redis> {
-  const s = e.sentinel!;
   const c = new Redis({
     host: node.host,
     port: node.port,
-    username: s.username,
-    password: s.password,
+    ...sentinelAuth(e),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
@@ -280,7 +287,7 @@ export function watchSwitchMaster(e: Endpoint, onSwitch: (to: Addr) => void): { 
   const subs = s.nodes.map((node) => {
     // NOTE: the SUBSCRIBE waits in the offline queue until the Sentinel answers, and ioredis
     // subscribes again after every reconnect.
-    const c = new Redis({ host: node.host, port: node.port, username: s.username, password: s.password, connectTimeout: CONNECT_MS, maxRetriesPerRequest: null, retryStrategy: () => 1000 });
+    const c = new Redis({ host: node.host, port: node.port, ...sentinelAuth(e), connectTimeout: CONNECT_MS, maxRetriesPerRequest: null, retryStrategy: () => 1000 });
     c.on('error', () => {});
     c.on('message', (_channel: string, message: string) => {
       const p = message.split(' ');

@@ -155,8 +155,17 @@ async function viaMonitor(ctx: StepContext, progress: Progress): Promise<Record<
   return { sentinels: result, disconnectedClients: killed };
 }
 
+/**
+ * The target's role. NOTE: Sentinel promotes with MULTI, REPLICAOF NO ONE, CONFIG REWRITE, CLIENT
+ * KILL TYPE normal, EXEC (sentinelSendSlaveOf), so ferry's own connection to the target can be
+ * cut under a poll: that poll counts as "not yet", and the next one reconnects.
+ */
 async function targetRole(ctx: StepContext): Promise<string> {
-  return (await info(await ctx.targetClient(), 'replication')).role;
+  try {
+    return (await info(await ctx.targetClient(), 'replication')).role;
+  } catch {
+    return '';
+  }
 }
 
 /**
@@ -199,7 +208,7 @@ async function viaFailover(ctx: StepContext, progress: Progress): Promise<Record
   const name = ctx.spec.from.sentinel!.name;
   let failoverOn: string | undefined;
   let promotedMs: number | undefined;
-  if ((await targetRole(ctx)) !== 'master') {
+  if ((await info(await ctx.targetClient(), 'replication')).role !== 'master') {
     const started = Date.now();
     failoverOn = await startFailover(ctx);
     ctx.info(`SENTINEL FAILOVER ${name} sent to ${failoverOn}`);

@@ -82,7 +82,7 @@ describe('ferry run from a Sentinel-managed master', { timeout: 120_000 }, () =>
       const r = await ferry(['run', '--from', g.url(), '--to', target.url, '--sync', 'native', '--yes', '--json', '--state', state, '--pause-timeout', '3000'], { cwd: dir, timeoutMs: 90_000 });
       expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
       const events = jsonEvents(r.stdout);
-      expect(events.filter((e) => e.event === 'step.done').map((e) => e.step)).toEqual(['preflight', 'provision', 'replicate', 'converge', 'open-writes', 'repoint', 'sentinel-prepare', 'fence', 'sentinel', 'promote', 'reparent', 'retire']);
+      expect(events.filter((e) => e.event === 'step.done').map((e) => e.step)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'sentinel-prepare', 'fence', 'sentinel', 'promote', 'reparent', 'retire']);
       const done = events.find((e) => e.event === 'step.done' && e.step === 'sentinel');
       expect(done?.detail?.failoverOn).toMatch(/^127\.0\.0\.1:\d+$/);
       await new Promise((r) => setTimeout(r, 500));

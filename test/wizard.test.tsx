@@ -36,6 +36,10 @@ function fakeDeps(over: Partial<WizardDeps> = {}): WizardDeps & { specs: Migrati
 
 const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
 
+function lastNonEmpty(frames: string[]): string {
+  return [...frames].reverse().find((f) => f.trim() !== '') ?? '';
+}
+
 async function until(frames: string[], re: RegExp, ms = 5000): Promise<string> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -170,7 +174,7 @@ describe('wizard (ink components)', () => {
     await exited(w);
     expect(aborted).toBe(true);
     expect(w.code()).toBe(ExitCode.interrupted);
-    const end = w.lastFrame() ?? '';
+    const end = lastNonEmpty(w.frames); // NOTE: with CI set, ink's lastFrame() is '\n' after exit()
     expect(end).toContain('Aborted: nothing was changed.');
     expect(end).not.toMatch(/Abort the migration\?|To continue|✗/);
   });
@@ -213,7 +217,7 @@ describe('wizard (ink components)', () => {
     await exited(w);
     expect(seen.aborted).toBe(true);
     expect(w.code()).toBe(ExitCode.interrupted);
-    const end = w.lastFrame() ?? '';
+    const end = lastNonEmpty(w.frames); // NOTE: with CI set, ink's lastFrame() is '\n' after exit()
     expect(end).toContain('✗ interrupted: the old master is not paused');
     expect(end).toContain('To continue: ferry resume --state .ferry/r.json');
     expect(end).toContain('Where it stands: ferry status --state .ferry/r.json');
@@ -237,7 +241,7 @@ describe('wizard (ink components)', () => {
       else expect(waited).toBeGreaterThanOrEqual(LEAVE_GRACE_MS - 50);
       expect(seen.aborted).toBe(true);
       expect(w.code()).toBe(ExitCode.interrupted);
-      const end = w.lastFrame() ?? '';
+      const end = lastNonEmpty(w.frames); // NOTE: with CI set, ink's lastFrame() is '\n' after exit()
       expect(end).toContain('✗ left before the run had stopped');
       expect(end).toContain('To continue: ferry resume --state .ferry/r.json');
       expect(end).toContain('To undo: ferry rollback --state .ferry/r.json');

@@ -1,6 +1,7 @@
 /**
  * `ferry sync --from URL --to URL [--state F] [--until-caught-up] [--json] [--include GLOB]…
- *  [--exclude GLOB]… [--db-map SRC:DST]… [--writer auto|restore|commands] [--replace] [--flush-target]`
+ *  [--exclude GLOB]… [--db-map SRC:DST]… [--writer auto|restore|commands] [--replace] [--flush-target]
+ *  [--backlog auto|keep|SIZE]`
  *
  * The embedded engine alone: full sync, then follow the source's command stream into the target.
  * - `--until-caught-up`: exit 0 once the applied offset equals the source's master_repl_offset;
@@ -9,6 +10,8 @@
  *   everything sent acknowledged by the target, state saved) and exits 130 ("interrupted").
  *   With `--state F` the reserved checkpoint key is removed from the target at that stop (the state
  *   file holds the position); without it the key stays, so a later `ferry sync` resumes from it.
+ * - `--backlog` (default auto) raises the source's repl-backlog-size for the sync and puts it back
+ *   when the sync stops (the value found is kept in the --state file meanwhile; see core/backlog.ts).
  * - a second `ferry sync` with the same target (and `--state F`) resumes with PSYNC from the
  *   applied offset (+CONTINUE: no second full sync while the source's backlog covers the gap).
  */
@@ -17,7 +20,7 @@ import { type Endpoint, type TlsOptions, parseRedisUrl, tlsSocketOptions, toPubl
 import { InterruptedError, SafetyError, UsageError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { redactDeep } from '../core/redact.js';
-import { parseDbMap } from '../core/spec-from-flags.js';
+import { parseBacklogFlag, parseDbMap } from '../core/spec-from-flags.js';
 import { createProgressSink } from '../ui/progress-sink.js';
 
 interface SyncFlags {
@@ -32,6 +35,8 @@ interface SyncFlags {
   writer: string;
   replace?: boolean;
   flushTarget?: boolean;
+  dropFieldTtl?: boolean;
+  backlog: string;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -57,6 +62,8 @@ export function register(program: Command): void {
     .option('--writer <mode>', 'full-sync writer: auto, restore or commands', 'auto')
     .option('--replace', 'overwrite keys that already exist on the target')
     .option('--flush-target', 'FLUSHALL a non-empty target before the first full sync')
+    .option('--drop-field-ttl', 'into a target without hash-field TTLs (before Redis 7.4), copy such fields without their TTL')
+    .option('--backlog <auto|keep|size>', "the source's repl-backlog-size while syncing: auto (60 s of the measured writes, capped by memory), keep, or a size such as 64mb; put back when the sync stops", 'auto')
     .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')
     .option('--tls-cert <file>', 'client certificate for rediss:// URLs')
     .option('--tls-key <file>', 'client key for rediss:// URLs')
@@ -76,6 +83,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
     throw new UsageError(`--writer "${flags.writer}" must be auto, restore or commands`);
   }
   const dbMap = parseDbMap(flags.dbMap);
+  const backlog = parseBacklogFlag(flags.backlog);
   const tls = { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false };
   tlsSocketOptions(tls); // an unreadable certificate file fails here, naming its flag
   await refuseSameServer(from, to, tls);
@@ -91,6 +99,9 @@ async function runSync(flags: SyncFlags): Promise<void> {
     writer: flags.writer as 'auto' | 'restore' | 'commands',
     replace: flags.replace,
     flushTarget: flags.flushTarget,
+    dropFieldTtl: flags.dropFieldTtl,
+    checkCompat: true,
+    backlog,
     tls,
     emit: print,
   });

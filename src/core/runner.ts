@@ -22,6 +22,7 @@ import { type RunState, lockState, loadState, newState, recordEvent, saveState, 
 import { driverFor } from '../drivers/index.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
 import { stepsFor } from '../steps/index.js';
+import { restoreBacklog } from '../steps/backlog.js';
 import { isPausedByFerry, unpause } from '../steps/fence.js';
 import type { Step, StepContext, StepId } from '../steps/step.js';
 
@@ -50,6 +51,10 @@ export interface RunReport {
   pauseMs?: number;
   /** The source's replication offset at the cutover. */
   finalOffset?: number;
+  /** --drop-field-ttl: hash-field TTLs the target did not get. */
+  fieldTtlsDropped?: number;
+  /** Pending entries of consumer groups the commands writer could not recreate (entry deleted). */
+  pendingSkipped?: number;
   target: { host: string; port: number; pid?: number; dataDir?: string };
   warnings: string[];
 }
@@ -198,9 +203,14 @@ class Run {
     await this.refenceIfPauseEnded();
     for (const step of this.steps) {
       this.throwIfAborted();
+      // NOTE: on resume the replica restarts where replicate stands in the order, after every
+      // earlier step not done is done again (a backlog put back at an abort is raised first).
+      if (step.id === 'replicate') await this.restartDriverIfNeeded();
       await this.runStep(step);
       if (step.id === 'preflight') await this.confirmStart();
     }
+    // The migration is over: what ferry changed on the old master only for it goes back.
+    await restoreBacklog(this.ctx, 'end');
     this.state.status = 'done';
     this.save();
     return { ...this.figures(), warnings } as RunReport;
@@ -242,6 +252,8 @@ class Run {
       steps: this.steps.map((s) => ({ id: s.id, ms: this.state.steps[s.id].ms, skipped: this.state.steps[s.id].skipped })),
       pauseMs: this.state.cutover.pauseMs,
       finalOffset: this.state.cutover.finalOffset,
+      ...(this.state.cutover.fieldTtlsDropped !== undefined ? { fieldTtlsDropped: this.state.cutover.fieldTtlsDropped } : {}),
+      ...(this.state.cutover.pendingSkipped ? { pendingSkipped: this.state.cutover.pendingSkipped } : {}),
       target: { host: t.host, port: t.port, pid: t.pid, dataDir: t.dataDir },
     };
   }
@@ -353,7 +365,10 @@ class Run {
     saveState(this.statePath, this.state);
   }
 
-  /** Ends the run: lifts a pause ferry left (failure, interrupt), saves, closes connections. */
+  /**
+   * Ends the run: lifts a pause ferry left (failure, interrupt), puts the source's backlog back
+   * (a failed or interrupted run leaves the source as it found it), saves, closes connections.
+   */
   async close(): Promise<void> {
     if (isPausedByFerry(this.state) && this.state.status !== 'done') {
       try {
@@ -363,6 +378,7 @@ class Run {
       }
     }
     if (this.state.status === 'running') this.state.status = this.signal.aborted ? 'interrupted' : 'failed';
+    if (this.state.status === 'failed' || this.state.status === 'interrupted') await restoreBacklog(this.ctx, 'abort');
     this.save();
     this.stopRecording();
     this.sourceClient?.disconnect();

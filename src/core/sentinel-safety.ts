@@ -16,9 +16,13 @@
  * - engine mode with a notification-script or client-reconfig-script: `REMOVE` drops them and
  *   `SET` may not restore them (deny-scripts-reconfig, on by default: sentinelSetCommand);
  * - engine mode with a target given by host name: `SENTINEL MONITOR` takes an IP address unless
- *   the Sentinels run with resolve-hostnames yes.
+ *   the Sentinels run with resolve-hostnames yes;
+ * - a source before Redis 6.2: its fence pauses every client (no `CLIENT PAUSE … WRITE`), which
+ *   would also hold the commands the Sentinel step sends the old master (demote it, disconnect its
+ *   clients) until the pause ends, when its clients' writes run too.
  */
 import { isIP } from 'node:net';
+import { hasWritePause } from './compat.js';
 import type { Facts } from './facts.js';
 import type { MigrationSpec } from './spec.js';
 
@@ -43,6 +47,9 @@ export function sentinelFindings(spec: MigrationSpec, f: Facts): { refusals: str
     if (v.quorumOk === false) refusals.push(`Sentinel ${v.node}: the quorum of ${name} is not reachable (${v.quorumMessage}); fix the Sentinels first`);
     if (v.flags && /failover_in_progress/.test(v.flags)) refusals.push(`Sentinel ${v.node} is failing ${name} over right now; wait until it is done, then run again`);
     else if (v.flags && /o_down|s_down/.test(v.flags)) refusals.push(`Sentinel ${v.node} sees ${name} down (${v.flags}); fix the master or the Sentinel (auth-pass?) first`);
+  }
+  if (!hasWritePause(f.source)) {
+    refusals.push(`the source runs Redis ${f.source.version}: behind Sentinel ferry needs CLIENT PAUSE … WRITE (Redis 6.2+) at the cutover, so that it can still send the old master commands while its writes wait; upgrade the source first`);
   }
   const downAfter = Math.min(...sf.views.map((v) => v.settings?.['down-after-milliseconds'] ?? Infinity));
   if (Number.isFinite(downAfter) && spec.pauseTimeoutMs >= downAfter) {

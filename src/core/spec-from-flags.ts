@@ -4,6 +4,7 @@
  * (with the same flag names as keys) so every entry point refuses the same bad input the same way.
  */
 import { Command, Option } from 'commander';
+import { MIN_BACKLOG, parseBacklogPolicy, type BacklogPolicy } from './backlog.js';
 import { UsageError } from './errors.js';
 import { type Endpoint, parseRedisUrl, tlsSocketOptions, withSentinelAuth } from './endpoint.js';
 import { DEFAULTS, type MigrationSpec, type RepointStrategy, type RetirePolicy, type SyncMode, type TargetSpec } from './spec.js';
@@ -21,6 +22,7 @@ export interface MigrationFlags {
   dataDir?: string;
   serverArg?: string[];
   flushTarget?: boolean;
+  backlog?: string | number;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -29,6 +31,7 @@ export interface MigrationFlags {
   include?: string[];
   exclude?: string[];
   dbMap?: string[];
+  dropFieldTtl?: boolean;
 }
 
 /** Environment variables ferry reads passwords from. */
@@ -54,13 +57,15 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--data-dir <dir>', 'for --to start: where config, data, log and pid file go (default ./.ferry/<port>)')
     .option('--server-arg <arg>', "for --to start: a redis-server config line, e.g. 'appendonly yes' (repeatable)", collect, [] as string[])
     .option('--flush-target', 'accept that the target holds keys: they are deleted (FLUSHALL) before the sync')
+    .option('--backlog <auto|keep|size>', "the source's repl-backlog-size for the migration: auto (default: 60 s of the measured writes, capped by memory), keep, or a size such as 64mb; put back afterwards")
     .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')
     .option('--tls-cert <file>', 'client certificate for rediss:// URLs')
     .option('--tls-key <file>', 'client key for rediss:// URLs')
     .option('--tls-insecure', 'do not verify TLS certificates')
     .option('--include <glob>', 'engine only: copy only keys matching (repeatable)', collect, [] as string[])
     .option('--exclude <glob>', 'engine only: skip keys matching (repeatable)', collect, [] as string[])
-    .option('--db-map <src:dst>', 'engine only: write source db SRC into target db DST (repeatable)', collect, [] as string[]);
+    .option('--db-map <src:dst>', 'engine only: write source db SRC into target db DST (repeatable)', collect, [] as string[])
+    .option('--drop-field-ttl', 'engine only: into a target without hash-field TTLs (before Redis 7.4), copy such fields without their TTL');
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -86,8 +91,8 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
   const include = flags.include ?? [];
   const exclude = flags.exclude ?? [];
   const dbMap = parseDbMap(flags.dbMap ?? []);
-  if (sync === 'native' && (include.length || exclude.length || Object.keys(dbMap).length)) {
-    throw new UsageError('--include, --exclude and --db-map need the embedded engine: drop --sync native');
+  if (sync === 'native' && (include.length || exclude.length || Object.keys(dbMap).length || flags.dropFieldTtl)) {
+    throw new UsageError('--include, --exclude, --db-map and --drop-field-ttl need the embedded engine: drop --sync native');
   }
   return {
     from,
@@ -102,11 +107,22 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
     dataDir: flags.dataDir,
     serverArgs: (flags.serverArg ?? []).map(parseServerArg),
     flushTarget: flags.flushTarget ?? false,
+    backlog: parseBacklogFlag(flags.backlog),
     tls,
     ...(include.length ? { include } : {}),
     ...(exclude.length ? { exclude } : {}),
     ...(Object.keys(dbMap).length ? { dbMap } : {}),
+    ...(flags.dropFieldTtl ? { dropFieldTtl: true } : {}),
   };
+}
+
+/** `--backlog auto|keep|SIZE` (also `ferry sync`); a size below Redis' 16kb minimum is refused. */
+export function parseBacklogFlag(value: string | number | undefined): BacklogPolicy {
+  if (value === undefined) return DEFAULTS.backlog;
+  const p = parseBacklogPolicy(String(value));
+  if (!p) throw new UsageError(`--backlog: "${value}" is not auto, keep or a size such as 64mb, 1gb or 67108864`);
+  if (p.kind === 'size' && p.bytes < MIN_BACKLOG) throw new UsageError(`--backlog: ${value} is below Redis' minimum repl-backlog-size of 16kb`);
+  return p;
 }
 
 /** `--db-map SRC:DST` values → { SRC: DST }. */

@@ -2,6 +2,7 @@
  * The migration spec: the one options object that flags, playbooks and the wizard all build,
  * and that the runner executes. It holds no secret when serialised (`publicSpec`).
  */
+import type { BacklogPolicy } from './backlog.js';
 import type { Endpoint, TlsOptions } from './endpoint.js';
 import { toPublicUrl } from './endpoint.js';
 
@@ -37,11 +38,15 @@ export interface MigrationSpec {
   serverArgs: string[];
   /** Accept that a full sync wipes a non-empty target. */
   flushTarget: boolean;
+  /** The source's repl-backlog-size for the migration (`--backlog`, see core/backlog.ts). */
+  backlog: BacklogPolicy;
   tls?: TlsOptions;
   /** Engine filters (issue 4). */
   include?: string[];
   exclude?: string[];
   dbMap?: Record<number, number>;
+  /** Engine only: copy hash fields without their TTL into a target without field TTLs (issue 11). */
+  dropFieldTtl?: boolean;
 }
 
 export const DEFAULTS = {
@@ -51,6 +56,7 @@ export const DEFAULTS = {
   drainTimeoutMs: 30_000,
   hookTimeoutMs: 120_000,
   convergeMaxLagBytes: 0,
+  backlog: { kind: 'auto' } as BacklogPolicy,
 };
 
 /** The spec as it may be stored or printed: URLs without passwords. */

@@ -59,7 +59,13 @@ export interface RunState {
   /** Step and driver scratch (e.g. the target's replica-read-only, the engine's replid/offset). */
   data: Record<string, unknown>;
   /** Cutover figures. */
-  cutover: { pauseMs?: number; finalOffset?: number };
+  cutover: {
+    pauseMs?: number;
+    finalOffset?: number;
+    /** Engine: hash-field TTLs not copied (--drop-field-ttl), pending entries it could not recreate. */
+    fieldTtlsDropped?: number;
+    pendingSkipped?: number;
+  };
   error?: { message: string; exitCode: number; step?: string };
   /** The run's events, redacted, most recent last (bounded). */
   events: Array<Record<string, unknown>>;
@@ -121,6 +127,9 @@ export function loadState(path: string): RunState {
   if (state?.version !== STATE_VERSION) {
     throw new UsageError(`the state file ${path} has version ${JSON.stringify(state?.version)}; this ferry reads version ${STATE_VERSION}`);
   }
+  // NOTE: a state written before a step existed (e.g. `backlog`) has no record for it: the step
+  // counts as not done, and its spec field gets the value that run implied (see specFromState).
+  for (const id of stepIdsFor({ from: { sentinel: /^sentinel:/i.test(String(state.spec?.from)) } })) state.steps[id] ??= { status: 'pending' };
   return state;
 }
 
@@ -152,7 +161,9 @@ export function specFromState(state: RunState, env: NodeJS.ProcessEnv = process.
       ? { kind: 'attach' as const, endpoint: { ...parseRedisUrl(String(s.to.url), 'the stored --to'), password: toPassword } }
       : { kind: 'start' as const, host: String(s.to.host), port: s.to.port as number | undefined, password: toPassword };
   const { from: _f, to: _t, ...rest } = s;
-  return { ...(rest as Omit<MigrationSpec, 'from' | 'to'>), from, to };
+  // A run stored before --backlog existed never touched the source's backlog: keep it so.
+  const backlog = (rest.backlog as MigrationSpec['backlog'] | undefined) ?? { kind: 'keep' as const };
+  return { ...(rest as Omit<MigrationSpec, 'from' | 'to'>), backlog, from, to };
 }
 
 /** Holds the lock on a state file until `release()`. */

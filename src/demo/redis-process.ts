@@ -49,6 +49,11 @@ export interface StartOptions {
   config?: string;
   /** Run as Redis Sentinel (`redis-server FILE --sentinel`; needs `config`). */
   sentinel?: boolean;
+  /**
+   * The server binary (default `redis-server` on PATH), e.g. one of ../shared/redis-servers for a
+   * cross-version test. It is only executed: the data dir is always a fresh temp dir (--dir).
+   */
+  bin?: string;
 }
 
 /** Starts redis-server and waits until it answers PING. */
@@ -70,12 +75,13 @@ export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
     '--repl-diskless-sync-delay', '0',
     ...(opts.args ?? []),
   ];
-  const child = spawn('redis-server', args, { stdio: 'ignore', detached: false });
+  const bin = opts.bin ?? 'redis-server';
+  const child = spawn(bin, args, { stdio: 'ignore', detached: false });
   child.on('error', () => {}); // a missing binary: reported below, not as an unhandled 'error' event
   const pid = child.pid;
   if (!pid) {
     rmSync(dir, { recursive: true, force: true });
-    throw new UsageError('redis-server is not on PATH; install it (apt-get install redis-server, or bash scripts/demo.sh does it)');
+    throw new UsageError(opts.bin ? `${bin} did not start` : 'redis-server is not on PATH; install it (apt-get install redis-server, or bash scripts/demo.sh does it)');
   }
   watchdog(pid, dir);
   const clients: Redis[] = [];

@@ -19,13 +19,15 @@ export interface RdbSink {
 export interface RdbSinkOptions {
   /** 'payload': keys come with DUMP payloads (RESTORE writer); 'decode': decoded chunks. */
   mode: 'payload' | 'decode';
+  /** Payload mode: values larger than this come decoded in chunks (RdbParserOptions.payloadLimit). */
+  payloadLimit?: number;
   onEntry(e: Entry): void;
   onWarning?(message: string): void;
 }
 
 /** Creates the parser for one full sync. */
 export function createRdbSink(opts: RdbSinkOptions): RdbSink {
-  const parser = new RdbParser({ mode: opts.mode, onWarning: opts.onWarning });
+  const parser = new RdbParser({ mode: opts.mode, payloadLimit: opts.payloadLimit, onWarning: opts.onWarning });
   return {
     write(chunk) {
       const records = parser.write(chunk);

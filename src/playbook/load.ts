@@ -156,6 +156,7 @@ function toFlags(p: PlaybookDocument, baseDir: string): PlaybookFlags {
     dataDir: path(p['data-dir']),
     serverArg: p['server-arg'] === undefined ? undefined : ([] as string[]).concat(p['server-arg']),
     flushTarget: p['flush-target'],
+    backlog: p.backlog === undefined ? undefined : String(p.backlog),
     tlsCa: path(p['tls-ca']),
     tlsCert: path(p['tls-cert']),
     tlsKey: path(p['tls-key']),

@@ -4,6 +4,7 @@
  * same spec builder as the flags.
  */
 import { z } from 'zod';
+import { parseBacklogPolicy } from '../core/backlog.js';
 
 /** Accepts a number, or a string of digits (what `${ENV}` interpolation yields). */
 const millis = z.preprocess(
@@ -25,6 +26,11 @@ const repoint = z
     message: "must be exec:'COMMAND', manual or none",
   });
 
+/** `auto`, `keep`, a size such as `64mb`, or a number of bytes. */
+const backlog = z
+  .union([z.string(), z.number().int().positive()], { error: 'must be auto, keep or a size such as 64mb' })
+  .refine((v) => parseBacklogPolicy(String(v)) !== null, { message: 'must be auto, keep or a size such as 64mb' });
+
 /** The document as written (after interpolation), keyed like the flags. */
 export const playbookSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1 (the only playbook version this ferry reads)' }),
@@ -40,6 +46,7 @@ export const playbookSchema = z.strictObject({
   'data-dir': text.optional(),
   'server-arg': z.union([text, z.array(text)], { error: 'must be a string or a list of strings' }).optional(),
   'flush-target': flag.optional(),
+  backlog: backlog.optional(),
   'tls-ca': text.optional(),
   'tls-cert': text.optional(),
   'tls-key': text.optional(),

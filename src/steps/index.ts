@@ -1,4 +1,5 @@
 /** The steps in the documented order (DESIGN.md). */
+import { backlog } from './backlog.js';
 import { converge } from './converge.js';
 import { fence } from './fence.js';
 import { openWrites } from './open-writes.js';
@@ -12,12 +13,11 @@ import { retire } from './retire.js';
 import { sentinelPrepare } from './sentinel-prepare.js';
 import { sentinel } from './sentinel.js';
 import { stepIdsFor, type Step } from './step.js';
-import type { MigrationSpec } from '../core/spec.js';
 
-export const STEPS: readonly Step[] = [preflight, provision, replicate, converge, openWrites, repoint, sentinelPrepare, fence, sentinel, promote, reparent, retire];
+export const STEPS: readonly Step[] = [preflight, provision, backlog, replicate, converge, openWrites, repoint, sentinelPrepare, fence, sentinel, promote, reparent, retire];
 
 /** The steps of `spec`'s migration (the Sentinel steps only for a `sentinel://` source). */
-export function stepsFor(spec: Pick<MigrationSpec, 'from'>): Step[] {
+export function stepsFor(spec: { from: { sentinel?: unknown } }): Step[] {
   const ids = stepIdsFor(spec);
   return STEPS.filter((s) => ids.includes(s.id));
 }

@@ -8,6 +8,7 @@ import { CONFIG_KEYS, gatherFacts } from '../core/facts.js';
 import { assertCanStart } from '../core/provision-server.js';
 import { assess } from '../core/safety.js';
 import { allSentinels, gatherSentinelFacts } from '../core/sentinel.js';
+import { KeyFilter } from '../engine/apply/filter.js';
 import { cmd, type Step } from './step.js';
 
 export const preflight: Step = {
@@ -18,6 +19,7 @@ export const preflight: Step = {
     return [
       cmd('source', ['INFO', 'all']),
       cmd('source', ['CONFIG', 'GET', ...CONFIG_KEYS]),
+      cmd('source', ['FUNCTION', 'LIST'], 'and MODULE LIST: what the target must be able to hold (SCAN + TYPE only when it lacks a module)'),
       cmd('source', ['INFO', 'replication'], 'twice, 1 s apart: the write rate'),
       ...sentinelReads(pc),
       ...(attach ? [cmd('target', ['INFO', 'all']), cmd('target', ['CONFIG', 'GET', ...CONFIG_KEYS])] : [cmd('local', ['check', `port ${pc.target.port || '(free)'} is free`, 'and redis-server runs'])]),
@@ -30,7 +32,8 @@ export const preflight: Step = {
     if (ctx.spec.to.kind === 'start' && !ctx.state.target?.pid) await assertCanStart(ctx.target);
     const source = await ctx.sourceClient();
     const target = ctx.spec.to.kind === 'attach' ? await ctx.targetClient() : null;
-    const facts = await gatherFacts(source, describeEndpoint(ctx.spec.from), target, toPublicUrl(ctx.target), 1000);
+    const filter = new KeyFilter({ include: ctx.spec.include, exclude: ctx.spec.exclude });
+    const facts = await gatherFacts(source, describeEndpoint(ctx.spec.from), target, toPublicUrl(ctx.target), 1000, (k) => filter.keyPasses(k));
     if (ctx.spec.from.sentinel) facts.sentinel = await gatherSentinelFacts(ctx.spec.from, ctx.spec.from);
     ctx.state.facts = facts;
     if (ctx.state.target && facts.target) ctx.state.target.runId = facts.target.runId;

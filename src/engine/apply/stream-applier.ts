@@ -12,6 +12,11 @@
  * `--db-map`). Batches are pipelined; the offset applied to the target advances when each EXEC
  * reply arrives, and only then may it be acknowledged to the source.
  *
+ * Commands are rewritten into the target's dialect first (dialect.ts): a 7.0+ source's
+ * `XGROUP SETID … ENTRIESREAD n` reaches a 6.2 target without the 7.0 argument; a hash-field TTL
+ * command reaches a target without field TTLs only as a drop (--drop-field-ttl, counted) or stops
+ * the sync with a message naming that flag.
+ *
  * NOTE: a command the target refuses when queueing it (unknown command, wrong arity, OOM) makes the
  * EXEC fail with EXECABORT. Nothing of that batch is applied and the checkpoint stays before it, so
  * the applier stops with an error naming the command and a later resume retries from there.
@@ -20,6 +25,7 @@ import type { Arg } from '../resp/encoder.js';
 import { RespError, type RespValue } from '../resp/decoder.js';
 import { isWord } from '../replication/source-link.js';
 import { CHECKPOINT_KEY, encodeCheckpoint, type Checkpoint } from '../checkpoint.js';
+import { knowsEverything, translateCommand, type Dialect, type Translation } from './dialect.js';
 import type { KeyFilter } from './filter.js';
 import type { TargetConn } from './target-conn.js';
 
@@ -37,8 +43,13 @@ export interface StreamApplierOptions {
   warn(message: string): void;
   /** Called after each applied batch. */
   onApplied?(cp: Checkpoint): void;
+  /** What the target's version understands (default: everything). */
+  dialect?: Dialect;
+  /** --drop-field-ttl: drop hash-field TTL commands a target without them cannot apply. */
+  dropFieldTtl?: boolean;
 }
 
+const KEEP: Translation = { action: 'keep' };
 const BATCH_COMMANDS = 5000;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -59,6 +70,8 @@ export class StreamApplier {
    * holds exactly the data of the source at this offset too (see SyncEngine.rewindNeutralTail).
    */
   lastDataOffset: number;
+  /** Commands not applied because the target cannot hold what they set (see translateCommand). */
+  dropped = { fieldTtl: 0, consumer: 0 };
 
   private srcDb: number;
   private open = false;
@@ -73,8 +86,11 @@ export class StreamApplier {
   private committedDb: number;
   private stopped = false;
   private readonly onQueued: (v: RespValue) => void;
+  /** The target's dialect when it lacks something, else null (nothing to translate). */
+  private readonly dialect: Dialect | null;
 
   constructor(private readonly opts: StreamApplierOptions) {
+    this.dialect = opts.dialect && !knowsEverything(opts.dialect) ? opts.dialect : null;
     this.applied = opts.offset;
     this.received = opts.offset;
     this.committed = opts.offset;
@@ -110,6 +126,20 @@ export class StreamApplier {
     const d = this.opts.filter.filterCommand(argv);
     if (d.action === 'drop') return;
     if (d.action === 'rewrite') args = d.argv;
+    // NOTE: skipped for a target that knows every form (the common case): one string per command.
+    const t = this.dialect ? translateCommand(d.action === 'rewrite' ? d.argv : argv, this.dialect, { dropFieldTtl: this.opts.dropFieldTtl }) : KEEP;
+    if (t.action === 'drop') {
+      if (t.lost === 'field-ttl') this.dropped.fieldTtl++;
+      else if (t.lost === 'consumer') this.dropped.consumer++;
+      return;
+    }
+    if (t.action === 'refuse') {
+      // Nothing of the open batch is committed: the checkpoint stays before it.
+      this.stopped = true;
+      this.opts.fail(new Error(t.message));
+      return;
+    }
+    if (t.action === 'rewrite') args = t.argv;
     if (!isWord(name, 'PUBLISH')) this.lastDataOffset = offset;
     this.ensureOpen();
     if (isWord(name, 'SWAPDB')) {

@@ -86,6 +86,13 @@ export class TargetConn {
     this.afterQueue();
   }
 
+  /** Queues one command of `n` bytes that `fill` encodes in place (see CommandBuffer.pushWith). */
+  sendWith(n: number, fill: (buf: Buffer, off: number) => number, onReply?: ReplyHandler): void {
+    this.out.pushWith(n, fill);
+    this.expect(n, onReply);
+    this.afterQueue();
+  }
+
   /** Sends one command and waits for its reply (control path). */
   call(args: readonly Arg[]): Promise<RespValue> {
     if (this.dead) return Promise.reject(this.dead);

@@ -25,7 +25,7 @@
 import type { ChunkEntry, FunctionEntry, KeyEntry, ValueType } from '../entry.js';
 import { NEED_MORE, RdbError } from './errors.js';
 import { RdbInput } from './input.js';
-import { buildPayload, RdbKeyEntry } from './key-record.js';
+import { buildPayload, buildPayloadFromParts, RdbKeyEntry } from './key-record.js';
 import { Reader } from './reader.js';
 import * as T from './types.js';
 import { newChunk } from './chunk.js';
@@ -44,9 +44,17 @@ export interface RdbParserOptions {
   mode?: 'payload' | 'decode';
   /**
    * Values larger than this (bytes as stored in the RDB) are emitted decoded in chunks instead of
-   * as a payload, so no single RESTORE is huge. Default 16 MiB.
+   * as a payload, so no single RESTORE is huge. Default 16 MiB (the engine passes its own,
+   * RESTORE_LIMIT in src/engine/apply/key-writer.ts). While a value is measured its bytes are
+   * held, and a value found too big is decoded from the held bytes in one go: memory for one key
+   * is a few times this limit, whatever the key's size.
    */
   payloadLimit?: number;
+  /**
+   * Module values cannot be decoded (only RESTORE can write them), so they keep their payload up
+   * to this size, held whole; bigger ones are skipped with a warning. Default 16 MiB.
+   */
+  moduleLimit?: number;
   /** Check the CRC64 trailer (default true). */
   verifyChecksum?: boolean;
   /** Largest string length accepted; larger length fields are rejected as corrupt. Default 1 GiB. */
@@ -91,6 +99,7 @@ export class RdbParser extends RdbInput {
 
   private readonly mode: 'payload' | 'decode';
   private readonly payloadLimit: number;
+  private readonly moduleLimit: number;
   private readonly skipModules: boolean;
   private readonly onWarning?: (message: string) => void;
   private state = HEADER;
@@ -108,13 +117,14 @@ export class RdbParser extends RdbInput {
   private parts: Buffer[] = [];
   private partsLen = 0;
   private partFrom = 0;
-  /** Module value above the payload limit: walked to its end and dropped. */
+  /** Module value above the module limit: walked to its end and dropped. */
   private discard = false;
 
   constructor(opts: RdbParserOptions = {}) {
     super(opts.verifyChecksum ?? true);
     this.mode = opts.mode ?? 'payload';
     this.payloadLimit = opts.payloadLimit ?? 16 * 1024 * 1024;
+    this.moduleLimit = opts.moduleLimit ?? 16 * 1024 * 1024;
     this.skipModules = opts.modules === 'skip';
     this.onWarning = opts.onWarning;
     this.r.maxLen = opts.maxStringLength ?? 1 << 30;
@@ -419,7 +429,7 @@ export class RdbParser extends RdbInput {
   /** Module values: names the module; false (with a warning) when the value is dropped. */
   private keepModule(entry: RdbKeyEntry, valueStart: number, size: number): boolean {
     entry.module = this.moduleOf(this.r.buf, valueStart);
-    if (!this.skipModules && size <= this.payloadLimit) return true;
+    if (!this.skipModules && size <= this.moduleLimit) return true;
     this.dropModule(entry.key, entry.module.name, size);
     return false;
   }
@@ -431,7 +441,7 @@ export class RdbParser extends RdbInput {
   }
 
   private dropModule(key: Buffer, name: string, size: number): void {
-    this.warn(`skipped key '${key.toString('latin1')}' of module type '${name}' (${size} bytes${this.skipModules ? '' : ', above the payload limit'})`);
+    this.warn(`skipped key '${key.toString('latin1')}' of module type '${name}' (${size} bytes${this.skipModules ? '' : ', above the module payload limit'})`);
     this.resetKeyState();
   }
 
@@ -465,10 +475,13 @@ export class RdbParser extends RdbInput {
       return;
     }
     const size = this.partsLen + (r.pos - this.partFrom);
-    if (size > this.payloadLimit && !this.discard) {
+    if (!this.discard) {
       // Too big for one payload: decode it from its start instead (even if it just ended).
-      if (this.slowKey!.type !== 'module') return this.switchToDecode(out);
-      this.discard = true;
+      if (this.slowKey!.type !== 'module') {
+        if (size > this.payloadLimit) return this.switchToDecode(out);
+      } else if (size > this.moduleLimit) {
+        this.discard = true;
+      }
     }
     if (done) this.finishSlow(out);
   }
@@ -508,9 +521,10 @@ export class RdbParser extends RdbInput {
     } else {
       const parts = this.parts;
       parts.push(r.buf.subarray(this.partFrom, r.pos));
-      const value = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-      entry.setPayload(buildPayload(this.slowType, value, 0, value.length, this.version));
-      if (entry.type === 'module') entry.module = this.moduleOf(value, 0);
+      // NOTE: straight from the parts: joining them first held the value three times.
+      const payload = buildPayloadFromParts(this.slowType, parts, this.version);
+      entry.setPayload(payload);
+      if (entry.type === 'module') entry.module = this.moduleOf(payload, 1);
       out.push(entry);
     }
     this.parts = [];

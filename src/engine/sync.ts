@@ -17,7 +17,8 @@ import { Redis } from 'ioredis';
 import { type BacklogPolicy, type BacklogRecord, decideBacklog, partialResyncAdvice, readBacklogSize, restoreBacklogSize, restoreMessage, setBacklogSize } from '../core/backlog.js';
 import { connectEndpoint, ferryClientName, info as infoMap } from '../core/connect.js';
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';
-import { tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
+import { hostPort, tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
+import { resolveEndpoint } from '../core/sentinel.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
 import { assessCompat } from '../core/compat.js';
 import { countModuleKeys, missingModules, readServerFacts } from '../core/facts.js';
@@ -75,6 +76,13 @@ export interface SyncOptions {
    * (repoint started): a flush would delete their writes, so the engine stops with an error instead.
    */
   canFlushTarget?(): boolean;
+  /**
+   * Asked before every reconnect for the source's current address (`ferry sync` from a
+   * `sentinel://` URL: the master the Sentinels name now, so a failover is followed, with a
+   * partial resync through the promoted replica's replid2 when its backlog covers the gap).
+   * Without it the engine reconnects to the address it started with.
+   */
+  resolveSource?(): Promise<Endpoint>;
 }
 
 export type SyncPhase = 'starting' | 'connecting' | 'rdb' | 'stream' | 'stopped';
@@ -119,6 +127,8 @@ export class SyncEngine {
 
   private conn!: TargetConn;
   private control!: Redis;
+  /** The source's address now (the resolved `from`; changes when resolveSource says so). */
+  private source!: Endpoint;
   private link: SourceLink | null = null;
   private applier: StreamApplier | null = null;
   private checkpoint: Checkpoint | null = null;
@@ -199,22 +209,18 @@ export class SyncEngine {
   /** Connects both sides and starts the replication loop in the background. */
   async start(): Promise<void> {
     const o = this.opts;
+    this.source = o.resolveSource ? await o.resolveSource() : await resolveEndpoint(o.from);
     // Probe both ends first: an unreachable server or a wrong password is a one-line usage error.
     const probes: Redis[] = [];
     try {
-      for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
+      for (const [e, role, flag] of [[this.source, 'source', '--from'], [o.to, 'target', '--to']] as const) {
         probes.push(await connectEndpoint(e, { role, flag, tls: o.tls }));
       }
       if (o.checkCompat) await this.assertCompatible(probes[0], probes[1]);
     } finally {
       for (const p of probes) p.disconnect();
     }
-    this.control = new Redis({
-      host: o.from.host, port: o.from.port, username: o.from.username, password: o.from.password,
-      tls: o.from.tls ? tlsSocketOptions(o.tls) : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
-      retryStrategy: (n: number) => (n > 20 ? null : Math.min(n * 100, 1000)),
-    });
-    this.control.on('error', () => {});
+    this.control = this.makeControl(this.source);
     try {
       await this.control.connect();
     } catch (e) {
@@ -241,6 +247,69 @@ export class SyncEngine {
     void this.refreshSourceBacklog();
     this.runPromise = this.loop();
     this.runPromise.catch(() => {});
+  }
+
+  /** The control connection (INFO for master_repl_offset) to the source at `e`. */
+  private makeControl(e: Endpoint): Redis {
+    const c = new Redis({
+      host: e.host, port: e.port, username: e.username, password: e.password,
+      tls: e.tls ? tlsSocketOptions(this.opts.tls) : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
+      retryStrategy: (n: number) => (n > 20 ? null : Math.min(n * 100, 1000)),
+    });
+    c.on('error', () => {});
+    return c;
+  }
+
+  /**
+   * Drops the source link now (no half transaction is applied); the loop reconnects at once,
+   * asking `resolveSource` where the source is. For a Sentinel `+switch-master`.
+   */
+  relink(reason: string, to?: { host: string; port: number }): void {
+    if (to && this.source && to.host === this.source.host && to.port === this.source.port) return;
+    this.link?.close(new LinkError(reason));
+  }
+
+  /** Asks resolveSource where the source is now; moves the control connection when it moved (true). */
+  private async refreshSource(): Promise<boolean> {
+    if (!this.opts.resolveSource) return false;
+    const next = await this.opts.resolveSource();
+    if (next.host === this.source.host && next.port === this.source.port) return false;
+    this.emit({ event: 'info', step: STEP, message: `the source is now ${hostPort(next)} (was ${hostPort(this.source)})` });
+    this.source = next;
+    const old = this.control;
+    this.control = this.makeControl(next);
+    old.disconnect();
+    await this.control.connect().catch(() => {});
+    return true;
+  }
+
+  /**
+   * After a failover the engine may be a little ahead of the promoted replica: the old master
+   * went on streaming after the replica was detached (Sentinel's hello PUBLISH every 2 s, a PING),
+   * and the new master then refuses the partial resync ("Requested offset for second ID was X,
+   * but I can reply up to Y", replication.c masterTryPartialResynchronization). When everything
+   * the engine applied past the promotion point left the target's data unchanged, the target holds
+   * exactly the new master's data at that point, so the engine continues from there: PSYNC
+   * <replid2> <second_repl_offset>, a partial resync instead of a full one.
+   */
+  private async rewindNeutralTail(cp: Checkpoint | null): Promise<Checkpoint | null> {
+    const applier = this.applier;
+    if (!cp || !applier) return cp;
+    let c: Redis | undefined;
+    try {
+      c = await connectEndpoint(this.source, { role: 'engine', flag: '--from', tls: this.opts.tls });
+      const info = await c.info('replication');
+      const replid2 = /master_replid2:(\w+)/.exec(info)?.[1];
+      const second = Number(/second_repl_offset:(-?\d+)/.exec(info)?.[1] ?? -1);
+      const point = second - 1;
+      if (replid2 !== cp.replid || second <= 0 || cp.offset <= point || applier.lastDataOffset > point) return cp;
+      this.emit({ event: 'info', step: STEP, message: `the new master took over at offset ${point}; the ${cp.offset - point} stream bytes applied after it changed no data: continuing from ${point}` });
+      return { ...cp, offset: point };
+    } catch {
+      return cp;
+    } finally {
+      c?.disconnect();
+    }
   }
 
   /** Resolves when the loop ends (after stop() or a fatal error, which it rejects with). */
@@ -330,9 +399,22 @@ export class SyncEngine {
     const first = this.opts.firstReconnectDelayMs ?? 0;
     let failures = 0;
     try {
+      let initial = true;
       while (!this.stopping && !this.fatal) {
-        const cp = this.currentCheckpoint();
         this.phase = 'connecting';
+        let cp = this.currentCheckpoint();
+        if (!initial) {
+          try {
+            if (await this.refreshSource()) cp = await this.rewindNeutralTail(cp);
+          } catch (e) {
+            failures++;
+            const wait = Math.min(100 * 2 ** (failures - 1), 5000);
+            this.emit({ event: 'warning', step: STEP, message: `cannot find the source (${(e as Error).message}); retrying in ${wait} ms` });
+            await this.sleepOrWake(wait);
+            continue;
+          }
+        }
+        initial = false;
         this.linkReachedStream = false;
         const err = await this.runLink(cp);
         if (this.stopping || this.fatal) break;
@@ -373,8 +455,8 @@ export class SyncEngine {
       let writer: KeyWriter | null = null;
       let ended = false;
       const link = new SourceLink({
-        endpoint: this.opts.from,
-        tls: this.opts.from.tls ? tlsSocketOptions(this.opts.tls) : undefined,
+        endpoint: this.source,
+        tls: this.source.tls ? tlsSocketOptions(this.opts.tls) : undefined,
         silenceTimeoutMs: this.opts.silenceTimeoutMs,
         appliedOffset: () => Math.max(this.applier?.applied ?? 0, 0),
       });

@@ -69,6 +69,12 @@ export class StreamApplier {
   readonly scripts = new ScriptCache();
   /** EVALSHA sent as EVAL (the body was known). */
   evalshaRewritten = 0;
+  /**
+   * Offset after the last command that changed the target (PING, REPLCONF, SELECT, MULTI/EXEC,
+   * PUBLISH and filtered-out commands do not): the stream after it is data-neutral, so the target
+   * holds exactly the data of the source at this offset too (see SyncEngine.rewindNeutralTail).
+   */
+  lastDataOffset: number;
   /** Commands not applied because the target cannot hold what they set (see translateCommand). */
   dropped = { fieldTtl: 0, consumer: 0 };
 
@@ -97,6 +103,7 @@ export class StreamApplier {
     this.appliedDb = opts.db;
     this.srcDb = opts.db;
     this.replid = opts.replid;
+    this.lastDataOffset = opts.offset;
     this.onQueued = () => {};
   }
 
@@ -139,6 +146,7 @@ export class StreamApplier {
       return;
     }
     if (t.action === 'rewrite') args = t.argv;
+    if (!isWord(name, 'PUBLISH')) this.lastDataOffset = offset;
     this.ensureOpen();
     if (isWord(name, 'SWAPDB')) {
       // The checkpoint key must not travel to another db with db 0's keys: drop it first (it is

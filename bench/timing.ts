@@ -23,8 +23,8 @@ export async function serverCpu(c: Redis): Promise<number> {
  * A native full sync into a fresh target: REPLICAOF until `master_link_status:up` and no sync in
  * progress. `check` runs on the target before it stops.
  */
-export async function timeNative(source: BenchServer, check?: (target: BenchServer) => Promise<void>): Promise<{ secs: number; cpu: number }> {
-  const target = await startServer();
+export async function timeNative(source: BenchServer, check?: (target: BenchServer) => Promise<void>, targetBin?: string): Promise<{ secs: number; cpu: number }> {
+  const target = await startServer([], { bin: targetBin });
   try {
     const t0 = performance.now();
     await target.client.call('REPLICAOF', '127.0.0.1', String(source.port));
@@ -54,8 +54,8 @@ export interface FerryRun {
 }
 
 /** `ferry sync --until-caught-up --json [args]` from source into a fresh target; throws unless exit 0 and `check` passes. */
-export async function timeFerry(source: BenchServer, args: string[] = [], check?: (target: BenchServer) => Promise<void>): Promise<FerryRun> {
-  const target = await startServer();
+export async function timeFerry(source: BenchServer, args: string[] = [], check?: (target: BenchServer) => Promise<void>, targetBin?: string): Promise<FerryRun> {
+  const target = await startServer([], { bin: targetBin });
   try {
     const t0 = performance.now();
     // --backlog keep: auto would add its 1 s write-rate sample to the engine's time.

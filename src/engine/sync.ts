@@ -583,6 +583,13 @@ export class SyncEngine {
     // means "RDB applied"; until then the applied offset stays -1 (ACKed as 0).
     const applier = this.applier;
     applier.applied = -1;
+    // As a Redis replica loads the RDB's `lua` AUX scripts into its cache (script-cache.ts).
+    for (const body of rdb.luaScripts()) {
+      applier.scripts.add(body);
+      this.conn.send(['SCRIPT', 'LOAD', body], (r) => {
+        if (r instanceof RespError) this.emit({ event: 'warning', step: STEP, message: `the target refused a script of the source's RDB (${r.message}); an EVAL of it will fail there too` });
+      });
+    }
     this.conn.send(['SELECT', 0]);
     this.conn.send(['SET', CHECKPOINT_KEY, encodeCheckpoint(cp)], (reply) => {
       if (reply instanceof RespError) return this.die(new FerryError(`the target refused the checkpoint write: ${reply.message}`, ExitCode.stepFailed));
@@ -624,6 +631,7 @@ export class SyncEngine {
     });
     if (prev) {
       applier.commandsApplied = prev.commandsApplied;
+      applier.scripts.copyFrom(prev.scripts); // a partial resync: the master's script cache stands
       this.report.fieldTtlsDropped += prev.dropped.fieldTtl;
     }
     return applier;

@@ -88,7 +88,9 @@ async function retireBehindPause(ctx: StepContext, source: Awaited<ReturnType<St
   const t = ctx.target;
   const p = source.pipeline();
   if (ctx.facts.source.config?.['replica-read-only'] === 'no') p.call('CONFIG', 'SET', 'replica-read-only', 'yes');
-  if (t.username) p.call('CONFIG', 'SET', 'masteruser', t.username);
+  // NOTE: no masteruser before 6.0 (ACL users came with 6.0): such a source can only send AUTH <password>.
+  if (t.username && Number(ctx.facts.source.version.split('.')[0]) >= 6) p.call('CONFIG', 'SET', 'masteruser', t.username);
+  else if (t.username) ctx.warn(`the old master (redis ${ctx.facts.source.version}) cannot authenticate to the new one as user ${t.username} (no masteruser before 6.0): it follows it only if that password is the default user's`);
   if (t.password) p.call('CONFIG', 'SET', 'masterauth', t.password);
   p.call('REPLICAOF', t.host, String(t.port));
   p.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');

@@ -27,6 +27,7 @@ import { NEED_MORE, RdbError } from './errors.js';
 import { RdbInput } from './input.js';
 import { buildPayload, buildPayloadFromParts, RdbKeyEntry } from './key-record.js';
 import { Reader } from './reader.js';
+import { emptyValueEnd } from './empty-key.js';
 import * as T from './types.js';
 import { newChunk } from './chunk.js';
 import { decodeValue, readModuleId, skipModuleOpcodes, skipValue } from './value.js';
@@ -86,6 +87,10 @@ export class RdbParser extends RdbInput {
   magic = '';
   /** AUX fields (redis-ver, repl-id, repl-offset, repl-stream-db, ...), values as latin1 text. */
   readonly aux = new Map<string, string>();
+  /** Keys with an empty collection, skipped as Redis skips them (empty-key.ts). */
+  emptyKeysSkipped = 0;
+  /** Script bodies of AUX fields `lua` (Redis 4.0 to 6.2 put every script in a replication RDB). */
+  readonly luaScripts: Buffer[] = [];
   /** RESIZEDB hints per db. */
   readonly resizeDb = new Map<number, { keys: number; expires: number }>();
   /** Warnings so far (also passed to onWarning). */
@@ -279,8 +284,9 @@ export class RdbParser extends RdbInput {
         return;
       case T.RDB_OPCODE_AUX: {
         const k = r.string('AUX field name').toString('latin1');
-        const v = r.string('AUX field value').toString('latin1');
-        this.aux.set(k, v);
+        const raw = r.string('AUX field value');
+        if (k === 'lua') this.luaScripts.push(Buffer.from(raw));
+        else this.aux.set(k, raw.toString('latin1'));
         return;
       }
       case T.RDB_OPCODE_RESIZEDB: {
@@ -331,6 +337,14 @@ export class RdbParser extends RdbInput {
     if (decoded === null) r.setKeyRange(r.buf, keyFrom, keyTo);
     else r.key = decoded;
     const valueStart = r.pos;
+    // Outside the try: a header split across input chunks retries the unit, never the slow path.
+    const emptyEnd = emptyValueEnd(r, type);
+    if (emptyEnd >= 0) {
+      r.pos = emptyEnd;
+      this.emptyKeysSkipped++;
+      this.resetKeyState();
+      return;
+    }
     try {
       if (this.mode === 'payload' || vtype === 'module') {
         skipValue(r, type);

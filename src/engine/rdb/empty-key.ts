@@ -22,6 +22,7 @@ export function emptyValueEnd(r: Reader, type: number): number {
     case T.RDB_TYPE_ZSET:
     case T.RDB_TYPE_HASH:
     case T.RDB_TYPE_ZSET_2:
+    case T.RDB_TYPE_VALKEY_HASH_2:
       r.ensure(1, 'value length');
       return r.buf[p] === 0 ? p + 1 : -1; // a 6-bit length 0: how Redis writes 0
     case T.RDB_TYPE_LIST_QUICKLIST:

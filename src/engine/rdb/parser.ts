@@ -116,6 +116,8 @@ export class RdbParser extends RdbInput {
   private readonly walker = new ValueWalker();
   private slowKey: RdbKeyEntry | null = null;
   private slowType = 0;
+  /** Its type byte in the file (differs from slowType for Valkey 9's own numbers). */
+  private slowByte = 0;
   /** Absolute offset of the value's first byte. */
   private slowValueAbs = 0;
   /** Payload mode: value bytes of earlier buffers, and where the current buffer's part starts. */
@@ -323,8 +325,10 @@ export class RdbParser extends RdbInput {
   }
 
   /** [type] key value: emits a key (payload or chunked); falls back to the slow path. */
-  private keyRecord(type: number, out: RdbRecord[]): void {
+  private keyRecord(byte: number, out: RdbRecord[]): void {
     const r = this.r;
+    // `byte` goes into entries and payloads as the file has it; `type` drives the decoding.
+    const type = T.internalType(byte, this.magic === 'VALKEY');
     const vtype = T.VALUE_TYPE[type];
     r.key = undefined;
     if (vtype === undefined) {
@@ -350,7 +354,7 @@ export class RdbParser extends RdbInput {
         skipValue(r, type);
         const size = r.pos - valueStart;
         if (size <= this.payloadLimit || vtype === 'module') {
-          const entry = new RdbKeyEntry(this.db, type, this.expireAt, size, r.buf, keyFrom, valueStart, this.version);
+          const entry = new RdbKeyEntry(this.db, byte, this.expireAt, size, r.buf, keyFrom, valueStart, this.version);
           if (decoded !== null) entry.key = decoded;
           if (this.idle !== null) entry.idle = this.idle;
           if (this.freq !== null) entry.freq = this.freq;
@@ -363,7 +367,7 @@ export class RdbParser extends RdbInput {
       const chunk = newChunk();
       decodeValue(r, type, chunk);
       chunk.last = true;
-      const entry = new RdbKeyEntry(this.db, type, this.expireAt, r.pos - valueStart, r.buf, keyFrom, valueStart, this.version);
+      const entry = new RdbKeyEntry(this.db, byte, this.expireAt, r.pos - valueStart, r.buf, keyFrom, valueStart, this.version);
       entry.chunked = true;
       if (decoded !== null) entry.key = decoded;
       if (this.idle !== null) entry.idle = this.idle;
@@ -373,7 +377,7 @@ export class RdbParser extends RdbInput {
     } catch (e) {
       if (e !== NEED_MORE) throw e;
       r.pos = valueStart;
-      this.enterSlow(type, vtype, decoded ?? r.buf.subarray(keyFrom, keyTo), out);
+      this.enterSlow(type, byte, vtype, decoded ?? r.buf.subarray(keyFrom, keyTo), out);
     }
   }
 
@@ -460,12 +464,13 @@ export class RdbParser extends RdbInput {
   }
 
   /** Starts the slow path at the value's first byte (the reader is there). */
-  private enterSlow(type: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
+  private enterSlow(type: number, byte: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
     const r = this.r;
     const emit = this.mode === 'decode' && vtype !== 'module';
-    this.slowKey = this.chunkedKey(key, vtype, type);
+    this.slowKey = this.chunkedKey(key, vtype, byte);
     r.key = key;
     this.slowType = type;
+    this.slowByte = byte;
     this.slowValueAbs = r.base + r.pos;
     this.parts = [];
     this.partsLen = 0;
@@ -536,7 +541,7 @@ export class RdbParser extends RdbInput {
       const parts = this.parts;
       parts.push(r.buf.subarray(this.partFrom, r.pos));
       // NOTE: straight from the parts: joining them first held the value three times.
-      const payload = buildPayloadFromParts(this.slowType, parts, this.version);
+      const payload = buildPayloadFromParts(this.slowByte, parts, this.version);
       entry.setPayload(payload);
       if (entry.type === 'module') entry.module = this.moduleOf(payload, 1);
       out.push(entry);

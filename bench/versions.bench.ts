@@ -55,9 +55,9 @@ export async function run(): Promise<void> {
     const rows: Record<string, number[]> = { 'native -> 7.4': [], 'engine -> 7.4 (RESTORE)': [], 'engine -> 7.0 (commands)': [], 'engine -> valkey 8.0 (commands)': [] };
     for (let i = 0; i < ROUNDS; i++) {
       rows['native -> 7.4'].push((await timeNative(source, (t) => check(t)(), R74)).secs);
-      rows['engine -> 7.4 (RESTORE)'].push((await timeFerry(source, [], (t) => check(t)(), R74)).secs);
+      rows['engine -> 7.4 (RESTORE)'].push((await timeFerry(source, [], (t) => check(t)(), { targetBin: R74 })).secs);
       rows['engine -> 7.0 (commands)'].push((await timeFerry(source, ['--drop-field-ttl'], (t) => check(t)())).secs);
-      rows['engine -> valkey 8.0 (commands)'].push((await timeFerry(source, ['--drop-field-ttl'], (t) => check(t)(), VALKEY8)).secs);
+      rows['engine -> valkey 8.0 (commands)'].push((await timeFerry(source, ['--drop-field-ttl'], (t) => check(t)(), { targetBin: VALKEY8 })).secs);
     }
     const base = median(rows['native -> 7.4']);
     console.log(`source redis 7.4.1: ${keys} keys (${STRINGS} strings, ${EACH} each of hashes (1 in 10 with a field TTL), lists, zsets, sets; ${EACH / 20} streams with a group)`);

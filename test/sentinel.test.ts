@@ -147,7 +147,8 @@ describe('ferry run from a Sentinel-managed master', { timeout: 120_000 }, () =>
       await waitFor(async () => load.ackedCount() > 100, 10_000, 'the application to write');
       const state = statePath();
       // The fence holds the pause 1 s: the Sentinel dies then, between sentinel-prepare and sentinel.
-      const child = spawnFerry(['run', '--from', g.url(), '--to', target.url, '--yes', '--json', '--state', state, '--pause-timeout', '3000'], { cwd: dir, env: { FERRY_TEST_FENCE_HOLD_MS: '1000' } });
+      // --backlog keep: the test sized the backlog itself (64 MB above).
+      const child = spawnFerry(['run', '--from', g.url(), '--to', target.url, '--yes', '--json', '--state', state, '--pause-timeout', '3000', '--backlog', 'keep'], { cwd: dir, env: { FERRY_TEST_FENCE_HOLD_MS: '1000' } });
       let out = '';
       let killed = false;
       child.stdout!.on('data', (chunk: Buffer) => {

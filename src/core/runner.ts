@@ -22,7 +22,7 @@ import { type RunState, lockState, loadState, newState, recordEvent, saveState, 
 import { driverFor } from '../drivers/index.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
 import { stepsFor } from '../steps/index.js';
-import { restoreBacklog } from '../steps/backlog.js';
+import { keepBacklogForResume, restoreBacklog } from '../steps/backlog.js';
 import { isPausedByFerry, unpause } from '../steps/fence.js';
 import type { Step, StepContext, StepId } from '../steps/step.js';
 
@@ -367,7 +367,7 @@ class Run {
 
   /**
    * Ends the run: lifts a pause ferry left (failure, interrupt), puts the source's backlog back
-   * (a failed or interrupted run leaves the source as it found it), saves, closes connections.
+   * after an interrupt (a failed run keeps it for resume), saves, closes connections.
    */
   async close(): Promise<void> {
     if (isPausedByFerry(this.state) && this.state.status !== 'done') {
@@ -378,7 +378,10 @@ class Run {
       }
     }
     if (this.state.status === 'running') this.state.status = this.signal.aborted ? 'interrupted' : 'failed';
-    if (this.state.status === 'failed' || this.state.status === 'interrupted') await restoreBacklog(this.ctx, 'abort');
+    // NOTE: an interrupt is the operator leaving: the source goes back as it was. A failure waits
+    // for `ferry resume`, which needs the raised backlog to continue the replication.
+    if (this.state.status === 'interrupted') await restoreBacklog(this.ctx, 'abort');
+    else if (this.state.status === 'failed') keepBacklogForResume(this.ctx);
     this.save();
     this.stopRecording();
     this.sourceClient?.disconnect();

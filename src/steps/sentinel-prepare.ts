@@ -15,7 +15,7 @@
  * until every Sentinel has read those priorities (each replica's own INFO, also every 10 s).
  */
 import type { Redis } from 'ioredis';
-import { connectEndpoint, info } from '../core/connect.js';
+import { connectEndpoint, info, parseInfoFields } from '../core/connect.js';
 import { type Endpoint, hostPort } from '../core/endpoint.js';
 import { StepError } from '../core/errors.js';
 import { type Addr, type SentinelReplica, allSentinels, askMaster, connectSentinel, sameAddr, sentinelReplicas } from '../core/sentinel.js';
@@ -136,7 +136,7 @@ async function liveOtherReplicas(ctx: StepContext): Promise<Addr[]> {
   const i = await info(await ctx.sourceClient(), 'replication');
   for (const [k, v] of Object.entries(i)) {
     if (!/^slave\d+$/.test(k)) continue;
-    const f = Object.fromEntries(v.split(',').map((kv) => kv.split('=')));
+    const f = parseInfoFields(v);
     add({ host: f.ip, port: Number(f.port) });
   }
   for (const { client } of await connectAllSentinels(ctx, 'sentinel-prepare')) {

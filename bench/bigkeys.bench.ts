@@ -11,6 +11,8 @@
  * process's VmHWM. Rounds alternate; medians (and ranges) are reported.
  * NOTE: `--writer restore` is not a row of its own: with both servers on the same version it takes
  * the same path as auto (the per-key switch applies to both).
+ * `FERRY_BENCH_BASELINE=/path/to/other/checkout/bin/ferry` also times that build's `--writer auto`
+ * in every round (e.g. the commit before a change), reported as "baseline".
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -18,6 +20,7 @@ import { startServer, type BenchServer } from './redis-procs.js';
 import { median, range, timeFerry, timeNative, type FerryRun } from './timing.js';
 
 const ROUNDS = Number(process.env.FERRY_BENCH_ROUNDS ?? 3);
+const BASELINE = process.env.FERRY_BENCH_BASELINE;
 
 /** Pipelined `cmd key …args` in commands of `per` elements, `inFlight` commands at a time. */
 async function fillCollection(c: Redis, cmd: 'hset' | 'zadd', key: string, n: number, per: number, inFlight: number, element: (i: number) => [string | number | Buffer, string | number | Buffer]): Promise<void> {
@@ -48,8 +51,10 @@ interface Row {
   dataset: string;
   rdbMb: number;
   native: number[];
+  nativeCpu: number[];
   auto: FerryRun[];
   commands: FerryRun[];
+  baseline: FerryRun[];
 }
 
 async function measure(dataset: string, fill: (c: Redis) => Promise<void>): Promise<Row> {
@@ -64,13 +69,18 @@ async function measure(dataset: string, fill: (c: Redis) => Promise<void>): Prom
       const got = String(await t.client.call('DEBUG', 'DIGEST'));
       if (got !== want) throw new Error(`${dataset}: target digest ${got} differs from the source's ${want}`);
     };
-    const row: Row = { dataset, rdbMb: 0, native: [], auto: [], commands: [] };
+    const row: Row = { dataset, rdbMb: 0, native: [], nativeCpu: [], auto: [], commands: [], baseline: [] };
     for (let i = 0; i < ROUNDS; i++) {
-      row.native.push((await timeNative(source, check)).secs);
+      const n = await timeNative(source, check);
+      row.native.push(n.secs);
+      row.nativeCpu.push(n.cpu);
       row.auto.push(await timeFerry(source, ['--writer', 'auto'], check));
       row.commands.push(await timeFerry(source, ['--writer', 'commands'], check));
+      if (BASELINE) row.baseline.push(await timeFerry(source, ['--writer', 'auto'], check, { ferry: BASELINE }));
       const a = row.auto[i];
-      process.stdout.write(`  round ${i + 1}: native ${row.native[i].toFixed(2)} s; auto ${a.secs.toFixed(2)} s ${a.rssMb.toFixed(0)} MB (chunked keys ${a.report.chunkedKeys}); commands ${row.commands[i].secs.toFixed(2)} s ${row.commands[i].rssMb.toFixed(0)} MB\n`);
+      const c = row.commands[i];
+      const base = BASELINE ? `; baseline ${row.baseline[i].secs.toFixed(2)} s ${row.baseline[i].rssMb.toFixed(0)} MB` : '';
+      process.stdout.write(`  round ${i + 1}: native ${row.native[i].toFixed(2)} s; auto ${a.secs.toFixed(2)} s ${a.rssMb.toFixed(0)} MB (chunked keys ${a.report.chunkedKeys}); commands ${c.secs.toFixed(2)} s ${c.rssMb.toFixed(0)} MB${base}\n`);
     }
     row.rdbMb = Number(row.auto[0].report.rdbBytes ?? 0) / 1e6;
     return row;
@@ -91,6 +101,16 @@ export async function run(): Promise<void> {
       const a = median(r.auto.map((x) => x.secs));
       const c = median(r.commands.map((x) => x.secs));
       return `| ${r.dataset} | ${r.rdbMb.toFixed(0)} MB | ${f(n)} | ${f(a)} | ${(a / n).toFixed(2)}x | ${mb(r.auto)} | ${f(c)} | ${(c / n).toFixed(2)}x | ${mb(r.commands)} |`;
+    }),
+    ...(BASELINE
+      ? ['', `baseline (${BASELINE}) --writer auto:`, ...rows.map((r) => `| ${r.dataset} | ${f(median(r.baseline.map((x) => x.secs)))} | ${(median(r.baseline.map((x) => x.secs)) / median(r.native)).toFixed(2)}x native | ${mb(r.baseline)} | ferry CPU ${median(r.baseline.map((x) => x.ferryCpu)).toFixed(2)} s |`)]
+      : []),
+    '',
+    `| CPU seconds (medians) | target: native | target: auto | target: commands | ferry: auto | ferry: commands |`,
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => {
+      const m = (xs: number[]): string => median(xs).toFixed(2);
+      return `| ${r.dataset} | ${m(r.nativeCpu)} | ${m(r.auto.map((x) => x.cpu))} | ${m(r.commands.map((x) => x.cpu))} | ${m(r.auto.map((x) => x.ferryCpu))} | ${m(r.commands.map((x) => x.ferryCpu))} |`;
     }),
     '',
     ...rows.map((r) => `${r.dataset}: native ${range(r.native)}, auto ${range(r.auto.map((x) => x.secs))}, commands ${range(r.commands.map((x) => x.secs))}`),

@@ -23,8 +23,8 @@ export async function serverCpu(c: Redis): Promise<number> {
  * A native full sync into a fresh target: REPLICAOF until `master_link_status:up` and no sync in
  * progress. `check` runs on the target before it stops.
  */
-export async function timeNative(source: BenchServer, check?: (target: BenchServer) => Promise<void>): Promise<{ secs: number; cpu: number }> {
-  const target = await startServer();
+export async function timeNative(source: BenchServer, check?: (target: BenchServer) => Promise<void>, targetBin?: string): Promise<{ secs: number; cpu: number }> {
+  const target = await startServer([], { bin: targetBin });
   try {
     const t0 = performance.now();
     await target.client.call('REPLICAOF', '127.0.0.1', String(source.port));
@@ -49,26 +49,37 @@ export interface FerryRun {
   rssMb: number;
   /** Target CPU seconds. */
   cpu: number;
+  /** CPU seconds of the ferry process (user + system, last /proc sample before it exited). */
+  ferryCpu: number;
   /** The `done` event's report (--json). */
   report: Record<string, unknown>;
 }
 
-/** `ferry sync --until-caught-up --json [args]` from source into a fresh target; throws unless exit 0 and `check` passes. */
-export async function timeFerry(source: BenchServer, args: string[] = [], check?: (target: BenchServer) => Promise<void>): Promise<FerryRun> {
-  const target = await startServer();
+/**
+ * `ferry sync --until-caught-up --json [args]` from source into a fresh target; throws unless exit 0
+ * and `check` passes. `opts.targetBin`: the target's redis-server binary; `opts.ferry`: another
+ * build's bin/ferry (a baseline measured in the same run).
+ */
+export async function timeFerry(source: BenchServer, args: string[] = [], check?: (target: BenchServer) => Promise<void>, opts: { targetBin?: string; ferry?: string } = {}): Promise<FerryRun> {
+  const target = await startServer([], { bin: opts.targetBin });
   try {
     const t0 = performance.now();
     // --backlog keep: auto would add its 1 s write-rate sample to the engine's time.
-    const child = spawn(process.execPath, [FERRY, 'sync', '--from', `redis://127.0.0.1:${source.port}`, '--to', `redis://127.0.0.1:${target.port}`, '--until-caught-up', '--json', '--backlog', 'keep', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.ferry ?? FERRY, 'sync', '--from', `redis://127.0.0.1:${source.port}`, '--to', `redis://127.0.0.1:${target.port}`, '--until-caught-up', '--json', '--backlog', 'keep', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     let peakKb = 0;
+    let ticks = 0;
     const poll = setInterval(() => {
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
         if (m) peakKb = Math.max(peakKb, Number(m[1]));
+        // Fields 14 and 15 of /proc/PID/stat (after the parenthesized name): utime, stime in ticks.
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks = Number(f[11]) + Number(f[12]);
       } catch {
         /* exited */
       }
@@ -80,7 +91,8 @@ export async function timeFerry(source: BenchServer, args: string[] = [], check?
     const done = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; report?: Record<string, unknown> }).find((e) => e.event === 'done');
     const cpu = await serverCpu(target.client);
     await check?.(target);
-    return { secs, rssMb: peakKb / 1024, cpu, report: done?.report ?? {} };
+    // NOTE: USER_HZ is 100 on Linux (getconf CLK_TCK).
+    return { secs, rssMb: peakKb / 1024, cpu, ferryCpu: ticks / 100, report: done?.report ?? {} };
   } finally {
     await target.stop();
   }

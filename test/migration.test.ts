@@ -71,7 +71,7 @@ async function migrateUnderLoad(source: TestServer, to: string, extra: string[],
   pointMasterFile(masterFile, source.host, source.port);
   const load = startWriteLoad({ masterFile, password, lanes: 4, maxMs: 60_000 });
   await new Promise((r) => setTimeout(r, 500));
-  const run = await ferry(['run', '--from', source.url, '--to', to, '--sync', 'native', '--repoint', hookFor(masterFile), '--yes', '--json', '--state', statePath, '--drain-timeout', '10000', ...extra], { cwd: dir });
+  const run = await ferry(['run', '--from', source.url, '--to', to, '--sync', 'native', '--repoint', hookFor(masterFile), '--yes', '--json', '--state', statePath, '--drain-timeout', '10000', ...extra], { cwd: dir, timeoutMs: 60_000 });
   await new Promise((r) => setTimeout(r, 300)); // the load keeps writing to the new master
   const report = await load.stop();
   return { run, report, statePath, masterFile, dir };
@@ -108,7 +108,7 @@ describe('ferry run --sync native under write load', () => {
         `(${(report.longestGapMs / Math.max(1, baseline)).toFixed(1)}x the ${baseline} ms of the same load without a migration), ` +
         `old master paused ${final.report.pauseMs} ms, final offset ${final.report.finalOffset}`,
     );
-  });
+  }, 90_000);
 
   it('--to start:PORT starts a detached redis-server that outlives ferry, with a password from the source', async () => {
     const source = await server(['--requirepass', 's3cret-pw']);
@@ -117,14 +117,16 @@ describe('ferry run --sync native under write load', () => {
     const events = jsonEvents(run.stdout);
     const final = events[events.length - 1];
     if (final?.report?.target?.pid) pids.push(final.report.target.pid);
-    expect(run.code).toBe(0);
+    // On a failure (or ferry's own 60 s bound), say where it stood.
+    expect(run.code, `${run.stderr.slice(-2000)}\n${run.stdout.split('\n').slice(-15).join('\n')}`).toBe(0);
     expect(final.event).toBe('done');
     const pid = final.report.target.pid as number;
     expect(() => process.kill(pid, 0)).not.toThrow(); // alive after ferry exited
     const dataDir = join(dir, '.ferry', String(port));
     expect(readFileSync(join(dataDir, 'redis.pid'), 'utf8').trim()).toBe(String(pid));
     expect(readFileSync(join(dataDir, 'redis.conf'), 'utf8')).toMatch(/^appendonly yes$/m);
-    const t = new Redis({ port, host: '127.0.0.1', password: 's3cret-pw', lazyConnect: true });
+    const t = new Redis({ port, host: '127.0.0.1', password: 's3cret-pw', lazyConnect: true, retryStrategy: () => null });
+    t.on('error', () => {});
     try {
       await t.connect();
       expect(await missingKeys(t, report.acked)).toEqual([]);
@@ -146,5 +148,5 @@ describe('ferry run --sync native under write load', () => {
     expect(run.stdout).not.toContain('s3cret-pw');
     expect(run.stderr).not.toContain('s3cret-pw');
     console.log(`native start:PORT: ${report.acked.length} acked writes at ${Math.round(report.writesPerSecond)}/s, longest write stall ${report.longestGapMs} ms, old master paused ${final.report.pauseMs} ms`);
-  });
+  }, 90_000);
 });

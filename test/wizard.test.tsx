@@ -313,4 +313,29 @@ describe('wizard (ink components)', () => {
     expect(aborted).toBe(true);
     expect(w.code()).toBe(ExitCode.interrupted);
   });
+
+  it('a sentinel:// source: shows how the master was found and offers repointing through Sentinel', async () => {
+    const deps = fakeDeps({ probe: async () => ({ version: '7.0.15', role: 'master', keys: 5, usedMemory: 1024, connectedClients: 1, via: 'Sentinel mymaster (3 Sentinels) → 10.0.0.5:6379' }) });
+    const w = start(deps);
+    await until(w.frames, /Source \(the old master\) URL/);
+    await type(w.stdin, 'sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster');
+    await until(w.frames, /Sentinel mymaster \(3 Sentinels\) → 10\.0\.0\.5:6379 · Redis 7\.0\.15/);
+    await until(w.frames, /Start a new local redis-server/);
+    w.stdin.write('\u001b[B');
+    await tick();
+    w.stdin.write('\r');
+    await until(w.frames, /Target URL/);
+    await type(w.stdin, 'redis://10.0.0.9:6379');
+    await until(w.frames, /How should the data be replicated/);
+    w.stdin.write('\r');
+    const repoint = await until(w.frames, /How do your applications move/);
+    expect(repoint).toMatch(/❯ 1\. through Sentinel/);
+    w.stdin.write('\r');
+    await until(w.frames, /the old master should/);
+    w.stdin.write('\r');
+    await until(w.frames, /Run this migration now\?/);
+    w.stdin.write('n');
+    await exited(w);
+    expect(deps.flags).toEqual([{ from: 'sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster', to: 'redis://10.0.0.9:6379', dataDir: undefined, sync: 'engine', repoint: 'none', retire: 'replica' }]);
+  });
 });

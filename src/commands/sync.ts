@@ -16,7 +16,7 @@
  *   applied offset (+CONTINUE: no second full sync while the source's backlog covers the gap).
  */
 import type { Command } from 'commander';
-import { parseRedisUrl, tlsSocketOptions, toPublicUrl, type Endpoint, type TlsOptions } from '../core/endpoint.js';
+import { type Endpoint, type TlsOptions, parseRedisUrl, tlsSocketOptions, toPublicUrl, withSentinelAuth } from '../core/endpoint.js';
 import { InterruptedError, SafetyError, UsageError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { redactDeep } from '../core/redact.js';
@@ -51,7 +51,7 @@ export function register(program: Command): void {
   program
     .command('sync')
     .description('replicate a source into a target with the embedded engine (full sync, then follow)')
-    .requiredOption('--from <url>', 'source master, redis://[user:pass@]host:port')
+    .requiredOption('--from <url>', 'source master, redis://[user:pass@]host:port, or sentinel://[user:pass@]host:port[,host:port…]/MASTER-NAME (follows failovers)')
     .requiredOption('--to <url>', 'target server, redis://[user:pass@]host:port')
     .option('--state <file>', 'state file mirroring the applied offset (resume with the same flag)')
     .option('--until-caught-up', 'exit 0 once the target has applied everything the source has')
@@ -74,8 +74,9 @@ export function register(program: Command): void {
 }
 
 async function runSync(flags: SyncFlags): Promise<void> {
-  const from = parseRedisUrl(flags.from, '--from');
+  const from = withSentinelAuth(parseRedisUrl(flags.from, '--from'), process.env);
   const to = parseRedisUrl(flags.to, '--to');
+  if (to.sentinel) throw new UsageError('--to: a sentinel:// URL is only for --from; give the target as redis://host:port');
   from.password ??= process.env.FERRY_FROM_PASSWORD;
   to.password ??= process.env.FERRY_TO_PASSWORD;
   if (!['auto', 'restore', 'commands'].includes(flags.writer)) {
@@ -89,10 +90,12 @@ async function runSync(flags: SyncFlags): Promise<void> {
   const { SyncEngine } = await import('../engine/sync.js');
   const { ClusterSync, isClusterSource } = await import('../engine/cluster/orchestrator.js');
   const print = makePrinter(!!flags.json);
+  const follow = from.sentinel ? await followSentinel(from, print) : undefined;
   // A cluster source: one engine link per master (engine/cluster/orchestrator.ts).
-  const clusterSource = await isClusterSource(from, tls);
+  const clusterSource = !follow && (await isClusterSource(from, tls));
   const Engine = clusterSource ? ClusterSync : SyncEngine;
   const engine = new Engine({
+    resolveSource: follow?.resolve,
     from,
     to,
     statePath: flags.state,
@@ -118,6 +121,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  follow?.onSwitch((why, to) => (engine as InstanceType<typeof SyncEngine>).relink(why, to));
   try {
     await engine.start();
     print({ event: 'info', step: 'sync', message: `writer: ${engine.choice.reason}` });
@@ -141,6 +145,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
     }
     print({ event: 'done', exitCode: 0, report: { ...report } });
   } finally {
+    follow?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -166,6 +171,35 @@ async function refuseSameServer(from: Endpoint, to: Endpoint, tls: TlsOptions): 
   } finally {
     source.disconnect();
   }
+}
+
+/**
+ * A `sentinel://` source: the engine asks the Sentinels for the master before every connection,
+ * and a `+switch-master` from any Sentinel makes it drop its link at once and reconnect to the
+ * announced master: the promoted replica continues the stream (psync2, replid2), also when the
+ * old master streamed a data-neutral tail past the promotion (SyncEngine.rewindNeutralTail).
+ */
+async function followSentinel(from: Endpoint, print: (e: FerryEvent) => void) {
+  const { resolveEndpoint, unresolved, watchSwitchMaster } = await import('../core/sentinel.js');
+  let announced: Endpoint | null = null;
+  let relink: ((why: string, to: { host: string; port: number }) => void) | undefined;
+  const watch = watchSwitchMaster(from, (to) => {
+    announced = { ...from, host: to.host, port: to.port };
+    const why = `Sentinel switched ${from.sentinel!.name} to ${to.host}:${to.port}`;
+    print({ event: 'info', step: 'sync', message: why });
+    relink?.(why, to);
+  });
+  return {
+    async resolve(): Promise<Endpoint> {
+      const a = announced;
+      announced = null;
+      return a ?? resolveEndpoint(unresolved(from));
+    },
+    onSwitch(fn: (why: string, to: { host: string; port: number }) => void) {
+      relink = fn;
+    },
+    close: () => watch.close(),
+  };
 }
 
 /**

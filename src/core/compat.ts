@@ -50,12 +50,18 @@ export function hasWritePause(f: ServerFacts): boolean {
 }
 
 /** See the file comment. */
-export function assessCompat(spec: Pick<MigrationSpec, 'sync' | 'dropFieldTtl' | 'pauseTimeoutMs'>, f: Pick<Facts, 'source' | 'target'>): CompatFindings {
+export function assessCompat(spec: Pick<MigrationSpec, 'sync' | 'dropFieldTtl' | 'pauseTimeoutMs'> & { from?: MigrationSpec['from'] }, f: Pick<Facts, 'source' | 'target'>): CompatFindings {
   const refusals: string[] = [];
   const warnings: string[] = [];
   const s = f.source;
   const t = f.target;
-  if (!hasWritePause(s)) {
+  if (!hasWritePause(s) && spec.from?.sentinel) {
+    // The sentinel step changes the old master while the fence holds it: before 6.2 that pause
+    // holds every client, ferry's too, so the step would wait for the pause to end.
+    refusals.push(
+      `the source (${serverName(s)}) is managed by Sentinel and has no CLIENT PAUSE … WRITE (Redis 6.2+): the cutover cannot repoint the Sentinels while every client of the old master is paused; upgrade the source to 6.2+, or give --from as redis://host:port and repoint the Sentinels yourself`,
+    );
+  } else if (!hasWritePause(s)) {
     warnings.push(
       `the source (${serverName(s)}) has no CLIENT PAUSE … WRITE (Redis 6.2+): the fence pauses every client of the old master, reads too, for the whole --pause-timeout (${spec.pauseTimeoutMs} ms); lower it if that is too long`,
     );

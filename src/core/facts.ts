@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { info, parseInfoFields } from './connect.js';
+import type { SentinelFacts } from './sentinel.js';
 
 /** One server as preflight saw it. */
 export interface ServerFacts {
@@ -48,6 +49,8 @@ export interface Facts {
   /** Replication stream bytes per second on the source, sampled over `sampleMs`. */
   writeRateBytesPerSec: number;
   sampleMs: number;
+  /** For a `sentinel://` source: what every Sentinel says about the master (src/core/sentinel.ts). */
+  sentinel?: SentinelFacts | null;
   /** How the rate was measured (absent in states written before it was recorded: repl-offset). */
   writeRateMethod?: WriteRateMethod;
 }

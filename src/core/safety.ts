@@ -5,6 +5,7 @@
 import { assessCompat } from './compat.js';
 import { backlogInputs, decideBacklog } from './backlog.js';
 import { type Facts, type ServerFacts, otherReplicas } from './facts.js';
+import { sentinelFindings } from './sentinel-safety.js';
 import { fmtSize } from './size.js';
 import type { MigrationSpec } from './spec.js';
 
@@ -20,7 +21,8 @@ const MB = 1024 * 1024;
 export function assess(spec: MigrationSpec, facts: Facts): Assessment {
   // Versions and forks (compat.ts): what cannot be copied exactly between these two servers.
   const compat = assessCompat(spec, facts);
-  return { refusals: [...refusals(spec, facts), ...compat.refusals], warnings: [...advice(spec, facts), ...compat.warnings] };
+  const sentinel = sentinelFindings(spec, facts);
+  return { refusals: [...refusals(spec, facts), ...compat.refusals, ...sentinel.refusals], warnings: [...advice(spec, facts), ...compat.warnings, ...sentinel.warnings] };
 }
 
 function refusals(spec: MigrationSpec, f: Facts): string[] {

@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { MIN_BACKLOG, parseBacklogPolicy, type BacklogPolicy } from './backlog.js';
 import { UsageError } from './errors.js';
-import { type Endpoint, parseRedisUrl, tlsSocketOptions } from './endpoint.js';
+import { type Endpoint, parseRedisUrl, tlsSocketOptions, withSentinelAuth } from './endpoint.js';
 import { DEFAULTS, type MigrationSpec, type RepointStrategy, type RetirePolicy, type SyncMode, type TargetSpec } from './spec.js';
 
 /** Flag values as commander hands them over (camelCased long names). All strings are raw. */
@@ -38,12 +38,15 @@ export interface MigrationFlags {
 export interface PasswordEnv {
   FERRY_FROM_PASSWORD?: string;
   FERRY_TO_PASSWORD?: string;
+  /** The Sentinels' own credentials, for a `sentinel://` --from. */
+  FERRY_SENTINEL_USERNAME?: string;
+  FERRY_SENTINEL_PASSWORD?: string;
 }
 
 /** Adds the migration flags (shared by plan and run) to a command. */
 export function addMigrationOptions(cmd: Command): Command {
   return cmd
-    .option('--from <url>', 'the old master: redis://[user:pass@]host:port[/db] (rediss:// for TLS)')
+    .option('--from <url>', 'the old master: redis://[user:pass@]host:port[/db] (rediss:// for TLS), or sentinel://[user:pass@]host:port[,host:port…]/MASTER-NAME')
     .option('--to <target>', 'the new instance: a URL to attach to, or start[:PORT] to let ferry start redis-server')
     .addOption(new Option('--sync <mode>', `replication: native (REPLICAOF on the target) or engine (default ${DEFAULTS.sync})`))
     .option('--repoint <how>', "how clients move: exec:'CMD' (a hook), manual (you do it) or none (default manual)")
@@ -76,7 +79,7 @@ function collect(value: string, previous: string[]): string[] {
 export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.env as PasswordEnv): MigrationSpec {
   if (!flags.from) throw new UsageError('--from is required: the old master, e.g. --from redis://127.0.0.1:6379');
   if (!flags.to) throw new UsageError('--to is required: a URL (redis://host:port) or start[:PORT]');
-  const from = withPassword(parseRedisUrl(flags.from, '--from'), env.FERRY_FROM_PASSWORD);
+  const from = withSentinelAuth(withPassword(parseRedisUrl(flags.from, '--from'), env.FERRY_FROM_PASSWORD), env);
   const to = parseTarget(flags.to, env.FERRY_TO_PASSWORD);
   const anyTls = from.tls || (to.kind === 'attach' && to.endpoint.tls);
   const tls = anyTls || flags.tlsCa || flags.tlsCert || flags.tlsKey || flags.tlsInsecure
@@ -95,7 +98,8 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
     from,
     to,
     sync,
-    repoint: parseRepoint(flags.repoint ?? 'manual', hookTimeoutMs),
+    // NOTE: behind Sentinel the clients move when Sentinel names the new master (step sentinel).
+    repoint: parseRepoint(flags.repoint ?? (from.sentinel ? 'none' : 'manual'), hookTimeoutMs),
     retire: oneOf(flags.retire ?? DEFAULTS.retire, ['replica', 'keep', 'shutdown'] as const, '--retire') as RetirePolicy,
     pauseTimeoutMs: positiveMs(flags.pauseTimeout, '--pause-timeout', DEFAULTS.pauseTimeoutMs, 100),
     drainTimeoutMs: positiveMs(flags.drainTimeout, '--drain-timeout', DEFAULTS.drainTimeoutMs, 0),
@@ -139,6 +143,7 @@ function withPassword(e: Endpoint, envPassword?: string): Endpoint {
 /** `start`, `start:PORT` or a URL. */
 export function parseTarget(text: string, envPassword?: string): TargetSpec {
   const m = /^start(?::(.*))?$/.exec(text);
+  if (/^sentinel:/i.test(text)) throw new UsageError('--to: a sentinel:// URL is only for --from; give the new instance as redis://host:port or start[:PORT]');
   if (!m) return { kind: 'attach', endpoint: withPassword(parseRedisUrl(text, '--to'), envPassword) };
   if (m[1] === undefined) return { kind: 'start', host: '127.0.0.1', password: envPassword };
   const port = Number(m[1]);

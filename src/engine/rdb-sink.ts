@@ -14,6 +14,8 @@ export interface RdbSink {
   aux(): Map<string, string>;
   /** RDB version of the payload (0 until the header is read). */
   version(): number;
+  /** Script bodies the RDB carried (AUX `lua`, Redis 4.0 to 6.2). */
+  luaScripts(): Buffer[];
 }
 
 export interface RdbSinkOptions {
@@ -36,5 +38,6 @@ export function createRdbSink(opts: RdbSinkOptions): RdbSink {
     end: () => parser.end(),
     aux: () => parser.aux,
     version: () => parser.version,
+    luaScripts: () => parser.luaScripts,
   };
 }

@@ -18,6 +18,7 @@ import { type BacklogPolicy, type BacklogRecord, decideBacklog, partialResyncAdv
 import { connectEndpoint, ferryClientName, info as infoMap } from '../core/connect.js';
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';
 import { hostPort, tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
+import { resolveEndpoint } from '../core/sentinel.js';
 import { FerryError, ExitCode, SafetyError } from '../core/errors.js';
 import { assessCompat } from '../core/compat.js';
 import { countModuleKeys, missingModules, readServerFacts } from '../core/facts.js';
@@ -26,7 +27,7 @@ import { sampleWriteRate } from '../core/facts.js';
 import { fmtSize } from '../core/size.js';
 import { KeyFilter, type FilterOptions } from './apply/filter.js';
 import { KeyWriter, RESTORE_LIMIT, type WriterMode } from './apply/key-writer.js';
-import type { Applier, EngineTarget } from './apply/target.js';
+import type { Applier, CommandSink, EngineTarget } from './apply/target.js';
 import { dialectOf, type Dialect } from './apply/dialect.js';
 import { chooseWriter, serverVersions, type WriterChoice } from './apply/writer-choice.js';
 import { readSyncState, writeFileAtomic, type Checkpoint, type SyncStateFile } from './checkpoint.js';
@@ -34,6 +35,7 @@ import { LinkMeter } from './link-meter.js';
 import { createRdbSink, type RdbSink } from './rdb-sink.js';
 import { LinkError, SourceLink, type PsyncResult } from './replication/source-link.js';
 import { openTarget, type TargetRole } from './targets.js';
+import { RespError } from './resp/decoder.js';
 
 export interface SyncOptions {
   from: Endpoint;
@@ -75,17 +77,18 @@ export interface SyncOptions {
    */
   canFlushTarget?(): boolean;
   /**
-   * How the target is written (targets.ts): detected from the target when absent (a Redis Cluster
-   * target gets the slot router and per-slot checkpoints); the cluster orchestrator sets it for
-   * each of its links.
-   */
-  targetRole?: TargetRole;
-  /**
-   * Asked before each connection to the source: the master to replicate from now. A cluster
-   * shard link answers with its shard's current master, so a failover of the source is followed
-   * (psync2: the promoted replica accepts the old replication id). Default: always `from`.
+   * Asked before every reconnect for the source's current address (`ferry sync` from a
+   * `sentinel://` URL: the master the Sentinels name now, so a failover is followed, with a
+   * partial resync through the promoted replica's replid2 when its backlog covers the gap).
+   * Without it the engine reconnects to the address it started with.
    */
   resolveSource?(): Promise<Endpoint>;
+  /**
+   * How the target is written (targets.ts): detected from the target when absent (a Redis Cluster
+   * target gets the slot router and per-slot checkpoints); the cluster orchestrator sets it for
+   * each of its links (which also answer resolveSource with their shard's master now).
+   */
+  targetRole?: TargetRole;
 }
 
 export type SyncPhase = 'starting' | 'connecting' | 'rdb' | 'stream' | 'stopped';
@@ -131,9 +134,11 @@ export class SyncEngine {
   dialect!: Dialect;
 
   private conn!: EngineTarget;
+  /** Where the current full sync writes (the target's sink for RDB keys and scripts). */
+  private fullSink: CommandSink | null = null;
   private control!: Redis;
-  /** The master the link connects to (`from`, or what resolveSource said last). */
-  private source: Endpoint;
+  /** The source's address now (the resolved `from`; changes when resolveSource says so). */
+  private source!: Endpoint;
   private link: SourceLink | null = null;
   private applier: Applier | null = null;
   private checkpoint: Checkpoint | null = null;
@@ -161,7 +166,6 @@ export class SyncEngine {
 
   constructor(private readonly opts: SyncOptions) {
     this.filter = new KeyFilter(opts.filter);
-    this.source = opts.from;
     this.emit = opts.emit ?? (() => {});
     this.report = {
       fullSyncs: 0, partialSyncs: 0, keys: 0, expiredSkipped: 0, filtered: 0, restoredKeys: 0, chunkedKeys: 0, rdbBytes: 0, commandsApplied: 0,
@@ -215,17 +219,18 @@ export class SyncEngine {
   /** Connects both sides and starts the replication loop in the background. */
   async start(): Promise<void> {
     const o = this.opts;
+    this.source = o.resolveSource ? await o.resolveSource() : await resolveEndpoint(o.from);
     // Probe both ends first: an unreachable server or a wrong password is a one-line usage error.
     const probes: Redis[] = [];
     try {
-      for (const [e, role, flag] of [[o.from, 'source', '--from'], [o.to, 'target', '--to']] as const) {
+      for (const [e, role, flag] of [[this.source, 'source', '--from'], [o.to, 'target', '--to']] as const) {
         probes.push(await connectEndpoint(e, { role, flag, tls: o.tls }));
       }
       if (o.checkCompat) await this.assertCompatible(probes[0], probes[1]);
     } finally {
       for (const p of probes) p.disconnect();
     }
-    this.control = this.controlClient(o.from);
+    this.control = this.makeControl(this.source);
     try {
       await this.control.connect();
     } catch (e) {
@@ -261,8 +266,8 @@ export class SyncEngine {
     this.runPromise.catch(() => {});
   }
 
-  /** A control connection to a source master (INFO replication for the offsets). */
-  private controlClient(e: Endpoint): Redis {
+  /** The control connection (INFO for master_repl_offset) to the source at `e`. */
+  private makeControl(e: Endpoint): Redis {
     const c = new Redis({
       host: e.host, port: e.port, username: e.username, password: e.password,
       tls: e.tls ? tlsSocketOptions(this.opts.tls) : undefined, lazyConnect: true, maxRetriesPerRequest: 2, connectionName: ferryClientName('engine'),
@@ -272,22 +277,56 @@ export class SyncEngine {
     return c;
   }
 
-  /** Asks resolveSource where the master is now; repoints the link and the control connection. */
-  private async followSource(): Promise<void> {
-    if (!this.opts.resolveSource) return;
-    let next: Endpoint;
-    try {
-      next = await this.opts.resolveSource();
-    } catch (e) {
-      this.emit({ event: 'warning', step: STEP, message: `cannot tell which server is the source master now (${(e as Error).message}); trying ${hostPort(this.source)}` });
-      return;
-    }
-    if (next.host === this.source.host && next.port === this.source.port) return;
-    this.emit({ event: 'info', step: STEP, message: `the source master is now ${hostPort(next)} (was ${hostPort(this.source)}); following it` });
+  /**
+   * Drops the source link now (no half transaction is applied); the loop reconnects at once,
+   * asking `resolveSource` where the source is. For a Sentinel `+switch-master`.
+   */
+  relink(reason: string, to?: { host: string; port: number }): void {
+    if (to && this.source && to.host === this.source.host && to.port === this.source.port) return;
+    this.link?.close(new LinkError(reason));
+  }
+
+  /** Asks resolveSource where the source is now; moves the control connection when it moved (true). */
+  private async refreshSource(): Promise<boolean> {
+    if (!this.opts.resolveSource) return false;
+    const next = await this.opts.resolveSource();
+    if (next.host === this.source.host && next.port === this.source.port) return false;
+    this.emit({ event: 'info', step: STEP, message: `the source is now ${hostPort(next)} (was ${hostPort(this.source)})` });
     this.source = next;
     const old = this.control;
-    this.control = this.controlClient(next);
+    this.control = this.makeControl(next);
     old.disconnect();
+    await this.control.connect().catch(() => {});
+    return true;
+  }
+
+  /**
+   * After a failover the engine may be a little ahead of the promoted replica: the old master
+   * went on streaming after the replica was detached (Sentinel's hello PUBLISH every 2 s, a PING),
+   * and the new master then refuses the partial resync ("Requested offset for second ID was X,
+   * but I can reply up to Y", replication.c masterTryPartialResynchronization). When everything
+   * the engine applied past the promotion point left the target's data unchanged, the target holds
+   * exactly the new master's data at that point, so the engine continues from there: PSYNC
+   * <replid2> <second_repl_offset>, a partial resync instead of a full one.
+   */
+  private async rewindNeutralTail(cp: Checkpoint | null): Promise<Checkpoint | null> {
+    const applier = this.applier;
+    if (!cp || !applier) return cp;
+    let c: Redis | undefined;
+    try {
+      c = await connectEndpoint(this.source, { role: 'engine', flag: '--from', tls: this.opts.tls });
+      const info = await c.info('replication');
+      const replid2 = /master_replid2:(\w+)/.exec(info)?.[1];
+      const second = Number(/second_repl_offset:(-?\d+)/.exec(info)?.[1] ?? -1);
+      const point = second - 1;
+      if (replid2 !== cp.replid || second <= 0 || cp.offset <= point || applier.lastDataOffset > point) return cp;
+      this.emit({ event: 'info', step: STEP, message: `the new master took over at offset ${point}; the ${cp.offset - point} stream bytes applied after it changed no data: continuing from ${point}` });
+      return { ...cp, offset: point };
+    } catch {
+      return cp;
+    } finally {
+      c?.disconnect();
+    }
   }
 
   /** Resolves when the loop ends (after stop() or a fatal error, which it rejects with). */
@@ -375,11 +414,23 @@ export class SyncEngine {
     const first = this.opts.firstReconnectDelayMs ?? 0;
     let failures = 0;
     try {
+      let initial = true;
       while (!this.stopping && !this.fatal) {
-        const cp = this.currentCheckpoint();
         this.phase = 'connecting';
+        let cp = this.currentCheckpoint();
+        if (!initial) {
+          try {
+            if (await this.refreshSource()) cp = await this.rewindNeutralTail(cp);
+          } catch (e) {
+            failures++;
+            const wait = Math.min(100 * 2 ** (failures - 1), 5000);
+            this.emit({ event: 'warning', step: STEP, message: `cannot find the source (${(e as Error).message}); retrying in ${wait} ms` });
+            await this.sleepOrWake(wait);
+            continue;
+          }
+        }
+        initial = false;
         this.linkReachedStream = false;
-        await this.followSource();
         const err = await this.runLink(cp);
         if (this.stopping || this.fatal) break;
         if (err.fatal) throw new FerryError(err.message, ExitCode.stepFailed);
@@ -505,6 +556,7 @@ export class SyncEngine {
     this.emit({ event: 'info', step: STEP, message: `full sync from offset ${r.offset} (writer: ${this.choice.reason})` });
     const cp: Checkpoint = { replid: r.replid, offset: r.offset, db: 0, phase: 'rdb' };
     const sink = this.conn.beginFullSync(cp, this.ownsTarget);
+    this.fullSink = sink;
     this.ownsTarget = true;
     this.writeState(cp, true);
     const writer = new KeyWriter(sink, {
@@ -544,6 +596,13 @@ export class SyncEngine {
     // then the applied offset stays -1 (ACKed as 0).
     const applier = this.applier;
     applier.applied = -1;
+    // As a Redis replica loads the RDB's `lua` AUX scripts into its cache (script-cache.ts).
+    for (const body of rdb.luaScripts()) {
+      applier.scripts.add(body);
+      this.fullSink?.send(['SCRIPT', 'LOAD', body], (r) => {
+        if (r instanceof RespError) this.emit({ event: 'warning', step: STEP, message: `the target refused a script of the source's RDB (${r.message}); an EVAL of it will fail there too` });
+      });
+    }
     this.conn.endFullSync(cp, (err) => {
       if (err) return this.die(new FerryError(`the target refused the checkpoint write: ${err.message}`, ExitCode.stepFailed));
       if (applier.applied === -1) applier.applied = cp.offset;
@@ -583,6 +642,7 @@ export class SyncEngine {
     });
     if (prev) {
       applier.commandsApplied = prev.commandsApplied;
+      applier.scripts.copyFrom(prev.scripts); // a partial resync: the master's script cache stands
       this.report.fieldTtlsDropped += prev.dropped.fieldTtl;
     }
     return applier;

@@ -100,3 +100,15 @@ export async function restoreBacklog(ctx: StepContext, when: 'end' | 'abort' | '
     ctx.warn(`could not put repl-backlog-size back to ${fmtSize(rec.original)} (${rec.original}) on ${where}: ${(err as Error).message.split('\n')[0]}; ${next}`);
   }
 }
+
+/**
+ * A failed run (exit 4) keeps the raised backlog: the migration is not over, `ferry resume` is the
+ * way on, and the backlog is what lets the resumed replication continue (+CONTINUE) instead of a
+ * full sync, which after the repoint began would have to be refused. Says so; the end of the
+ * migration, an interrupt (Ctrl-C) and `ferry rollback` put it back.
+ */
+export function keepBacklogForResume(ctx: StepContext): void {
+  const rec = ctx.state.data[BACKLOG_RECORD] as BacklogRecord | undefined;
+  if (!rec) return;
+  ctx.info(`repl-backlog-size stays at ${fmtSize(rec.set)} on the source (it was ${fmtSize(rec.original)}) so that ferry resume can continue the replication where it stopped; it is put back when the migration ends, or by ferry rollback`);
+}

@@ -10,6 +10,14 @@ import { reparent } from './reparent.js';
 import { replicate } from './replicate.js';
 import { repoint } from './repoint.js';
 import { retire } from './retire.js';
-import type { Step } from './step.js';
+import { sentinelPrepare } from './sentinel-prepare.js';
+import { sentinel } from './sentinel.js';
+import { stepIdsFor, type Step } from './step.js';
 
-export const STEPS: readonly Step[] = [preflight, provision, backlog, replicate, converge, openWrites, repoint, fence, promote, reparent, retire];
+export const STEPS: readonly Step[] = [preflight, provision, backlog, replicate, converge, openWrites, repoint, sentinelPrepare, fence, sentinel, promote, reparent, retire];
+
+/** The steps of `spec`'s migration (the Sentinel steps only for a `sentinel://` source). */
+export function stepsFor(spec: { from: { sentinel?: unknown } }): Step[] {
+  const ids = stepIdsFor(spec);
+  return STEPS.filter((s) => ids.includes(s.id));
+}

@@ -62,27 +62,35 @@ export const retire: Step = {
       return { policy: 'keep' };
     }
     if (ctx.spec.retire === 'shutdown') return shutdown(ctx);
-    const t = ctx.target;
     if (typeof ctx.state.data[PAUSED_AT] === 'number' && !isPausedByFerry(ctx.state)) {
       ctx.warn('the fence\'s pause on the old master ended before it became a replica: writes it took since are not on the new master; a larger --pause-timeout avoids that');
     }
     if (ctx.state.data[PAUSED_ALL] === true && isPausedByFerry(ctx.state)) return retireBehindPause(ctx, source);
-    if (ctx.facts.source.config?.['replica-read-only'] === 'no') await source.call('CONFIG', 'SET', 'replica-read-only', 'yes');
-    if (t.username) await source.call('CONFIG', 'SET', 'masteruser', t.username);
-    if (t.password) await source.call('CONFIG', 'SET', 'masterauth', t.password);
-    await source.call('REPLICAOF', t.host, String(t.port));
+    await demoteOldMaster(ctx);
     const killed = Number(await source.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'));
     await unpause(source, ctx.state);
     return { policy: 'replica', disconnectedClients: killed };
   },
 };
 
+/** The old master becomes a replica of the new one (read-only, with the new master's credentials). */
+export async function demoteOldMaster(ctx: StepContext): Promise<void> {
+  const source = await ctx.sourceClient();
+  const t = ctx.target;
+  if (ctx.facts.source.config?.['replica-read-only'] === 'no') await source.call('CONFIG', 'SET', 'replica-read-only', 'yes');
+  if (t.username) await source.call('CONFIG', 'SET', 'masteruser', t.username);
+  if (t.password) await source.call('CONFIG', 'SET', 'masterauth', t.password);
+  await source.call('REPLICAOF', t.host, String(t.port));
+}
+
 /** See the file comment: one pipeline, answered when the pause of every client ends. */
 async function retireBehindPause(ctx: StepContext, source: Awaited<ReturnType<StepContext['sourceClient']>>): Promise<Record<string, unknown>> {
   const t = ctx.target;
   const p = source.pipeline();
   if (ctx.facts.source.config?.['replica-read-only'] === 'no') p.call('CONFIG', 'SET', 'replica-read-only', 'yes');
-  if (t.username) p.call('CONFIG', 'SET', 'masteruser', t.username);
+  // NOTE: no masteruser before 6.0 (ACL users came with 6.0): such a source can only send AUTH <password>.
+  if (t.username && Number(ctx.facts.source.version.split('.')[0]) >= 6) p.call('CONFIG', 'SET', 'masteruser', t.username);
+  else if (t.username) ctx.warn(`the old master (redis ${ctx.facts.source.version}) cannot authenticate to the new one as user ${t.username} (no masteruser before 6.0): it follows it only if that password is the default user's`);
   if (t.password) p.call('CONFIG', 'SET', 'masterauth', t.password);
   p.call('REPLICAOF', t.host, String(t.port));
   p.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');

@@ -168,5 +168,7 @@ describe('assessCompat (preflight)', () => {
     expect(assessCompat(spec(), { source: server('7.0.15'), target: server('6.2.16') }).warnings.join('\n')).toMatch(/entries-added, max-deleted-entry-id/);
     expect(assessCompat(spec(), { source: server('5.0.14'), target: server('7.4.1') }).warnings.join('\n')).toMatch(/every client .*reads too.*10000 ms/);
     expect(assessCompat(spec(), { source: server('6.2.16'), target: server('7.4.1') }).warnings).toEqual([]);
+    const sentinel = { host: 'h', port: 1, db: 0, tls: false, sentinel: { name: 'm' } } as unknown as Parameters<typeof assessCompat>[0]['from'];
+    expect(assessCompat({ ...spec(), from: sentinel }, { source: server('5.0.14'), target: server('7.4.1') }).refusals).toEqual([expect.stringMatching(/Sentinel .*6\.2\+.*redis:\/\/host:port/)]);
   });
 });

@@ -26,6 +26,7 @@ import { RespError, type RespValue } from '../resp/decoder.js';
 import { isWord } from '../replication/source-link.js';
 import { CHECKPOINT_KEY, encodeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { knowsEverything, translateCommand, type Dialect, type Translation } from './dialect.js';
+import { ScriptCache } from './script-cache.js';
 import type { KeyFilter } from './filter.js';
 import type { Applier, ApplierOptions, CommandSink } from './target.js';
 
@@ -64,6 +65,16 @@ export class StreamApplier implements Applier {
   replid: string;
   commandsApplied = 0;
   errors = 0;
+  /** Scripts the source assumes this replica knows (script-cache.ts). */
+  readonly scripts = new ScriptCache();
+  /** EVALSHA sent as EVAL (the body was known). */
+  evalshaRewritten = 0;
+  /**
+   * Offset after the last command that changed the target (PING, REPLCONF, SELECT, MULTI/EXEC,
+   * PUBLISH and filtered-out commands do not): the stream after it is data-neutral, so the target
+   * holds exactly the data of the source at this offset too (see SyncEngine.rewindNeutralTail).
+   */
+  lastDataOffset: number;
   /** Commands not applied because the target cannot hold what they set (see translateCommand). */
   dropped = { fieldTtl: 0, consumer: 0 };
 
@@ -93,6 +104,7 @@ export class StreamApplier implements Applier {
     this.appliedDb = opts.db;
     this.srcDb = opts.db;
     this.replid = opts.replid;
+    this.lastDataOffset = opts.offset;
     this.onQueued = () => {};
     this.key = opts.checkpointKey ?? CHECKPOINT_KEY;
   }
@@ -123,12 +135,13 @@ export class StreamApplier implements Applier {
       this.opts.fail(new Error(refusal));
       return;
     }
-    let args: Arg[] = argv;
-    const d = this.opts.filter.filterCommand(argv);
+    const cmd = this.scriptCommand(argv) ?? argv;
+    let args: Arg[] = cmd;
+    const d = this.opts.filter.filterCommand(cmd);
     if (d.action === 'drop') return;
     if (d.action === 'rewrite') args = d.argv;
     // NOTE: skipped for a target that knows every form (the common case): one string per command.
-    const t = this.dialect ? translateCommand(d.action === 'rewrite' ? d.argv : argv, this.dialect, { dropFieldTtl: this.opts.dropFieldTtl }) : KEEP;
+    const t = this.dialect ? translateCommand(d.action === 'rewrite' ? d.argv : cmd, this.dialect, { dropFieldTtl: this.opts.dropFieldTtl }) : KEEP;
     if (t.action === 'drop') {
       if (t.lost === 'field-ttl') this.dropped.fieldTtl++;
       else if (t.lost === 'consumer') this.dropped.consumer++;
@@ -141,6 +154,7 @@ export class StreamApplier implements Applier {
       return;
     }
     if (t.action === 'rewrite') args = t.argv;
+    if (!isWord(name, 'PUBLISH')) this.lastDataOffset = offset;
     this.ensureOpen();
     if (isWord(name, 'SWAPDB')) {
       // The checkpoint key must not travel to another db with db 0's keys: drop it first (it is
@@ -162,6 +176,26 @@ export class StreamApplier implements Applier {
     this.batchCommands++;
     this.commandsApplied++;
     if (!this.inTx && (this.batchCommands >= BATCH_COMMANDS || this.batchBytes >= BATCH_BYTES)) this.commit();
+  }
+
+  /**
+   * Verbatim script replication (script-cache.ts): records EVAL and SCRIPT LOAD bodies, forgets
+   * them on SCRIPT FLUSH, and returns an EVALSHA of a known script as `EVAL body …`.
+   */
+  private scriptCommand(argv: Buffer[]): Buffer[] | null {
+    const n = argv[0];
+    if (isWord(n, 'EVAL') && argv[1]) this.scripts.add(argv[1]);
+    else if (isWord(n, 'EVALSHA') && argv[1]) {
+      const body = this.scripts.get(argv[1]);
+      if (body) {
+        this.evalshaRewritten++;
+        return [Buffer.from('EVAL'), body, ...argv.slice(2)];
+      }
+    } else if (isWord(n, 'SCRIPT')) {
+      if (argv[1] && isWord(argv[1], 'LOAD') && argv[2]) this.scripts.add(argv[2]);
+      else if (argv[1] && isWord(argv[1], 'FLUSH')) this.scripts.clear();
+    }
+    return null;
   }
 
   /** End of a socket read: close the batch unless inside a source transaction. */

@@ -9,6 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Endpoint } from '../../core/endpoint.js';
 import { CommandBuffer, type Arg } from '../resp/encoder.js';
 import { RespDecoder, RespError, type RespValue } from '../resp/decoder.js';
+import { resolveEndpoint } from '../../core/sentinel.js';
 
 import type { CommandSink, ReplyHandler } from './target.js';
 
@@ -49,9 +50,9 @@ export class TargetConn implements CommandSink {
     this.windowBytes = opts.windowBytes ?? 16 * 1024 * 1024;
   }
 
-  /** Connects and authenticates. */
+  /** Connects and authenticates (a `sentinel://` endpoint not resolved yet is resolved first). */
   async connect(): Promise<void> {
-    const e = this.opts.endpoint;
+    const e = await resolveEndpoint(this.opts.endpoint);
     await new Promise<void>((resolve, reject) => {
       const sock = e.tls
         ? tlsConnect({ host: e.host, port: e.port, servername: e.host, ...this.opts.tls }, () => resolve())

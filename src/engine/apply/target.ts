@@ -14,6 +14,7 @@ import type { Checkpoint } from '../checkpoint.js';
 import type { Arg } from '../resp/encoder.js';
 import type { RespError, RespValue } from '../resp/decoder.js';
 import type { Dialect } from './dialect.js';
+import type { ScriptCache } from './script-cache.js';
 import type { KeyFilter } from './filter.js';
 
 /** Called with each reply of a command sent with a callback. */
@@ -41,6 +42,10 @@ export interface Applier {
   commandsApplied: number;
   /** Commands dropped for the target's dialect (dialect.ts): hash-field TTLs, consumers. */
   readonly dropped: { fieldTtl: number; consumer: number };
+  /** The scripts a replica would know (script-cache.ts): an EVALSHA of one is sent as EVAL. */
+  readonly scripts: ScriptCache;
+  /** Offset after the last command that changed data (a failover's neutral tail is after it). */
+  readonly lastDataOffset: number;
   /** One stream command; `offset` is the replication offset after it. */
   command(argv: Buffer[], offset: number): void;
   /** End of a socket read: close the batch unless inside a source transaction. */

@@ -10,7 +10,7 @@
  *   slot, and each slot's group goes to its master as ONE transaction that also writes that slot's
  *   checkpoint key (a key in the same slot, `__ferry:sync:slot:{tag}:<link>`, slots.ts slotTags):
  *
- *     MULTI  cmd…  SET __ferry:sync:slot:{tag}:<link> <offset at the end of the batch>  EXEC
+ *     MULTI  cmd…  SET __ferry:sync:slot:{tag}:<link> <offset after the slot's last cmd>  EXEC
  *
  *   so for every slot the target holds the slot's commands up to an offset together with that
  *   offset, or neither.
@@ -32,6 +32,7 @@
  *   applied as one transaction per slot, counted (`crossSlotTransactions`) and warned about.
  */
 import { knowsEverything, translateCommand, type Dialect } from '../apply/dialect.js';
+import { ScriptCache } from '../apply/script-cache.js';
 import type { Applier, ApplierOptions } from '../apply/target.js';
 import { encodeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { isWord } from '../replication/source-link.js';
@@ -81,6 +82,8 @@ interface Unit {
   cmds: Arg[][];
   bytes: number;
   batch: Batch;
+  /** Offset after the unit's last command: what the slot checkpoint says once it is applied. */
+  last: number;
 }
 
 /** What waits for one slot. */
@@ -88,6 +91,8 @@ interface SlotWork {
   slot: number;
   open: Arg[][];
   openBytes: number;
+  /** Offset after the last open command. */
+  openLast: number;
   sealed: Unit[];
   inflight: boolean;
 }
@@ -101,6 +106,8 @@ export class SlotApplier implements Applier {
   commandsApplied = 0;
   errors = 0;
   dropped = { fieldTtl: 0, consumer: 0 };
+  readonly scripts = new ScriptCache();
+  lastDataOffset: number;
   readonly appliedDb = 0;
   /** Bytes of commands accepted and not yet answered (plus what waits behind a barrier). */
   queuedBytes = 0;
@@ -137,6 +144,7 @@ export class SlotApplier implements Applier {
   constructor(private readonly opts: SlotApplierOptions) {
     this.dialect = opts.dialect && !knowsEverything(opts.dialect) ? opts.dialect : null;
     this.appliedOffset = opts.offset;
+    this.lastDataOffset = opts.offset;
     this.received = opts.offset;
     this.sealedEnd = opts.offset;
     this.sealedDb = opts.db;
@@ -194,8 +202,8 @@ export class SlotApplier implements Applier {
     }
     const refusal = this.opts.refuse?.(argv);
     if (refusal) return this.fail(refusal);
-    let args: Buffer[] = argv;
-    const d = this.opts.filter.filterCommand(argv);
+    let args: Buffer[] = this.scriptCommand(argv) ?? argv;
+    const d = this.opts.filter.filterCommand(args);
     if (d.action === 'drop') return;
     if (d.action === 'rewrite') args = d.argv;
     if (this.dialect) {
@@ -215,6 +223,7 @@ export class SlotApplier implements Applier {
     if (db !== 0) {
       return this.fail(`the source writes to db ${this.srcDb} (${name.toString().toUpperCase()} at offset ${offset}), and a cluster has only db 0; map it with --db-map ${this.srcDb}:0 or leave its keys out with --include/--exclude`);
     }
+    if (!isWord(name, 'PUBLISH')) this.lastDataOffset = offset;
     const route = this.opts.router.plan(args);
     switch (route.kind) {
       case 'slot':
@@ -300,6 +309,23 @@ export class SlotApplier implements Applier {
     return new Promise((resolve) => this.queueWaiters.push({ limit, resolve }));
   }
 
+  /**
+   * Verbatim script replication (script-cache.ts, as stream-applier.ts): records EVAL and SCRIPT
+   * LOAD bodies, forgets them on SCRIPT FLUSH, and returns an EVALSHA of a known script as EVAL.
+   */
+  private scriptCommand(argv: Buffer[]): Buffer[] | null {
+    const n = argv[0];
+    if (isWord(n, 'EVAL') && argv[1]) this.scripts.add(argv[1]);
+    else if (isWord(n, 'EVALSHA') && argv[1]) {
+      const body = this.scripts.get(argv[1]);
+      if (body) return [Buffer.from('EVAL'), body, ...argv.slice(2)];
+    } else if (isWord(n, 'SCRIPT')) {
+      if (argv[1] && isWord(argv[1], 'LOAD') && argv[2]) this.scripts.add(argv[2]);
+      else if (argv[1] && isWord(argv[1], 'FLUSH')) this.scripts.clear();
+    }
+    return null;
+  }
+
   private fail(message: string): void {
     if (this.stopped) return;
     this.stop();
@@ -321,7 +347,7 @@ export class SlotApplier implements Applier {
 
   private work(slot: number): SlotWork {
     let w = this.works.get(slot);
-    if (!w) this.works.set(slot, (w = { slot, open: [], openBytes: 0, sealed: [], inflight: false }));
+    if (!w) this.works.set(slot, (w = { slot, open: [], openBytes: 0, openLast: 0, sealed: [], inflight: false }));
     return w;
   }
 
@@ -336,6 +362,7 @@ export class SlotApplier implements Applier {
     const n = sizeOf(args);
     w.open.push(args);
     w.openBytes += n;
+    w.openLast = offset;
     this.queuedBytes += n;
     this.batchCommands++;
     this.batchBytes += n;
@@ -349,7 +376,7 @@ export class SlotApplier implements Applier {
     const dirty = this.dirty;
     this.dirty = [];
     for (const w of dirty) {
-      w.sealed.push({ cmds: w.open, bytes: w.openBytes, batch });
+      w.sealed.push({ cmds: w.open, bytes: w.openBytes, batch, last: w.openLast });
       batch.outstanding++;
       w.open = [];
       w.openBytes = 0;
@@ -370,7 +397,10 @@ export class SlotApplier implements Applier {
     w.sealed = [];
     const cmds: Arg[][] = [];
     for (const u of units) for (const c of u.cmds) cmds.push(c);
-    const cp = units[units.length - 1].batch.end;
+    // NOTE: the offset of the slot's last command, not the batch end: every command of the slot up
+    // to it is in this transaction, and it never claims a stream tail that changed nothing (a
+    // failover may rewind the engine over such a tail, sync.ts rewindNeutralTail).
+    const cp = units[units.length - 1].last;
     cmds.push(['SET', this.opts.slotKeys[w.slot], cp]);
     w.inflight = true;
     this.opts.stats.slotTransactions++;

@@ -27,6 +27,7 @@ import { NEED_MORE, RdbError } from './errors.js';
 import { RdbInput } from './input.js';
 import { buildPayload, buildPayloadFromParts, RdbKeyEntry } from './key-record.js';
 import { Reader } from './reader.js';
+import { emptyValueEnd } from './empty-key.js';
 import * as T from './types.js';
 import { newChunk } from './chunk.js';
 import { decodeValue, readModuleId, skipModuleOpcodes, skipValue } from './value.js';
@@ -86,6 +87,10 @@ export class RdbParser extends RdbInput {
   magic = '';
   /** AUX fields (redis-ver, repl-id, repl-offset, repl-stream-db, ...), values as latin1 text. */
   readonly aux = new Map<string, string>();
+  /** Keys with an empty collection, skipped as Redis skips them (empty-key.ts). */
+  emptyKeysSkipped = 0;
+  /** Script bodies of AUX fields `lua` (Redis 4.0 to 6.2 put every script in a replication RDB). */
+  readonly luaScripts: Buffer[] = [];
   /** RESIZEDB hints per db. */
   readonly resizeDb = new Map<number, { keys: number; expires: number }>();
   /** Warnings so far (also passed to onWarning). */
@@ -111,6 +116,8 @@ export class RdbParser extends RdbInput {
   private readonly walker = new ValueWalker();
   private slowKey: RdbKeyEntry | null = null;
   private slowType = 0;
+  /** Its type byte in the file (differs from slowType for Valkey 9's own numbers). */
+  private slowByte = 0;
   /** Absolute offset of the value's first byte. */
   private slowValueAbs = 0;
   /** Payload mode: value bytes of earlier buffers, and where the current buffer's part starts. */
@@ -279,8 +286,9 @@ export class RdbParser extends RdbInput {
         return;
       case T.RDB_OPCODE_AUX: {
         const k = r.string('AUX field name').toString('latin1');
-        const v = r.string('AUX field value').toString('latin1');
-        this.aux.set(k, v);
+        const raw = r.string('AUX field value');
+        if (k === 'lua') this.luaScripts.push(Buffer.from(raw));
+        else this.aux.set(k, raw.toString('latin1'));
         return;
       }
       case T.RDB_OPCODE_RESIZEDB: {
@@ -317,8 +325,10 @@ export class RdbParser extends RdbInput {
   }
 
   /** [type] key value: emits a key (payload or chunked); falls back to the slow path. */
-  private keyRecord(type: number, out: RdbRecord[]): void {
+  private keyRecord(byte: number, out: RdbRecord[]): void {
     const r = this.r;
+    // `byte` goes into entries and payloads as the file has it; `type` drives the decoding.
+    const type = T.internalType(byte, this.magic === 'VALKEY');
     const vtype = T.VALUE_TYPE[type];
     r.key = undefined;
     if (vtype === undefined) {
@@ -331,12 +341,20 @@ export class RdbParser extends RdbInput {
     if (decoded === null) r.setKeyRange(r.buf, keyFrom, keyTo);
     else r.key = decoded;
     const valueStart = r.pos;
+    // Outside the try: a header split across input chunks retries the unit, never the slow path.
+    const emptyEnd = emptyValueEnd(r, type);
+    if (emptyEnd >= 0) {
+      r.pos = emptyEnd;
+      this.emptyKeysSkipped++;
+      this.resetKeyState();
+      return;
+    }
     try {
       if (this.mode === 'payload' || vtype === 'module') {
         skipValue(r, type);
         const size = r.pos - valueStart;
         if (size <= this.payloadLimit || vtype === 'module') {
-          const entry = new RdbKeyEntry(this.db, type, this.expireAt, size, r.buf, keyFrom, valueStart, this.version);
+          const entry = new RdbKeyEntry(this.db, byte, this.expireAt, size, r.buf, keyFrom, valueStart, this.version);
           if (decoded !== null) entry.key = decoded;
           if (this.idle !== null) entry.idle = this.idle;
           if (this.freq !== null) entry.freq = this.freq;
@@ -349,7 +367,7 @@ export class RdbParser extends RdbInput {
       const chunk = newChunk();
       decodeValue(r, type, chunk);
       chunk.last = true;
-      const entry = new RdbKeyEntry(this.db, type, this.expireAt, r.pos - valueStart, r.buf, keyFrom, valueStart, this.version);
+      const entry = new RdbKeyEntry(this.db, byte, this.expireAt, r.pos - valueStart, r.buf, keyFrom, valueStart, this.version);
       entry.chunked = true;
       if (decoded !== null) entry.key = decoded;
       if (this.idle !== null) entry.idle = this.idle;
@@ -359,7 +377,7 @@ export class RdbParser extends RdbInput {
     } catch (e) {
       if (e !== NEED_MORE) throw e;
       r.pos = valueStart;
-      this.enterSlow(type, vtype, decoded ?? r.buf.subarray(keyFrom, keyTo), out);
+      this.enterSlow(type, byte, vtype, decoded ?? r.buf.subarray(keyFrom, keyTo), out);
     }
   }
 
@@ -446,12 +464,13 @@ export class RdbParser extends RdbInput {
   }
 
   /** Starts the slow path at the value's first byte (the reader is there). */
-  private enterSlow(type: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
+  private enterSlow(type: number, byte: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
     const r = this.r;
     const emit = this.mode === 'decode' && vtype !== 'module';
-    this.slowKey = this.chunkedKey(key, vtype, type);
+    this.slowKey = this.chunkedKey(key, vtype, byte);
     r.key = key;
     this.slowType = type;
+    this.slowByte = byte;
     this.slowValueAbs = r.base + r.pos;
     this.parts = [];
     this.partsLen = 0;
@@ -522,7 +541,7 @@ export class RdbParser extends RdbInput {
       const parts = this.parts;
       parts.push(r.buf.subarray(this.partFrom, r.pos));
       // NOTE: straight from the parts: joining them first held the value three times.
-      const payload = buildPayloadFromParts(this.slowType, parts, this.version);
+      const payload = buildPayloadFromParts(this.slowByte, parts, this.version);
       entry.setPayload(payload);
       if (entry.type === 'module') entry.module = this.moduleOf(payload, 1);
       out.push(entry);

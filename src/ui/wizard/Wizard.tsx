@@ -12,7 +12,7 @@ import { exitCodeOf, ExitCode, FerryError, InterruptedError, SafetyError } from 
 import { redact } from '../../core/redact.js';
 import { DEFAULTS, type MigrationSpec } from '../../core/spec.js';
 import { formatBytes, formatCount, formatMs } from '../format.js';
-import { REPOINT_CHOICES, RETIRE_CHOICES, SYNC_CHOICES, TARGET_CHOICES } from './choices.js';
+import { REPOINT_CHOICES, RETIRE_CHOICES, SENTINEL_REPOINT_CHOICES, SYNC_CHOICES, TARGET_CHOICES } from './choices.js';
 import { InputRoute, SelectList, TextField, YesNo } from './inputs.js';
 import { RunView, type PendingQuestion } from './RunView.js';
 import type { ServerSummary, WizardDeps } from './types.js';
@@ -59,7 +59,7 @@ export const LEAVE_GRACE_MS = 3000;
 
 /** Summary of a probed server, as shown after the question. */
 export function describeServer(s: ServerSummary): string {
-  return `Redis ${s.version} · ${s.role} · ${formatCount(s.keys)} keys · ${formatBytes(s.usedMemory)} used · ${formatCount(s.connectedClients)} connected clients`;
+  return `${s.via ? `${s.via} · ` : ''}Redis ${s.version} · ${s.role} · ${formatCount(s.keys)} keys · ${formatBytes(s.usedMemory)} used · ${formatCount(s.connectedClients)} connected clients`;
 }
 
 /** The wizard; `onExit(code)` is called once, when it is over. */
@@ -358,7 +358,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
           </Text>
         ) : null}
         {stage === 'source' ? (
-          <TextField label="Source (the old master) URL:" defaultValue="redis://127.0.0.1:6379" hint="redis://[user:pass@]host:port[/db] · a password may also come from FERRY_FROM_PASSWORD" active={active} onSubmit={(url) => probeAnswer(url, '--from', 'target-kind')} />
+          <TextField label="Source (the old master) URL:" defaultValue="redis://127.0.0.1:6379" hint="redis://[user:pass@]host:port[/db] or sentinel://host:port[,host:port…]/MASTER-NAME · a password may also come from FERRY_FROM_PASSWORD" active={active} onSubmit={(url) => probeAnswer(url, '--from', 'target-kind')} />
         ) : null}
         {stage === 'target-kind' ? (
           <SelectList
@@ -386,7 +386,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
           <SelectList
             label="How do your applications move to the new server?"
             active={active}
-            choices={REPOINT_CHOICES}
+            choices={/^sentinel:/i.test(answers.from ?? '') ? SENTINEL_REPOINT_CHOICES : REPOINT_CHOICES}
             onSubmit={(v) => (v === 'exec' ? setStage('hook') : pick('repoint', v, 'Repoint', 'retire'))}
           />
         ) : null}

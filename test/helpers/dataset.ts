@@ -293,36 +293,47 @@ export async function snapshotKey(c: Redis, key: Buffer | string): Promise<KeySn
   const pttl = await c.pttl(key);
   let value: unknown;
   switch (type) {
-    case 'string':
-      value = hex((await c.getBuffer(key))!);
+    case 'hash':
+      value = await hashPairs(c, key);
       break;
-    case 'list':
-      value = (await c.lrangeBuffer(key, 0, -1)).map(hex);
-      break;
-    case 'set':
-      value = (await c.smembersBuffer(key)).map(hex).sort();
-      break;
-    case 'zset': {
-      const r = await c.zrangeBuffer(key, 0, -1, 'WITHSCORES');
-      const out: Array<[string, number]> = [];
-      for (let i = 0; i < r.length; i += 2) out.push([hex(r[i]), parseScore(r[i + 1].toString())]);
-      value = out;
-      break;
-    }
-    case 'hash': {
-      const r = (await c.callBuffer('HGETALL', key)) as Buffer[];
-      const out: Array<[string, string]> = [];
-      for (let i = 0; i < r.length; i += 2) out.push([hex(r[i]), hex(r[i + 1])]);
-      value = out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      break;
-    }
     case 'stream':
       value = await snapshotStream(c, key);
       break;
     default:
-      value = null;
+      value = (await plainValue(c, key, type)) ?? null;
   }
   return { type, hasTtl: pttl > 0, value };
+}
+
+/**
+ * The value of a string, list, set or zset key of TYPE `type`, binary-safe as hex (a set sorted,
+ * a zset as [member, score] in order); undefined for any other type.
+ */
+export async function plainValue(c: Redis, key: Buffer | string, type: string): Promise<unknown> {
+  switch (type) {
+    case 'string':
+      return hex((await c.getBuffer(key))!);
+    case 'list':
+      return (await c.lrangeBuffer(key, 0, -1)).map(hex);
+    case 'set':
+      return (await c.smembersBuffer(key)).map(hex).sort();
+    case 'zset': {
+      const r = await c.zrangeBuffer(key, 0, -1, 'WITHSCORES');
+      const out: Array<[string, number]> = [];
+      for (let i = 0; i < r.length; i += 2) out.push([hex(r[i]), parseScore(r[i + 1].toString())]);
+      return out;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A hash's [field, value] pairs as hex, sorted by field. */
+export async function hashPairs(c: Redis, key: Buffer | string): Promise<Array<[string, string]>> {
+  const r = (await c.callBuffer('HGETALL', key)) as Buffer[];
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < r.length; i += 2) out.push([hex(r[i]), hex(r[i + 1])]);
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
 async function snapshotStream(c: Redis, key: Buffer | string): Promise<unknown> {

@@ -203,13 +203,32 @@ async function hashes(c: Redis, p: string, enc: Map<string, string>): Promise<vo
   enc.set(`${p}hash:bin`, 'listpack');
 }
 
-async function streams(c: Redis, p: string, enc: Map<string, string>): Promise<void> {
-  const s = `${p}stream:basic`;
+/** Stream `s`: four entries (1-1, 2-0, 3-5 left; 1-2 deleted). */
+export async function basicStream(c: Redis, s: string): Promise<void> {
   await c.xadd(s, '1-1', 'f1', 'v1', 'f2', 'v2');
   await c.xadd(s, '1-2', 'f1', 'v3', 'f2', 'v4');
   await c.xadd(s, '2-0', 'other', 'x');
   await c.xadd(s, '3-5', 'f1', '', 'f2', '123');
   await c.xdel(s, '1-2');
+}
+
+/**
+ * Stream `g`: entries 100-1..100-10; group g1 from 0 (alice read 3, bob 2, 100-2 acked), group g2
+ * from 100-5 (carol read 1).
+ */
+export async function groupStream(c: Redis, g: string): Promise<void> {
+  for (let i = 1; i <= 10; i++) await c.xadd(g, `100-${i}`, 'k', `v${i}`);
+  await c.xgroup('CREATE', g, 'g1', '0');
+  await c.xgroup('CREATE', g, 'g2', '100-5');
+  await c.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', '3', 'STREAMS', g, '>');
+  await c.xreadgroup('GROUP', 'g1', 'bob', 'COUNT', '2', 'STREAMS', g, '>');
+  await c.xack(g, 'g1', '100-2');
+  await c.xreadgroup('GROUP', 'g2', 'carol', 'COUNT', '1', 'STREAMS', g, '>');
+}
+
+async function streams(c: Redis, p: string, enc: Map<string, string>): Promise<void> {
+  const s = `${p}stream:basic`;
+  await basicStream(c, s);
   enc.set(s, 'stream');
   const big = `${p}stream:big`;
   for (let i = 0; i < 450; i += 50) {
@@ -219,13 +238,7 @@ async function streams(c: Redis, p: string, enc: Map<string, string>): Promise<v
   }
   enc.set(big, 'stream');
   const g = `${p}stream:groups`;
-  for (let i = 1; i <= 10; i++) await c.xadd(g, `100-${i}`, 'k', `v${i}`);
-  await c.xgroup('CREATE', g, 'g1', '0');
-  await c.xgroup('CREATE', g, 'g2', '100-5');
-  await c.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', '3', 'STREAMS', g, '>');
-  await c.xreadgroup('GROUP', 'g1', 'bob', 'COUNT', '2', 'STREAMS', g, '>');
-  await c.xack(g, 'g1', '100-2');
-  await c.xreadgroup('GROUP', 'g2', 'carol', 'COUNT', '1', 'STREAMS', g, '>');
+  await groupStream(c, g);
   await c.call('XGROUP', 'CREATECONSUMER', g, 'g2', 'idle-dave');
   enc.set(g, 'stream');
   const e = `${p}stream:empty`;

@@ -42,6 +42,8 @@ export interface StartOptions {
   /** Extra config, e.g. ['--requirepass', 'x'] or ['--maxmemory', '100mb']. */
   args?: string[];
   port?: number;
+  /** The server binary (default redis-server on PATH), e.g. one of ../shared/redis-servers. */
+  binary?: string;
 }
 
 /** Starts redis-server and waits until it answers PING. */
@@ -59,7 +61,7 @@ export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
     '--repl-diskless-sync-delay', '0',
     ...(opts.args ?? []),
   ];
-  const child = spawn('redis-server', args, { stdio: 'ignore', detached: false });
+  const child = spawn(opts.binary ?? 'redis-server', args, { stdio: 'ignore', detached: false });
   const pid = child.pid;
   if (!pid) throw new Error('redis-server did not start (is it installed? apt-get install redis-server)');
   watchdog(pid, dir);

@@ -17,7 +17,7 @@
  * work at once. The first differing window ends the comparison (the key differs).
  */
 import { RespError, type RespValue } from '../engine/resp/decoder.js';
-import { type ValueDiff, parseScore } from './canonical.js';
+import { type ValueDiff, count, parseScore } from './canonical.js';
 import type { VerifyConn } from './conn.js';
 import type { KeyRef } from './scope.js';
 
@@ -132,7 +132,7 @@ class KeyCmp {
         if (values[i] === null) missing++;
         else if (!values[i]!.equals(items[2 * i + 1])) differ++;
       }
-      return missing || differ ? `hash: ${[differ ? `${differ} fields with a different value` : '', missing ? `${missing} fields not on the target` : ''].filter(Boolean).join(', ')} (in one window)` : null;
+      return missing || differ ? `hash: ${[differ ? `${count(differ, 'fields')} with a different value` : '', missing ? `${count(missing, 'fields')} not on the target` : ''].filter(Boolean).join(', ')} (in one window)` : null;
     });
     return d ? { class: 'value', detail: d } : null;
   }
@@ -143,7 +143,7 @@ class KeyCmp {
         ? ((await this.t(['SMISMEMBER', this.ref.key, ...members])) as number[])
         : await this.tgt.batch(members.map((m) => ['SISMEMBER', this.ref.key, m]), this.ref.tdb) as number[];
       const missing = found.filter((x) => x !== 1).length;
-      return missing ? `set: ${missing} members not on the target (in one window)` : null;
+      return missing ? `set: ${count(missing, 'members')} not on the target (in one window)` : null;
     });
     return d ? { class: 'value', detail: d } : null;
   }
@@ -161,7 +161,7 @@ class KeyCmp {
         if (t === null) missing++;
         else if (parseScore(String(t)) !== parseScore(String(items[2 * i + 1]))) differ++;
       }
-      return missing || differ ? `zset: ${[differ ? `${differ} members with a different score` : '', missing ? `${missing} members not on the target` : ''].filter(Boolean).join(', ')} (in one window)` : null;
+      return missing || differ ? `zset: ${[differ ? `${count(differ, 'members')} with a different score` : '', missing ? `${count(missing, 'members')} not on the target` : ''].filter(Boolean).join(', ')} (in one window)` : null;
     });
     return d ? { class: 'value', detail: d } : null;
   }

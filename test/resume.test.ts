@@ -17,7 +17,9 @@ afterAll(() => {
 });
 
 async function setup() {
-  const [source, target] = await Promise.all([startRedis(), startRedis()]);
+  // The source's backlog must cover the time ferry is down (SIGKILL, then a new process): 64 MB is
+  // tens of seconds of this 2-lane load, so resume gets +CONTINUE whatever the machine's speed.
+  const [source, target] = await Promise.all([startRedis({ args: ['--repl-backlog-size', '64mb'] }), startRedis()]);
   const dir = mkdtempSync(join(tmpdir(), 'ferry-resume-'));
   dirs.push(dir);
   const seed = source.client();

@@ -11,5 +11,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     teardownTimeout: 20_000,
+    setupFiles: ['test/setup.ts'],
+    reporters: ['default', './test/running-reporter.ts'],
   },
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -78,16 +78,50 @@ describe('wizard in a real terminal (tmux)', () => {
     expect((await state(a)).role).toBe('slave'); // --retire replica: the rollback copy
   });
 
-  it('Ctrl-C at the confirmation asks, then exits 130 with nothing changed on either server', async () => {
+  it('Ctrl-C at the first prompt leaves at once: exit 130, one line, nothing written', async () => {
+    const t = (tty = startTmux(dir, `node '${BIN}'`));
+    await t.waitFor(/Source \(the old master\) URL:/);
+    t.keys('C-c');
+    expect(await t.exitCode(5000)).toBe(130);
+    const screen = t.screen();
+    expect(screen).toContain('Aborted: nothing was changed.');
+    expect(screen).not.toMatch(/Abort\?|\(y\/N\)/);
+    expect(existsSync(join(dir, '.ferry'))).toBe(false);
+  });
+
+  it('Ctrl-C at the confirmation leaves at once: exit 130, nothing changed on either server', async () => {
     const before = [await state(a), await state(b)];
     const t = (tty = startTmux(dir, `node '${BIN}'`));
     await answer(t);
     t.keys('C-c');
-    await t.waitFor(/Abort\? Nothing has been changed yet\./);
-    t.type('y');
-    await t.waitFor(/Aborted: nothing was changed\./);
-    expect(await t.exitCode()).toBe(130);
+    expect(await t.exitCode(5000)).toBe(130);
+    expect(t.screen()).toContain('Aborted: nothing was changed.');
     expect([await state(a), await state(b)]).toEqual(before);
+  });
+
+  it('Ctrl-C twice during the run leaves (exit 130), names resume and rollback, and the rollback works', async () => {
+    const t = (tty = startTmux(dir, `node '${BIN}'`));
+    await answer(t);
+    t.type('y');
+    await t.waitFor(/continue when done\?/, 40_000);
+    t.keys('C-c');
+    await t.waitFor(/Abort the migration\?.*\(Ctrl-C again leaves\)/);
+    t.keys('C-c');
+    expect(await t.exitCode(10_000)).toBe(130);
+    const screen = t.screen();
+    const statePath = /To continue: ferry resume --state (\S+)/.exec(screen)?.[1] as string;
+    expect(statePath).toBeTruthy();
+    expect(screen).toContain(`Where it stands: ferry status --state ${statePath}`);
+    expect(screen).toContain(`To undo: ferry rollback --state ${statePath}`);
+    // The source takes writes at once and is still a master; the target still replicates from it.
+    const c = a.client();
+    await c.set('after-leave', '1');
+    expect(/role:(\w+)/.exec(await c.info('replication'))?.[1]).toBe('master');
+    c.disconnect();
+    expect((await state(b)).role).toBe('slave');
+    const r = await ferry(['rollback', '--state', statePath, '--yes'], { cwd: dir, timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await state(b)).role).toBe('master');
   });
 
   it('Ctrl-C during the run aborts cleanly: exit 130, source not paused, state saved and resumable', async () => {

@@ -2,7 +2,7 @@ import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import { ExitCode, StepError } from '../src/core/errors.js';
 import type { MigrationSpec } from '../src/core/spec.js';
-import { Wizard } from '../src/ui/wizard/Wizard.js';
+import { LEAVE_GRACE_MS, Wizard } from '../src/ui/wizard/Wizard.js';
 import type { WizardDeps } from '../src/ui/wizard/types.js';
 
 // UI behaviour only: the runner here is a script of events. The real runner and real servers are
@@ -67,6 +67,15 @@ async function attachWithDefaults(w: ReturnType<typeof start>) {
   await until(w.frames, /Run this migration now\?/);
 }
 
+/** Waits until the wizard called onExit (bounded). */
+async function exited(w: { code(): number | undefined }, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (w.code() === undefined) {
+    if (Date.now() > deadline) throw new Error(`the wizard did not exit within ${ms} ms`);
+    await tick(20);
+  }
+}
+
 async function type(stdin: { write(s: string): void }, text: string) {
   stdin.write(text);
   await tick();
@@ -112,7 +121,19 @@ describe('wizard (ink components)', () => {
     expect(deps.specs).toHaveLength(1);
   });
 
-  it('Ctrl-C at the confirmation asks, then exits 130 without running', async () => {
+  it('Ctrl-C at the first prompt leaves at once: exit 130, one line, no question', async () => {
+    const deps = fakeDeps();
+    const w = start(deps);
+    await until(w.frames, /Source \(the old master\) URL/);
+    w.stdin.write('\u0003');
+    const end = await until(w.frames, /Aborted: nothing was changed\./);
+    expect(end).not.toMatch(/Abort\?|\(y\/N\)/);
+    await exited(w);
+    expect(w.code()).toBe(ExitCode.interrupted);
+    expect(deps.specs).toHaveLength(0);
+  });
+
+  it('Ctrl-C at the confirmation leaves at once without running', async () => {
     const deps = fakeDeps();
     const w = start(deps);
     await until(w.frames, /Source/);
@@ -120,12 +141,108 @@ describe('wizard (ink components)', () => {
     await until(w.frames, /Start a new local/);
     await attachWithDefaults(w);
     w.stdin.write('\u0003');
-    await until(w.frames, /Abort\? Nothing has been changed yet/);
-    w.stdin.write('y');
-    await until(w.frames, /Aborted: nothing was changed/);
-    for (let i = 0; i < 50 && w.code() === undefined; i++) await tick(20);
+    const end = await until(w.frames, /Aborted: nothing was changed\./);
+    expect(end).not.toMatch(/Abort the migration\?/);
+    await exited(w);
     expect(w.code()).toBe(ExitCode.interrupted);
     expect(deps.specs).toHaveLength(0);
+  });
+
+  it('Ctrl-C during the read-only preflight stops the run without asking', async () => {
+    let aborted = false;
+    const deps = fakeDeps({
+      run: async (_spec, { bus, signal }) => {
+        bus.emit({ event: 'step.start', step: 'preflight', title: 'Check both servers' });
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        aborted = true;
+        bus.emit({ event: 'failed', exitCode: 130, error: 'interrupted', resume: 'ferry resume --state .ferry/r.json' });
+        throw signal.reason;
+      },
+    });
+    const w = start(deps);
+    await until(w.frames, /Source/);
+    await type(w.stdin, '');
+    await until(w.frames, /Start a new local/);
+    await attachWithDefaults(w);
+    w.stdin.write('y');
+    await until(w.frames, /▶ Check both servers/);
+    w.stdin.write('\u0003');
+    await exited(w);
+    expect(aborted).toBe(true);
+    expect(w.code()).toBe(ExitCode.interrupted);
+    const end = w.lastFrame() ?? '';
+    expect(end).toContain('Aborted: nothing was changed.');
+    expect(end).not.toMatch(/Abort the migration\?|To continue|✗/);
+  });
+
+  /** A run that changed something (replicate started) and then waits; `stops` says whether it honours the abort. */
+  function changingRun(stops: boolean, seen: { aborted: boolean }): Partial<WizardDeps> {
+    return {
+      run: async (_spec, { bus, signal }) => {
+        bus.emit({ event: 'info', message: 'state file: .ferry/r.json' });
+        bus.emit({ event: 'step.start', step: 'preflight', title: 'Check both servers' });
+        bus.emit({ event: 'step.done', step: 'preflight', ms: 5 });
+        bus.emit({ event: 'step.start', step: 'replicate', title: 'Start replication' });
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        seen.aborted = true;
+        if (!stops) await new Promise(() => {}); // never settles: the wizard must leave anyway
+        bus.emit({ event: 'failed', exitCode: 130, error: 'interrupted: the old master is not paused', resume: 'ferry resume --state .ferry/r.json', report: { statePath: '.ferry/r.json' } });
+        throw signal.reason;
+      },
+    };
+  }
+
+  async function toTheRun(deps: WizardDeps) {
+    const w = start(deps);
+    await until(w.frames, /Source/);
+    await type(w.stdin, '');
+    await until(w.frames, /Start a new local/);
+    await attachWithDefaults(w);
+    w.stdin.write('y');
+    await until(w.frames, /▶ Start replication/);
+    return w;
+  }
+
+  it('once something changed: Ctrl-C asks, a second Ctrl-C leaves after the run stopped, naming resume and rollback', async () => {
+    const seen = { aborted: false };
+    const w = await toTheRun(fakeDeps(changingRun(true, seen)));
+    w.stdin.write('\u0003');
+    await until(w.frames, /Abort the migration\? The source is unpaused and the state saved\. \(Ctrl-C again leaves\)/);
+    expect(seen.aborted).toBe(false);
+    w.stdin.write('\u0003');
+    await exited(w);
+    expect(seen.aborted).toBe(true);
+    expect(w.code()).toBe(ExitCode.interrupted);
+    const end = w.lastFrame() ?? '';
+    expect(end).toContain('✗ interrupted: the old master is not paused');
+    expect(end).toContain('To continue: ferry resume --state .ferry/r.json');
+    expect(end).toContain('Where it stands: ferry status --state .ferry/r.json');
+    expect(end).toContain('To undo: ferry rollback --state .ferry/r.json');
+    expect(end).not.toContain('left before the run had stopped');
+  });
+
+  it('a second Ctrl-C leaves within the grace period even when the run does not stop; a third at once', async () => {
+    for (const third of [false, true]) {
+      const seen = { aborted: false };
+      const w = await toTheRun(fakeDeps(changingRun(false, seen)));
+      w.stdin.write('\u0003');
+      await until(w.frames, /Abort the migration\?/);
+      const t0 = Date.now();
+      w.stdin.write('\u0003');
+      await until(w.frames, /Leaving: ferry stops the run/);
+      if (third) w.stdin.write('\u0003');
+      await exited(w, LEAVE_GRACE_MS + 3000);
+      const waited = Date.now() - t0;
+      if (third) expect(waited).toBeLessThan(LEAVE_GRACE_MS);
+      else expect(waited).toBeGreaterThanOrEqual(LEAVE_GRACE_MS - 50);
+      expect(seen.aborted).toBe(true);
+      expect(w.code()).toBe(ExitCode.interrupted);
+      const end = w.lastFrame() ?? '';
+      expect(end).toContain('✗ left before the run had stopped');
+      expect(end).toContain('To continue: ferry resume --state .ferry/r.json');
+      expect(end).toContain('To undo: ferry rollback --state .ferry/r.json');
+      w.unmount();
+    }
   });
 
   it('a failed probe shows the error and asks again; a failed run shows the resume command', async () => {

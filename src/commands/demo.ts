@@ -9,7 +9,8 @@ export function register(program: Command): void {
     .option('--keys <n>', 'sample keys loaded before the migration', '20000')
     .option('--lanes <n>', 'concurrent writer connections during the migration', '4')
     .option('--sync <mode>', 'engine (the embedded replica) or native (REPLICAOF)', DEFAULTS.sync)
-    .action(async (flags: { keys: string; lanes: string; sync: string }) => {
+    .option('--json', 'one JSON event per line on stdout, ending with the cutover report as data')
+    .action(async (flags: { keys: string; lanes: string; sync: string; json?: boolean }) => {
       const { runDemoCommand } = await import('../demo/demo-command.js');
       await runDemoCommand(flags);
     });

@@ -14,7 +14,8 @@ export interface ExecuteOptions {
 
 /** Wires sinks, SIGINT/SIGTERM and the prompt around `runMigration`. */
 export async function executeRun(spec: MigrationSpec, o: ExecuteOptions): Promise<RunReport> {
-  const ask = confirmer(o.yes);
+  // Ctrl-C at a prompt stops the run as SIGINT does.
+  const ask = confirmer(o.yes, () => signals.interrupt());
   const bus = new EventBus();
   const detach = createSinks(bus, { json: o.json });
   const confirm = ask && ((q: string) => detach.hold(() => ask(q)));

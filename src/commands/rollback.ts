@@ -10,13 +10,15 @@ export function register(program: Command): void {
     .option('--json', 'one JSON event per line on stdout')
     .action(async (flags: { state: string; yes?: boolean; json?: boolean }) => {
       const { loadState, specFromState } = await import('../core/state.js');
+      const { UsageError } = await import('../core/errors.js');
       const { EventBus } = await import('../core/events.js');
       const { rollbackMigration } = await import('../core/runner.js');
       const { createSinks } = await import('../ui/sinks.js');
       const { abortOnSignals, confirmer } = await import('./common.js');
-      const confirm = confirmer(!!flags.yes);
+      // NOTE: the state file first: a wrong --state is the error to report, not the missing --yes.
       const spec = specFromState(loadState(flags.state));
-      if (confirm && !(await confirm(`Roll back the run in ${flags.state}?`))) return;
+      const confirm = confirmer(!!flags.yes);
+      if (confirm && !(await confirm(`Roll back the run in ${flags.state}?`))) throw new UsageError('not confirmed; nothing was changed');
       const bus = new EventBus();
       const detach = createSinks(bus, { json: !!flags.json });
       const signals = abortOnSignals();

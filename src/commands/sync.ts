@@ -13,8 +13,8 @@
  *   applied offset (+CONTINUE: no second full sync while the source's backlog covers the gap).
  */
 import type { Command } from 'commander';
-import { parseRedisUrl, tlsSocketOptions, toPublicUrl } from '../core/endpoint.js';
-import { InterruptedError, UsageError } from '../core/errors.js';
+import { parseRedisUrl, tlsSocketOptions, toPublicUrl, type Endpoint, type TlsOptions } from '../core/endpoint.js';
+import { InterruptedError, SafetyError, UsageError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { redactDeep } from '../core/redact.js';
 import { parseDbMap } from '../core/spec-from-flags.js';
@@ -77,6 +77,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
   const dbMap = parseDbMap(flags.dbMap);
   const tls = { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false };
   tlsSocketOptions(tls); // an unreadable certificate file fails here, naming its flag
+  await refuseSameServer(from, to, tls);
   const { SyncEngine } = await import('../engine/sync.js');
   const print = makePrinter(!!flags.json);
   const engine = new SyncEngine({
@@ -125,6 +126,28 @@ async function runSync(flags: SyncFlags): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Refuses (exit 3) a source and a target that are one server, whatever their addresses (same
+ * run_id, as `ferry run`'s preflight checks): the engine would replay the source's stream into
+ * itself without end, and --flush-target would empty the source first (seen: a 3-key source left
+ * with 0 keys). The connection errors (unreachable, password) are the same one-liners as the sync's.
+ */
+async function refuseSameServer(from: Endpoint, to: Endpoint, tls: TlsOptions): Promise<void> {
+  const { connectEndpoint, info } = await import('../core/connect.js');
+  const source = await connectEndpoint(from, { role: 'sync-check', flag: '--from', tls });
+  try {
+    const target = await connectEndpoint(to, { role: 'sync-check', flag: '--to', tls });
+    try {
+      const [s, t] = await Promise.all([info(source, 'server'), info(target, 'server')]);
+      if (s.run_id && s.run_id === t.run_id) throw new SafetyError(`--from and --to are the same server (run_id ${s.run_id.slice(0, 8)}…); point --to at the target`);
+    } finally {
+      target.disconnect();
+    }
+  } finally {
+    source.disconnect();
   }
 }
 

@@ -79,14 +79,16 @@ export async function runMigration(spec: MigrationSpec, opts: RunOptions): Promi
       lock.release();
     }
   } catch (raw) {
-    const err = signal.aborted && !(raw instanceof FerryError && raw.exitCode === ExitCode.refused) ? new InterruptedError('interrupted: the old master is not paused; state saved: ferry resume --state ' + statePath) : raw;
+    // A run that changed nothing leaves no state file behind unless one was asked for.
+    const removed = !!run?.changedNothing() && !opts.statePath;
+    const interrupted = signal.aborted && !(raw instanceof FerryError && raw.exitCode === ExitCode.refused);
+    const err = !interrupted ? raw : new InterruptedError(removed ? 'interrupted before anything was changed' : 'interrupted: the old master is not paused; state saved: ferry resume --state ' + statePath);
     const failed: FerryEvent = { event: 'failed', exitCode: exitCodeOf(err), error: (err as Error)?.message ?? String(err) };
     if (err instanceof StepError) failed.step = err.step;
     const code = exitCodeOf(err);
-    if (run && (code === ExitCode.stepFailed || code === ExitCode.interrupted)) failed.resume = `ferry resume --state ${statePath}`;
+    if (run && !removed && (code === ExitCode.stepFailed || code === ExitCode.interrupted)) failed.resume = `ferry resume --state ${statePath}`;
     if (run) failed.report = run.figures();
-    // A refused run that changed nothing leaves no state file behind unless one was asked for.
-    if (run?.changedNothing() && !opts.statePath) rmSync(statePath, { force: true });
+    if (removed) rmSync(statePath, { force: true });
     opts.bus.emit(failed);
     throw err;
   } finally {

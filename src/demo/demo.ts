@@ -173,6 +173,31 @@ export function formatDemoReport(r: DemoReport): string {
   return ['', 'Cutover report', ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), '', r.lost === 0 ? 'Zero acknowledged writes lost.' : `${r.lost} ACKNOWLEDGED WRITES LOST.`, ''].join('\n');
 }
 
+/** The cutover report as data: the `report` of the final event of `ferry demo --json`. */
+export function demoReportData(r: DemoReport): Record<string, unknown> {
+  return {
+    writesAcknowledged: r.load.acknowledged,
+    writesLost: r.lost,
+    lostExamples: r.lostExamples,
+    // Writes the server answered with an error (e.g. -READONLY after the cutover): never acknowledged.
+    writesFailed: r.load.failed,
+    writesPerSecond: Math.round(r.load.writesPerSecond),
+    loadMs: r.load.durationMs,
+    masterSwitches: r.load.switches,
+    longestStallMs: r.load.migrationStallMs,
+    baselineStallMs: r.load.baselineStallMs,
+    pauseMs: r.run.pauseMs ?? null,
+    finalOffset: r.run.finalOffset ?? null,
+    sampleKeys: r.sample.keys,
+    sampleByType: r.sample.byType,
+    keysOnTarget: r.keysOnTarget,
+    replicatedBytes: r.replicatedBytes,
+    steps: r.run.steps.map((s) => ({ id: s.id, ms: s.ms ?? null, ...(s.skipped ? { skipped: true } : {}) })),
+    warnings: r.run.warnings,
+    leftBehind: 'nothing',
+  };
+}
+
 /** Exit code of a demo: 0 only when no acknowledged write was lost. */
 export function demoExitCode(r: DemoReport): number {
   return r.lost === 0 ? ExitCode.ok : ExitCode.verifyDiff;

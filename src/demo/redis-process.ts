@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { UsageError } from '../core/errors.js';
 import { pickFreePort } from '../core/provision-server.js';
 
 export interface LocalRedis {
@@ -62,8 +63,12 @@ export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
     ...(opts.args ?? []),
   ];
   const child = spawn(opts.binary ?? 'redis-server', args, { stdio: 'ignore', detached: false });
+  child.on('error', () => {}); // a missing binary: reported below, not as an unhandled 'error' event
   const pid = child.pid;
-  if (!pid) throw new Error('redis-server did not start (is it installed? apt-get install redis-server)');
+  if (!pid) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new UsageError('redis-server is not on PATH; install it (apt-get install redis-server, or bash scripts/demo.sh does it)');
+  }
   watchdog(pid, dir);
   const clients: Redis[] = [];
   const password = passwordFrom(opts.args ?? []);

@@ -14,11 +14,15 @@ export interface WriteLoadReport {
   longestGapMs: number;
   writesPerSecond: number;
   switches: number;
+  /** Why the load ended by itself before stop() (its server gone for good), or null. */
+  error: string | null;
 }
 
 export interface WriteLoad {
   stop(): Promise<WriteLoadReport>;
   ackedCount(): number;
+  /** Why the load ended by itself (the connection to the current master ended), or null. */
+  readonly error: string | null;
   /** The longest gap between two acknowledged writes since the last call (or the start), ms. */
   takeLongestGap(): number;
 }
@@ -75,6 +79,7 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
   let lastAck = started;
   let longestGapMs = 0;
   let windowGapMs = 0;
+  let error: string | null = null;
 
   // Follow the master file: a new address means a new connection; the old one is closed
   // once its in-flight writes are answered, so the old master sees the client leave.
@@ -95,7 +100,13 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
   }, 20);
 
   async function lane(): Promise<void> {
-    while (!stopping && Date.now() - started < (opts.maxMs ?? 120_000)) {
+    while (!stopping && !error && Date.now() - started < (opts.maxMs ?? 120_000)) {
+      // NOTE: a connection ends only once its retries are spent (the server is gone for good) and
+      // no repoint gave a new one: every write would fail at once, so the lanes stop.
+      if (client.status === 'end') {
+        error = `the connection to ${addr} ended (the server is gone)`;
+        break;
+      }
       const key = `${prefix}:${seq++}`;
       try {
         await client.set(key, String(Date.now()));
@@ -114,6 +125,9 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
 
   return {
     ackedCount: () => acked.length,
+    get error() {
+      return error;
+    },
     takeLongestGap() {
       const gap = windowGapMs;
       windowGapMs = 0;
@@ -125,7 +139,7 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
       clearInterval(watcher);
       client.disconnect();
       const secs = (Date.now() - started) / 1000;
-      return { acked, failed, longestGapMs, writesPerSecond: acked.length / secs, switches };
+      return { acked, failed, longestGapMs, writesPerSecond: acked.length / secs, switches, error };
     },
   };
 }

@@ -47,6 +47,11 @@ export interface SyncOptions {
   windowBytes?: number;
   /** Close a source link silent this long (default 60 s). */
   silenceTimeoutMs?: number;
+  /**
+   * Delay before the first reconnect after a link that reached the stream (default 0: at once).
+   * Later attempts, while reconnects keep failing, back off from 100 ms doubling up to 5 s.
+   */
+  firstReconnectDelayMs?: number;
   emit?(e: FerryEvent): void;
   /**
    * Asked when the master answers +FULLRESYNC while the target already holds data ferry put there:
@@ -96,6 +101,9 @@ export class SyncEngine {
   private runPromise: Promise<SyncReport> | null = null;
   private lastStateWrite = 0;
   private ownsTarget = false;
+  /** Whether the current link got to the stream phase (a working link: the next retry is immediate). */
+  private linkReachedStream = false;
+
   private readonly report: SyncReport;
   private readonly emit: (e: FerryEvent) => void;
 
@@ -259,19 +267,23 @@ export class SyncEngine {
   }
 
   private async loop(): Promise<SyncReport> {
-    let backoff = 200;
+    // Reconnect at once after a link that worked: every millisecond away is backlog the source
+    // must still hold for +CONTINUE. Back off only while reconnects keep failing.
+    const first = this.opts.firstReconnectDelayMs ?? 0;
+    let failures = 0;
     try {
       while (!this.stopping && !this.fatal) {
         const cp = this.currentCheckpoint();
         this.phase = 'connecting';
+        this.linkReachedStream = false;
         const err = await this.runLink(cp);
         if (this.stopping || this.fatal) break;
         if (err.fatal) throw new FerryError(err.message, ExitCode.stepFailed);
         this.report.reconnects++;
-        this.emit({ event: 'warning', step: STEP, message: `source link lost (${err.message}); reconnecting in ${backoff} ms` });
-        await this.sleepOrWake(backoff);
-        backoff = Math.min(backoff * 2, 5000);
-        if ((this.phase as SyncPhase) === 'stream') backoff = 200;
+        failures = this.linkReachedStream ? 0 : failures + 1;
+        const delay = failures === 0 ? first : Math.min(Math.max(first, 100) * 2 ** (failures - 1), 5000);
+        this.emit({ event: 'warning', step: STEP, message: `source link lost (${err.message}); ${delay === 0 ? 'reconnecting now' : `reconnecting in ${delay} ms`}` });
+        if (delay > 0) await this.sleepOrWake(delay);
       }
       if (this.fatal) throw this.fatal;
       await this.finishStop();
@@ -420,6 +432,7 @@ export class SyncEngine {
       if (reply instanceof RespError) return this.die(new FerryError(`the target refused the checkpoint write: ${reply.message}`, ExitCode.stepFailed));
       if (applier.applied === -1) applier.applied = cp.offset;
       this.phase = 'stream';
+      this.linkReachedStream = true;
       this.writeState(cp, true);
       this.emit({ event: 'info', step: STEP, message: `full sync applied (${this.report.keys} keys); following the stream` });
       link.sendAck();
@@ -430,6 +443,7 @@ export class SyncEngine {
     this.report.partialSyncs++;
     this.applier = this.makeApplier({ ...cp, replid: r.replid || cp.replid }, true);
     this.phase = 'stream';
+    this.linkReachedStream = true;
     this.emit({ event: 'info', step: STEP, message: `partial resync (+CONTINUE) from offset ${cp.offset}` });
   }
 

@@ -19,6 +19,10 @@ export function formatStatus(state: RunState, path: string): string {
   if (state.cutover.pauseMs !== undefined || state.cutover.finalOffset !== undefined) {
     lines.push(`Cutover: writes paused ${state.cutover.pauseMs ?? '-'} ms, final offset ${state.cutover.finalOffset ?? '-'}`);
   }
-  if (state.status !== 'done' && state.status !== 'rolled-back') lines.push(`Continue with: ferry resume --state ${path}`);
+  if (state.status !== 'done' && state.status !== 'rolled-back') {
+    lines.push(`Continue with: ferry resume --state ${path}`);
+    // The same test as `ferry rollback`'s: before promotion the way back is a rollback.
+    if (state.steps.promote.status === 'pending') lines.push(`Or undo with: ferry rollback --state ${path}`);
+  }
   return `${lines.join('\n')}\n`;
 }

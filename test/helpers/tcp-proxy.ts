@@ -39,7 +39,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return {
+  const proxy: TcpProxy = {
     port,
     connections: () => accepted,
     cut() {
@@ -62,8 +62,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       }
     },
     async close() {
-      this.cut();
+      proxy.cut();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return proxy;
 }

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type Redis from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRdbFile, RdbParser, type RdbRecord } from '../../src/engine/rdb/index.js';
 import { fillEveryType, LIBRARY_CODE, parseScore, snapshotKey, type FillReport, type KeySnapshot } from '../helpers/dataset.js';
@@ -94,7 +94,7 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
 
   it('payload mode: every payload is byte-equal to DUMP, with TYPE and TTL as on the server', async () => {
     const records: RdbRecord[] = [];
-    const parser = await parseRdbFile(rdbPath, {}, (recs) => records.push(...recs), 64 * 1024);
+    const parser = await parseRdbFile(rdbPath, {}, (recs) => void records.push(...recs), 64 * 1024);
     expect(parser.checksum).toBe('ok');
     expect(parser.aux.get('redis-ver')).toBe('7.0.15');
     const keys = records.filter((r) => r.kind === 'key');
@@ -194,7 +194,7 @@ describe('RDB written by a real redis-server (every type and encoding)', () => {
     expect(maxBuffered).toBeLessThan(1 << 20);
     // Payload mode: under the limit it is one payload equal to DUMP.
     const recs: RdbRecord[] = [];
-    await parseRdbFile(rdbPath, {}, (r) => recs.push(...r), 64 * 1024);
+    await parseRdbFile(rdbPath, {}, (r) => void recs.push(...r), 64 * 1024);
     const pk = recs.find((r) => r.kind === 'key' && r.key.toString() === 'big:lzf') as Extract<RdbRecord, { kind: 'key' }>;
     expect(pk.payload!.equals((await c3.callBuffer('DUMP', 'big:lzf')) as Buffer)).toBe(true);
     expect(pk.payload![1]).toBe(0xc3); // it really is stored LZF-compressed

@@ -51,6 +51,12 @@ interface Line {
 
 type ProgressEvent = Extract<FerryEvent, { event: 'progress' }>;
 
+/**
+ * After the operator asked to leave (the second Ctrl-C), how long the run may take to stop cleanly
+ * (unpause the source, save the state) before the wizard leaves anyway.
+ */
+export const LEAVE_GRACE_MS = 3000;
+
 /** Summary of a probed server, as shown after the question. */
 export function describeServer(s: ServerSummary): string {
   return `Redis ${s.version} · ${s.role} · ${formatCount(s.keys)} keys · ${formatBytes(s.usedMemory)} used · ${formatCount(s.connectedClients)} connected clients`;
@@ -73,12 +79,40 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
   const spec = useRef<MigrationSpec | undefined>(undefined);
   const abort = useRef(new AbortController());
   const nextId = useRef(0);
+  // NOTE: refs, not state: the Ctrl-C handler and the run's events must see them at once.
+  /** A step that may change a server has started (anything after the read-only preflight). */
+  const changed = useRef(false);
+  /** Set once the wizard is over: late answers of a probe or the plan are then ignored. */
+  const over = useRef(false);
+  /** The run has been started (set before the first render shows it). */
+  const running = useRef(false);
+  /** The abort question is on screen. */
+  const asking = useRef(false);
+  /** The question a step asked, if one is waiting (answered "no" on abort). */
+  const waiting = useRef<PendingQuestion | undefined>(undefined);
+  /** The operator asked to leave (Ctrl-C twice); the wizard waits LEAVE_GRACE_MS at most. */
+  const leaving = useRef(false);
+  const leaveTimer = useRef<NodeJS.Timeout | undefined>(undefined);
+  /** The run's state file and whether it promoted the target: what the goodbye lines name. */
+  const runInfo = useRef<{ statePath?: string; promoted: boolean; quiet: boolean }>({ promoted: false, quiet: false });
 
-  const say = (text: string, style: Omit<Line, 'id' | 'text'> = {}) =>
-    setLines((ls) => [...ls, { id: nextId.current++, text, ...style }]);
+  const say = (text: string, style: Omit<Line, 'id' | 'text'> = {}) => {
+    if (!over.current) setLines((ls) => [...ls, { id: nextId.current++, text, ...style }]);
+  };
+  const ask = (yes: boolean) => {
+    asking.current = yes;
+    setAskAbort(yes);
+  };
   const finish = (code: number) => {
+    if (over.current) return;
+    over.current = true;
+    clearTimeout(leaveTimer.current);
+    ask(false);
     setStage('finished');
     setExitCode(code);
+  };
+  const goTo = (next: Stage) => {
+    if (!over.current) setStage(next);
   };
 
   // Exit after the last lines reached <Static>.
@@ -95,24 +129,69 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
   const route = useRef<{ current?: Parameters<typeof useInput>[0] }>({}).current;
   route.current = undefined; // the active widget sets it again while this render runs
   useInput((input, key) => {
-    if (key.ctrl && input === 'c') {
-      if (stage !== 'finished') setAskAbort(true);
-      return;
-    }
+    if (key.ctrl && input === 'c') return onCtrlC();
     route.current?.(input, key);
   });
 
-  function onAbortAnswer(yes: boolean) {
-    setAskAbort(false);
-    if (!yes) return;
-    if (stage === 'running') {
-      say('Aborting: ferry unpauses the source if it paused it and saves the state…', { color: 'yellow' });
-      abort.current.abort(new InterruptedError('aborted by the operator (Ctrl-C)'));
-      pending?.answer(false);
+  /**
+   * Ctrl-C. Nothing changed yet (a question, the plan, the read-only preflight): leave at once.
+   * Once a step that changes servers has started: ask; a second Ctrl-C leaves (after the run
+   * stopped cleanly, or LEAVE_GRACE_MS at most); a third leaves without waiting.
+   */
+  function onCtrlC() {
+    if (over.current) return;
+    if (!changed.current) {
+      if (runInfo.current.quiet) return; // already leaving
+      say('Aborted: nothing was changed.', { color: 'yellow' });
+      if (!running.current) return finish(ExitCode.interrupted);
+      // The read-only preflight is running: stop it; startRun finishes (the runner removes its
+      // state file), or the grace period ends.
+      runInfo.current.quiet = true;
+      stopRun();
+      leaveTimer.current = setTimeout(() => finish(ExitCode.interrupted), LEAVE_GRACE_MS);
       return;
     }
-    say('Aborted: nothing was changed.', { color: 'yellow' });
+    if (leaving.current) return leaveNow();
+    if (!asking.current && !abort.current.signal.aborted) return ask(true);
+    leaving.current = true;
+    ask(false);
+    if (!abort.current.signal.aborted) say('Leaving: ferry stops the run, unpauses the source if it paused it and saves the state…', { color: 'yellow' });
+    stopRun();
+    leaveTimer.current = setTimeout(leaveNow, LEAVE_GRACE_MS);
+  }
+
+  /** Aborts the runner through its signal (it unpauses the source and saves the state). */
+  function stopRun() {
+    if (!abort.current.signal.aborted) abort.current.abort(new InterruptedError('aborted by the operator (Ctrl-C)'));
+    waiting.current?.answer(false);
+  }
+
+  /** Leaves while the run may still be stopping: says where things stand and how to go on. */
+  function leaveNow() {
+    if (over.current) return;
+    say('');
+    say('✗ left before the run had stopped: its state file may still show a step as running.', { color: 'red' });
+    sayHowToGoOn();
+    say('  A write pause ferry set on the old master ends by itself after --pause-timeout.', { color: 'yellow' });
     finish(ExitCode.interrupted);
+  }
+
+  /** The commands that continue or undo an interrupted run (rollback only before promotion). */
+  function sayHowToGoOn(resume?: string) {
+    const path = runInfo.current.statePath;
+    const cont = resume ?? (path ? `ferry resume --state ${path}` : undefined);
+    if (cont) say(`  To continue: ${cont}`, { color: 'yellow' });
+    if (!path) return;
+    say(`  Where it stands: ferry status --state ${path}`, { color: 'yellow' });
+    if (!runInfo.current.promoted) say(`  To undo: ferry rollback --state ${path} (the old master was not changed before promotion)`, { color: 'yellow' });
+    else say('  The new instance is already promoted: to go back, migrate in the other direction.', { color: 'yellow' });
+  }
+
+  function onAbortAnswer(yes: boolean) {
+    ask(false);
+    if (!yes) return;
+    say('Aborting: ferry unpauses the source if it paused it and saves the state…', { color: 'yellow' });
+    stopRun();
   }
 
   /** Tests a URL answer live; on success records it and moves on, else shows why and asks again. */
@@ -126,9 +205,9 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
       say(key === 'from' ? `Source  ${redact(url)}` : `Target  ${redact(url)} (attach)`, { color: 'green' });
       say(`        ${describeServer(s)}`, { dim: true });
       setAnswers((a) => ({ ...a, [key]: url }));
-      setStage(next);
+      goTo(next);
     } catch (err) {
-      setError(messageOf(err));
+      if (!over.current) setError(messageOf(err));
     } finally {
       setBusy(undefined);
     }
@@ -174,6 +253,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
         spec.current = built;
         setBusy('Running preflight checks and building the plan…');
         const { text, refusal } = await deps.plan(built);
+        if (over.current) return; // Ctrl-C while the plan was being built
         say('');
         for (const l of text.replace(/\n$/, '').split('\n')) say(l);
         say('');
@@ -193,6 +273,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
       say('Not started: nothing was changed.', { color: 'yellow' });
       return finish(ExitCode.ok);
     }
+    running.current = true;
     setStage('running');
     void startRun();
   }
@@ -201,6 +282,9 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
     const bus = new EventBus();
     let failed: Extract<FerryEvent, { event: 'failed' }> | undefined;
     bus.add((e) => {
+      if (e.event === 'step.start' && e.step !== 'preflight') changed.current = true;
+      if (e.event === 'step.done' && e.step === 'promote') runInfo.current.promoted = true;
+      if (e.event === 'info' && /^state file: /.test(e.message)) runInfo.current.statePath = e.message.slice('state file: '.length);
       if (e.event === 'step.start') {
         setCurrent({ step: e.step, title: e.title });
         setProgress([]);
@@ -225,23 +309,30 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
     });
     const confirm = (question: string) =>
       new Promise<boolean>((resolve) => {
-        setPending({
+        if (abort.current.signal.aborted) return resolve(false); // stopping: nothing more to ask
+        const q: PendingQuestion = {
           question,
           answer: (yes) => {
+            if (waiting.current === q) waiting.current = undefined;
             setPending(undefined);
             resolve(yes);
           },
-        });
+        };
+        waiting.current = q;
+        setPending(q);
       });
     try {
       await deps.run(spec.current as MigrationSpec, { bus, signal: abort.current.signal, confirm });
       finish(ExitCode.ok);
     } catch (err) {
       const code = abort.current.signal.aborted ? ExitCode.interrupted : exitCodeOf(err);
+      if (runInfo.current.quiet) return finish(code); // left before anything changed: said so already
       say('');
       say(`✗ ${failed?.error ?? messageOf(err)}`, { color: 'red' });
+      if (typeof failed?.report?.statePath === 'string') runInfo.current.statePath = failed.report.statePath;
       const resume = failed?.resume ?? (err instanceof FerryError ? err.hint : undefined);
-      if (resume) say(`  To continue: ${resume}`, { color: 'yellow' });
+      if (failed?.resume) sayHowToGoOn(failed.resume);
+      else if (resume) say(`  To continue: ${resume}`, { color: 'yellow' });
       finish(code);
     } finally {
       setCurrent(undefined);
@@ -315,7 +406,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
         {error ? <Text color="red">✗ {error}</Text> : null}
         {askAbort ? (
           <YesNo
-            question={stage === 'running' ? 'Abort the migration? The source is unpaused and the state saved.' : 'Abort? Nothing has been changed yet.'}
+            question="Abort the migration? The source is unpaused and the state saved. (Ctrl-C again leaves)"
             onAnswer={onAbortAnswer}
           />
         ) : null}

@@ -58,7 +58,7 @@ export interface RunState {
   /** Step and driver scratch (e.g. the target's replica-read-only, the engine's replid/offset). */
   data: Record<string, unknown>;
   /** Cutover figures. */
-  cutover: { pauseMs?: number; finalOffset?: number };
+  cutover: { pauseMs?: number; finalOffset?: number; finalCheck?: Record<string, unknown> };
   error?: { message: string; exitCode: number; step?: string };
   /** The run's events, redacted, most recent last (bounded). */
   events: Array<Record<string, unknown>>;
@@ -116,6 +116,10 @@ export function loadState(path: string): RunState {
   if (state?.version !== STATE_VERSION) {
     throw new UsageError(`the state file ${path} has version ${JSON.stringify(state?.version)}; this ferry reads version ${STATE_VERSION}`);
   }
+  // NOTE: a state written before a step existed (verify, final-check) lacks its record: the step
+  // is pending, and the stored spec has no `verify`, so the gate is off for that run (its plan had
+  // none) and a resume goes on as before.
+  for (const id of STEP_IDS) state.steps[id] ??= { status: 'pending' };
   return state;
 }
 

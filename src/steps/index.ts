@@ -1,6 +1,7 @@
 /** The steps in the documented order (DESIGN.md). */
 import { converge } from './converge.js';
 import { fence } from './fence.js';
+import { finalCheck } from './final-check.js';
 import { openWrites } from './open-writes.js';
 import { preflight } from './preflight.js';
 import { promote } from './promote.js';
@@ -10,5 +11,6 @@ import { replicate } from './replicate.js';
 import { repoint } from './repoint.js';
 import { retire } from './retire.js';
 import type { Step } from './step.js';
+import { verify } from './verify.js';
 
-export const STEPS: readonly Step[] = [preflight, provision, replicate, converge, openWrites, repoint, fence, promote, reparent, retire];
+export const STEPS: readonly Step[] = [preflight, provision, replicate, converge, verify, openWrites, repoint, fence, promote, finalCheck, reparent, retire];

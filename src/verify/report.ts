@@ -76,6 +76,8 @@ export interface VerifyReport {
   values: CompareStats;
   ttlToleranceMs: number;
   filter?: { include?: string[]; exclude?: string[]; dbMap?: Record<number, number> };
+  /** The time allowed ran out before every key (or draw) was read. */
+  partial?: boolean;
   /** Keys compared with writes paused (the run's gate only). */
   pausedCheck?: { keys: number; stillDiffering: number; pauseMs: number } | { skipped: string };
 }

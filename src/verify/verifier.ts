@@ -50,6 +50,8 @@ export interface VerifyOptions {
    */
   settle?: 'auto' | 'none' | (() => Promise<void>);
   progress?(p: { phase: string; done: number; total?: number; unit: string }): void;
+  /** Stop reading new keys at this time (epoch ms): the report then says `partial`. */
+  deadline?: number;
   /** Called with the findings that persisted, before the report is built (the gate's paused check). */
   afterRounds?(persisting: PersistingKeys): Promise<VerifyReport['pausedCheck'] | undefined>;
 }
@@ -96,6 +98,8 @@ class Run {
   readonly dbs = new Map<string, DbReport>();
   outsideScope = 0;
   checked = { source: 0, target: 0 };
+  /** The deadline stopped the first pass early. */
+  partial = false;
   private done = 0;
   private total = 0;
   /** Sample draws per db pair: the ids of the drawn keys (their outcome is read after the rounds). */
@@ -221,6 +225,7 @@ class Run {
     let cursor = '0';
     do {
       this.throwIfAborted();
+      if (this.expired()) break;
       const r = (await conn.call(['SCAN', cursor, 'COUNT', this.o.scanCount], db)) as [Buffer, Buffer[]];
       cursor = String(r[0]);
       const p = each(r[1]).catch((e) => {
@@ -264,6 +269,7 @@ class Run {
     // the filter refuses are drawn again (at most 20 attempts per wanted key).
     while (ids.length < count && attempts < 20 * count) {
       this.throwIfAborted();
+      if (this.expired()) return;
       const want = Math.min(1000, count - ids.length);
       attempts += want;
       const got = (await conn.batch(Array.from({ length: want }, () => ['RANDOMKEY']), db)).filter((k): k is Buffer => Buffer.isBuffer(k));
@@ -355,6 +361,7 @@ class Run {
       ttlToleranceMs: this.o.ttlToleranceMs,
       ...(filtered ? { filter: f } : {}),
       ...(pausedCheck ? { pausedCheck } : {}),
+      ...(this.partial ? { partial: true } : {}),
     };
   }
 
@@ -365,6 +372,13 @@ class Run {
 
   private progress(phase: string, done: number, total?: number): void {
     this.o.progress?.({ phase, done, total: total && total > 0 ? Math.max(total, done) : undefined, unit: 'keys' });
+  }
+
+  /** True (and the report partial) once the deadline has passed. */
+  private expired(): boolean {
+    if (this.o.deadline === undefined || Date.now() < this.o.deadline) return false;
+    this.partial = true;
+    return true;
   }
 
   private throwIfAborted(): void {

@@ -34,7 +34,9 @@ export function noPermissionError(side: 'source' | 'target', argv: ReadonlyArray
   const flag = side === 'source' ? '--from' : '--to';
   const what = commandName(argv);
   const rule = ruleForNoperm(argv, message, readOnly);
-  return new UsageError(`the ${side} user may not run ${what}: add the ACL rule ${rule} to the user of ${flag} (the server said: ${message.split('\n')[0]})`);
+  const said = `(the server said: ${message.split('\n')[0]})`;
+  if (/access a key|access one of the keys/i.test(message)) return new UsageError(`the ${side} user may not read every key (${what} was refused): add the ACL rule ${rule} to the user of ${flag} ${said}`);
+  return new UsageError(`the ${side} user may not run ${what}: add the ACL rule ${rule} to the user of ${flag} ${said}`);
 }
 
 /** `CLIENT SETNAME`, `DUMP`: the command as people write it. */

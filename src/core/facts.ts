@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import { info, parseInfoFields } from './connect.js';
+import { type MissingPermission, type Permission, probePermissions } from './permissions.js';
 
 /** One server as preflight saw it. */
 export interface ServerFacts {
@@ -35,6 +36,8 @@ export interface Facts {
   /** Replication stream bytes per second on the source, sampled over `sampleMs`. */
   writeRateBytesPerSec: number;
   sampleMs: number;
+  /** ACL rules the users lack (core/permissions.ts probes); absent when not probed. */
+  missingPermissions?: MissingPermission[];
 }
 
 /** The CONFIG parameters preflight reads. */
@@ -103,11 +106,21 @@ export async function sampleWriteRate(client: Redis, ms = 1000): Promise<number>
   return Math.max(0, ((b - a) * 1000) / Math.max(1, Date.now() - t0));
 }
 
-/** Reads all facts: source, target (unless ferry will start it), write rate. */
-export async function gatherFacts(source: Redis, sourceUrl: string, target: Redis | null, targetUrl: string, sampleMs = 1000): Promise<Facts> {
+/**
+ * Reads all facts: source, target (unless ferry will start it), write rate, and — given the run's
+ * `perms` — the ACL rules either user lacks (harmless probes, see core/permissions.ts).
+ */
+export async function gatherFacts(source: Redis, sourceUrl: string, target: Redis | null, targetUrl: string, sampleMs = 1000, perms?: Permission[]): Promise<Facts> {
   const [s, t] = await Promise.all([readServerFacts(source, sourceUrl), target ? readServerFacts(target, targetUrl) : Promise.resolve(null)]);
   const writeRateBytesPerSec = await sampleWriteRate(source, sampleMs);
-  return { source: s, target: t, writeRateBytesPerSec, sampleMs };
+  const facts: Facts = { source: s, target: t, writeRateBytesPerSec, sampleMs };
+  if (perms) {
+    facts.missingPermissions = [
+      ...(await probePermissions(source, 'source', perms, s.version)),
+      ...(target && t ? await probePermissions(target, 'target', perms, t.version) : []),
+    ];
+  }
+  return facts;
 }
 
 /**

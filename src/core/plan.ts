@@ -9,6 +9,7 @@ import { type Endpoint, toPublicUrl } from './endpoint.js';
 import { type Facts, gatherFacts } from './facts.js';
 import { assertCanStart } from './provision-server.js';
 import { redactDeep } from './redact.js';
+import { requiredPermissions } from './permissions.js';
 import { assess } from './safety.js';
 import type { MigrationSpec } from './spec.js';
 import { driverFor } from '../drivers/index.js';
@@ -67,7 +68,7 @@ export async function makePlan(spec: MigrationSpec): Promise<Plan> {
     if (spec.to.kind === 'start') await assertCanStart(target);
     source = await connectEndpoint(spec.from, { role: 'source', flag: '--from', tls: spec.tls });
     tclient = spec.to.kind === 'attach' ? await connectEndpoint(target, { role: 'target', flag: '--to', tls: spec.tls }) : undefined;
-    const facts = await gatherFacts(source, toPublicUrl(spec.from), tclient ?? null, toPublicUrl(target));
+    const facts = await gatherFacts(source, toPublicUrl(spec.from), tclient ?? null, toPublicUrl(target), 1000, requiredPermissions(spec));
     return buildPlan(spec, facts, driver, target);
   } finally {
     source?.disconnect();

@@ -6,6 +6,7 @@ import { SafetyError } from '../core/errors.js';
 import { toPublicUrl } from '../core/endpoint.js';
 import { CONFIG_KEYS, gatherFacts } from '../core/facts.js';
 import { assertCanStart } from '../core/provision-server.js';
+import { requiredPermissions } from '../core/permissions.js';
 import { assess } from '../core/safety.js';
 import { cmd, type Step } from './step.js';
 
@@ -28,7 +29,7 @@ export const preflight: Step = {
     if (ctx.spec.to.kind === 'start' && !ctx.state.target?.pid) await assertCanStart(ctx.target);
     const source = await ctx.sourceClient();
     const target = ctx.spec.to.kind === 'attach' ? await ctx.targetClient() : null;
-    const facts = await gatherFacts(source, toPublicUrl(ctx.spec.from), target, toPublicUrl(ctx.target), 1000);
+    const facts = await gatherFacts(source, toPublicUrl(ctx.spec.from), target, toPublicUrl(ctx.target), 1000, requiredPermissions(ctx.spec));
     ctx.state.facts = facts;
     if (ctx.state.target && facts.target) ctx.state.target.runId = facts.target.runId;
     const { refusals, warnings } = assess(ctx.spec, facts);

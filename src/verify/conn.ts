@@ -10,6 +10,7 @@
  * application client.
  */
 import { noPermissionError } from '../core/acl.js';
+import { probePermissions, verifyPermissions } from '../core/permissions.js';
 import { connectEndpoint, ferryClientName } from '../core/connect.js';
 import { type Endpoint, type TlsOptions, tlsSocketOptions } from '../core/endpoint.js';
 import { ExitCode, FerryError } from '../core/errors.js';
@@ -32,7 +33,15 @@ export class VerifyConn {
   /** Checks the address like `ferry run` does, then opens the raw connection and names it. */
   static async open(e: Endpoint, side: Side, tls?: TlsOptions): Promise<VerifyConn> {
     const flag = side === 'source' ? '--from' : '--to';
-    (await connectEndpoint(e, { role: `verify${side}`, flag, tls })).disconnect();
+    const probe = await connectEndpoint(e, { role: `verify${side}`, flag, tls });
+    try {
+      // Every rule verify needs, checked before the first key is read (core/permissions.ts).
+      const version = /redis_version:(\S+)/.exec(await probe.info('server'))?.[1] ?? '0';
+      const [missing] = await probePermissions(probe, side, verifyPermissions(), version);
+      if (missing) throw noPermissionError(side, missing.probe ?? [missing.command], missing.message, true);
+    } finally {
+      probe.disconnect();
+    }
     let self: VerifyConn | undefined;
     const conn = new TargetConn({
       endpoint: e,

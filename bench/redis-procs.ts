@@ -30,11 +30,12 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts redis-server with `args` and waits for PING. */
-export async function startServer(args: string[] = []): Promise<BenchServer> {
+export async function startServer(args: string[] = [], opts: { bin?: string; debugFlag?: boolean } = {}): Promise<BenchServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-    '--logfile', join(dir, 'log'), '--repl-diskless-sync-delay', '0', '--enable-debug-command', 'yes', ...args], { stdio: 'ignore' });
+  // `bin`: another server version (../shared/redis-servers); 5.0 and 6.2 lack --enable-debug-command.
+  const child = spawn(opts.bin ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
+    '--logfile', join(dir, 'log'), '--repl-diskless-sync-delay', '0', ...(opts.debugFlag === false ? [] : ['--enable-debug-command', 'yes']), ...args], { stdio: 'ignore' });
   const pid = child.pid!;
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 50 });
   client.on('error', () => {});

@@ -6,15 +6,9 @@
  * NOTE: native and engine are timed ROUNDS times, alternating, and the medians are reported: single
  * runs on this shared 2-core machine varied by 30% and more (the script, 10x slower, runs once).
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { startServer, type BenchServer } from './redis-procs.js';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const FERRY = join(root, 'bin', 'ferry');
+import { median, timeFerry, timeNative } from './timing.js';
 
 interface Row {
   dataset: string;
@@ -27,52 +21,11 @@ interface Row {
   engineTargetCpu: number;
 }
 
-async function targetCpu(c: Redis): Promise<number> {
-  return Number(/used_cpu_user:([\d.]+)/.exec(await c.info('cpu'))?.[1] ?? 0);
-}
-
-async function timeNative(source: BenchServer): Promise<{ secs: number; cpu: number }> {
-  const target = await startServer();
-  try {
-    const t0 = performance.now();
-    await target.client.call('REPLICAOF', '127.0.0.1', String(source.port));
-    for (;;) {
-      const info = await target.client.info('replication');
-      if (/master_link_status:up/.test(info) && /master_sync_in_progress:0/.test(info)) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    return { secs: (performance.now() - t0) / 1000, cpu: await targetCpu(target.client) };
-  } finally {
-    await target.stop();
-  }
-}
-
 async function timeEngine(source: BenchServer, expectKeys: number): Promise<{ secs: number; rssMb: number; cpu: number }> {
-  const target = await startServer();
-  try {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [FERRY, 'sync', '--from', `redis://127.0.0.1:${source.port}`, '--to', `redis://127.0.0.1:${target.port}`, '--until-caught-up'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    let peakKb = 0;
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peakKb = Math.max(peakKb, Number(m[1]));
-      } catch {
-        /* exited */
-      }
-    }, 20);
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    clearInterval(poll);
-    const secs = (performance.now() - t0) / 1000;
-    if (code !== 0) throw new Error(`ferry sync exited ${code}: ${err.slice(-1000)}`);
+  return timeFerry(source, [], async (target) => {
     const n = await target.client.dbsize();
     if (n !== expectKeys) throw new Error(`engine copied ${n} keys, expected ${expectKeys}`);
-    return { secs, rssMb: peakKb / 1024, cpu: await targetCpu(target.client) };
-  } finally {
-    await target.stop();
-  }
+  });
 }
 
 /** The baseline script: SCAN, pipelined DUMP + PTTL, pipelined RESTORE. */
@@ -113,11 +66,6 @@ async function timeScan(source: BenchServer): Promise<number> {
 }
 
 const ROUNDS = 3;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function measure(dataset: string, fill: (c: Redis) => Promise<void>, keys: number): Promise<Row> {
   const source = await startServer(['--repl-backlog-size', '64mb']);

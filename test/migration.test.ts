@@ -71,7 +71,7 @@ async function migrateUnderLoad(source: TestServer, to: string, extra: string[],
   pointMasterFile(masterFile, source.host, source.port);
   const load = startWriteLoad({ masterFile, password, lanes: 4, maxMs: 60_000 });
   await new Promise((r) => setTimeout(r, 500));
-  const run = await ferry(['run', '--from', source.url, '--to', to, '--sync', 'native', '--repoint', hookFor(masterFile), '--yes', '--json', '--state', statePath, '--drain-timeout', '10000', ...extra], { cwd: dir });
+  const run = await ferry(['run', '--from', source.url, '--to', to, '--sync', 'native', '--repoint', hookFor(masterFile), '--yes', '--json', '--state', statePath, '--drain-timeout', '10000', ...extra], { cwd: dir, timeoutMs: 60_000 });
   await new Promise((r) => setTimeout(r, 300)); // the load keeps writing to the new master
   const report = await load.stop();
   return { run, report, statePath, masterFile, dir };
@@ -90,7 +90,7 @@ describe('ferry run --sync native under write load', () => {
     expect(final.exitCode).toBe(0);
     expect(typeof final.report.pauseMs).toBe('number');
     expect(typeof final.report.finalOffset).toBe('number');
-    expect(events.filter((e) => e.event === 'step.done').map((e) => e.step)).toEqual(['preflight', 'provision', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']);
+    expect(events.filter((e) => e.event === 'step.done').map((e) => e.step)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']);
     expect(report.switches).toBe(1);
     expect(report.writesPerSecond).toBeGreaterThan(1000);
     const t = target.client();
@@ -108,7 +108,7 @@ describe('ferry run --sync native under write load', () => {
         `(${(report.longestGapMs / Math.max(1, baseline)).toFixed(1)}x the ${baseline} ms of the same load without a migration), ` +
         `old master paused ${final.report.pauseMs} ms, final offset ${final.report.finalOffset}`,
     );
-  });
+  }, 90_000);
 
   it('--to start:PORT starts a detached redis-server that outlives ferry, with a password from the source', async () => {
     const source = await server(['--requirepass', 's3cret-pw']);
@@ -117,7 +117,8 @@ describe('ferry run --sync native under write load', () => {
     const events = jsonEvents(run.stdout);
     const final = events[events.length - 1];
     if (final?.report?.target?.pid) pids.push(final.report.target.pid);
-    expect(run.code).toBe(0);
+    // On a failure (or ferry's own 60 s bound), say where it stood.
+    expect(run.code, `${run.stderr.slice(-2000)}\n${run.stdout.split('\n').slice(-15).join('\n')}`).toBe(0);
     expect(final.event).toBe('done');
     const pid = final.report.target.pid as number;
     expect(() => process.kill(pid, 0)).not.toThrow(); // alive after ferry exited
@@ -146,5 +147,5 @@ describe('ferry run --sync native under write load', () => {
     expect(run.stdout).not.toContain('s3cret-pw');
     expect(run.stderr).not.toContain('s3cret-pw');
     console.log(`native start:PORT: ${report.acked.length} acked writes at ${Math.round(report.writesPerSecond)}/s, longest write stall ${report.longestGapMs} ms, old master paused ${final.report.pauseMs} ms`);
-  });
+  }, 90_000);
 });

@@ -14,6 +14,7 @@ const plan: Plan = {
     target: { version: '7.2.4', role: 'master', keys: 3, usedMemory: 1024 * 1024 },
     writeRateBytesPerSec: 2048,
   },
+  backlog: { policy: 'keep', current: 1024 * 1024, set: null, writeRate: 2048, windowSec: 60, coversSec: 512, why: '--backlog keep' },
   steps: [
     { id: 'preflight', title: 'Check both servers', commands: [{ on: 'source', command: 'INFO all' }] },
     { id: 'replicate', title: 'Start replicating', commands: [{ on: 'target', command: 'REPLICAOF 127.0.0.1 6379', note: 'full sync' }] },

@@ -26,7 +26,7 @@ describe('buildPlan', () => {
   it('lists every step with the commands for each server, passwords redacted', () => {
     const plan = buildPlan(spec(), facts(), new NativeDriver());
     expect(plan.version).toBe(1);
-    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'provision', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']);
+    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']);
     const replicate = plan.steps.find((s) => s.id === 'replicate')!;
     expect(replicate.commands).toEqual([
       expect.objectContaining({ on: 'target', command: 'CONFIG SET masterauth <redacted>' }),
@@ -64,8 +64,8 @@ describe('safety checks', () => {
   it('advises on a small backlog, a tight replica buffer, fork headroom and persistence', () => {
     const f = facts({ usedMemory: 5e9, totalSystemMemory: 8e9 }, { aofEnabled: false, rdbSaveRules: '' });
     f.writeRateBytesPerSec = 2 * 1024 * 1024;
-    const { warnings } = assess(spec(), f);
-    expect(warnings.join('\n')).toMatch(/repl-backlog-size 1\.0mb holds 1 s of writes at 2\.0mb\/s; consider CONFIG SET repl-backlog-size 120mb/);
+    const { warnings } = assess(spec({ backlog: 'keep' }), f);
+    expect(warnings.join('\n')).toMatch(/--backlog keep: repl-backlog-size 1\.0mb holds 0\.50 s of writes at 2\.0mb\/s.*CONFIG SET repl-backlog-size 120mb/);
     expect(warnings.join('\n')).toMatch(/client-output-buffer-limit replica/);
     expect(warnings.join('\n')).toMatch(/fork/);
     expect(warnings.join('\n')).toMatch(/no persistence/);

@@ -28,9 +28,9 @@ describe('ferry plan|run --playbook against real servers', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Plan  redis://127.0.0.1:${a.port} → redis://127.0.0.1:${b.port}  (sync: native)`);
-    expect(r.stdout).toMatch(/^ 3 {2}replicate +Start replicating/m);
+    expect(r.stdout).toMatch(/^ 4 {2}replicate +Start replicating/m);
     expect(r.stdout).toMatch(new RegExp(`^ +target +REPLICAOF 127\\.0\\.0\\.1 ${a.port}$`, 'm'));
-    expect(r.stdout).toMatch(/^10 {2}retire/m);
+    expect(r.stdout).toMatch(/^11 {2}retire/m);
     expect(r.stdout).not.toMatch(/\u001b\[/); // NO_COLOR
   });
 

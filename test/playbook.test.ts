@@ -36,7 +36,7 @@ describe('shipped playbooks', () => {
   });
   it.each(files)('%s validates and is documented by comments', (f) => {
     const p = loadPlaybook(join(dir, f), env);
-    expect(p.flags.from).toMatch(/^redis/);
+    expect(p.flags.from).toMatch(/^(redis|sentinel):/);
     expect(p.flags.to).toBeTruthy();
     expect(p.warnings).toEqual([]);
   });

@@ -137,7 +137,7 @@ describe('rollback', () => {
       expect(((await t.call('CONFIG', 'GET', 'replica-read-only')) as string[])[1]).toBe('no');
       const r = await ferry(['rollback', '--state', s.statePath, '--yes', '--json'], { cwd: s.dir });
       expect(r.code, r.stderr).toBe(0);
-      expect(jsonEvents(r.stdout).pop()).toMatchObject({ event: 'done', report: { undone: ['open-writes', 'replicate'] } });
+      expect(jsonEvents(r.stdout).pop()).toMatchObject({ event: 'done', report: { undone: ['open-writes', 'replicate', 'backlog'] } });
       expect(((await t.call('CONFIG', 'GET', 'replica-read-only')) as string[])[1]).toBe('yes');
       expect(((await t.call('ROLE')) as string[])[0]).toBe('master');
       const src = s.source.client();

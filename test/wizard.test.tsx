@@ -36,6 +36,10 @@ function fakeDeps(over: Partial<WizardDeps> = {}): WizardDeps & { specs: Migrati
 
 const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
 
+function lastNonEmpty(frames: string[]): string {
+  return [...frames].reverse().find((f) => f.trim() !== '') ?? '';
+}
+
 async function until(frames: string[], re: RegExp, ms = 5000): Promise<string> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -170,7 +174,7 @@ describe('wizard (ink components)', () => {
     await exited(w);
     expect(aborted).toBe(true);
     expect(w.code()).toBe(ExitCode.interrupted);
-    const end = w.lastFrame() ?? '';
+    const end = lastNonEmpty(w.frames); // NOTE: with CI set, ink's lastFrame() is '\n' after exit()
     expect(end).toContain('Aborted: nothing was changed.');
     expect(end).not.toMatch(/Abort the migration\?|To continue|✗/);
   });
@@ -213,7 +217,7 @@ describe('wizard (ink components)', () => {
     await exited(w);
     expect(seen.aborted).toBe(true);
     expect(w.code()).toBe(ExitCode.interrupted);
-    const end = w.lastFrame() ?? '';
+    const end = lastNonEmpty(w.frames); // NOTE: with CI set, ink's lastFrame() is '\n' after exit()
     expect(end).toContain('✗ interrupted: the old master is not paused');
     expect(end).toContain('To continue: ferry resume --state .ferry/r.json');
     expect(end).toContain('Where it stands: ferry status --state .ferry/r.json');
@@ -237,7 +241,7 @@ describe('wizard (ink components)', () => {
       else expect(waited).toBeGreaterThanOrEqual(LEAVE_GRACE_MS - 50);
       expect(seen.aborted).toBe(true);
       expect(w.code()).toBe(ExitCode.interrupted);
-      const end = w.lastFrame() ?? '';
+      const end = lastNonEmpty(w.frames); // NOTE: with CI set, ink's lastFrame() is '\n' after exit()
       expect(end).toContain('✗ left before the run had stopped');
       expect(end).toContain('To continue: ferry resume --state .ferry/r.json');
       expect(end).toContain('To undo: ferry rollback --state .ferry/r.json');
@@ -308,5 +312,30 @@ describe('wizard (ink components)', () => {
     for (let i = 0; i < 50 && w.code() === undefined; i++) await tick(20);
     expect(aborted).toBe(true);
     expect(w.code()).toBe(ExitCode.interrupted);
+  });
+
+  it('a sentinel:// source: shows how the master was found and offers repointing through Sentinel', async () => {
+    const deps = fakeDeps({ probe: async () => ({ version: '7.0.15', role: 'master', keys: 5, usedMemory: 1024, connectedClients: 1, via: 'Sentinel mymaster (3 Sentinels) → 10.0.0.5:6379' }) });
+    const w = start(deps);
+    await until(w.frames, /Source \(the old master\) URL/);
+    await type(w.stdin, 'sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster');
+    await until(w.frames, /Sentinel mymaster \(3 Sentinels\) → 10\.0\.0\.5:6379 · Redis 7\.0\.15/);
+    await until(w.frames, /Start a new local redis-server/);
+    w.stdin.write('\u001b[B');
+    await tick();
+    w.stdin.write('\r');
+    await until(w.frames, /Target URL/);
+    await type(w.stdin, 'redis://10.0.0.9:6379');
+    await until(w.frames, /How should the data be replicated/);
+    w.stdin.write('\r');
+    const repoint = await until(w.frames, /How do your applications move/);
+    expect(repoint).toMatch(/❯ 1\. through Sentinel/);
+    w.stdin.write('\r');
+    await until(w.frames, /the old master should/);
+    w.stdin.write('\r');
+    await until(w.frames, /Run this migration now\?/);
+    w.stdin.write('n');
+    await exited(w);
+    expect(deps.flags).toEqual([{ from: 'sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster', to: 'redis://10.0.0.9:6379', dataDir: undefined, sync: 'engine', repoint: 'none', retire: 'replica' }]);
   });
 });

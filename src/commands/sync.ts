@@ -1,6 +1,7 @@
 /**
  * `ferry sync --from URL --to URL [--state F] [--until-caught-up] [--json] [--include GLOB]…
- *  [--exclude GLOB]… [--db-map SRC:DST]… [--writer auto|restore|commands] [--replace] [--flush-target]`
+ *  [--exclude GLOB]… [--db-map SRC:DST]… [--writer auto|restore|commands] [--replace] [--flush-target]
+ *  [--backlog auto|keep|SIZE]`
  *
  * The embedded engine alone: full sync, then follow the source's command stream into the target.
  * - `--until-caught-up`: exit 0 once the applied offset equals the source's master_repl_offset;
@@ -9,15 +10,17 @@
  *   everything sent acknowledged by the target, state saved) and exits 130 ("interrupted").
  *   With `--state F` the reserved checkpoint key is removed from the target at that stop (the state
  *   file holds the position); without it the key stays, so a later `ferry sync` resumes from it.
+ * - `--backlog` (default auto) raises the source's repl-backlog-size for the sync and puts it back
+ *   when the sync stops (the value found is kept in the --state file meanwhile; see core/backlog.ts).
  * - a second `ferry sync` with the same target (and `--state F`) resumes with PSYNC from the
  *   applied offset (+CONTINUE: no second full sync while the source's backlog covers the gap).
  */
 import type { Command } from 'commander';
-import { parseRedisUrl, tlsSocketOptions, toPublicUrl, type Endpoint, type TlsOptions } from '../core/endpoint.js';
+import { type Endpoint, type TlsOptions, parseRedisUrl, tlsSocketOptions, toPublicUrl, withSentinelAuth } from '../core/endpoint.js';
 import { InterruptedError, SafetyError, UsageError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
 import { redactDeep } from '../core/redact.js';
-import { parseDbMap } from '../core/spec-from-flags.js';
+import { parseBacklogFlag, parseDbMap } from '../core/spec-from-flags.js';
 import { createProgressSink } from '../ui/progress-sink.js';
 
 interface SyncFlags {
@@ -32,6 +35,8 @@ interface SyncFlags {
   writer: string;
   replace?: boolean;
   flushTarget?: boolean;
+  dropFieldTtl?: boolean;
+  backlog: string;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -46,7 +51,7 @@ export function register(program: Command): void {
   program
     .command('sync')
     .description('replicate a source into a target with the embedded engine (full sync, then follow)')
-    .requiredOption('--from <url>', 'source master, redis://[user:pass@]host:port')
+    .requiredOption('--from <url>', 'source master, redis://[user:pass@]host:port, or sentinel://[user:pass@]host:port[,host:port…]/MASTER-NAME (follows failovers)')
     .requiredOption('--to <url>', 'target server, redis://[user:pass@]host:port')
     .option('--state <file>', 'state file mirroring the applied offset (resume with the same flag)')
     .option('--until-caught-up', 'exit 0 once the target has applied everything the source has')
@@ -57,6 +62,8 @@ export function register(program: Command): void {
     .option('--writer <mode>', 'full-sync writer: auto, restore or commands', 'auto')
     .option('--replace', 'overwrite keys that already exist on the target')
     .option('--flush-target', 'FLUSHALL a non-empty target before the first full sync')
+    .option('--drop-field-ttl', 'into a target without hash-field TTLs (before Redis 7.4), copy such fields without their TTL')
+    .option('--backlog <auto|keep|size>', "the source's repl-backlog-size while syncing: auto (60 s of the measured writes, capped by memory), keep, or a size such as 64mb; put back when the sync stops", 'auto')
     .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')
     .option('--tls-cert <file>', 'client certificate for rediss:// URLs')
     .option('--tls-key <file>', 'client key for rediss:// URLs')
@@ -67,20 +74,24 @@ export function register(program: Command): void {
 }
 
 async function runSync(flags: SyncFlags): Promise<void> {
-  const from = parseRedisUrl(flags.from, '--from');
+  const from = withSentinelAuth(parseRedisUrl(flags.from, '--from'), process.env);
   const to = parseRedisUrl(flags.to, '--to');
+  if (to.sentinel) throw new UsageError('--to: a sentinel:// URL is only for --from; give the target as redis://host:port');
   from.password ??= process.env.FERRY_FROM_PASSWORD;
   to.password ??= process.env.FERRY_TO_PASSWORD;
   if (!['auto', 'restore', 'commands'].includes(flags.writer)) {
     throw new UsageError(`--writer "${flags.writer}" must be auto, restore or commands`);
   }
   const dbMap = parseDbMap(flags.dbMap);
+  const backlog = parseBacklogFlag(flags.backlog);
   const tls = { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false };
   tlsSocketOptions(tls); // an unreadable certificate file fails here, naming its flag
   await refuseSameServer(from, to, tls);
   const { SyncEngine } = await import('../engine/sync.js');
   const print = makePrinter(!!flags.json);
+  const follow = from.sentinel ? await followSentinel(from, print) : undefined;
   const engine = new SyncEngine({
+    resolveSource: follow?.resolve,
     from,
     to,
     statePath: flags.state,
@@ -88,6 +99,9 @@ async function runSync(flags: SyncFlags): Promise<void> {
     writer: flags.writer as 'auto' | 'restore' | 'commands',
     replace: flags.replace,
     flushTarget: flags.flushTarget,
+    dropFieldTtl: flags.dropFieldTtl,
+    checkCompat: true,
+    backlog,
     tls,
     emit: print,
   });
@@ -101,6 +115,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  follow?.onSwitch((why, to) => engine.relink(why, to));
   try {
     await engine.start();
     print({ event: 'info', step: 'sync', message: `writer: ${engine.choice.reason}` });
@@ -124,6 +139,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
     }
     print({ event: 'done', exitCode: 0, report: { ...report } });
   } finally {
+    follow?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -149,6 +165,35 @@ async function refuseSameServer(from: Endpoint, to: Endpoint, tls: TlsOptions): 
   } finally {
     source.disconnect();
   }
+}
+
+/**
+ * A `sentinel://` source: the engine asks the Sentinels for the master before every connection,
+ * and a `+switch-master` from any Sentinel makes it drop its link at once and reconnect to the
+ * announced master: the promoted replica continues the stream (psync2, replid2), also when the
+ * old master streamed a data-neutral tail past the promotion (SyncEngine.rewindNeutralTail).
+ */
+async function followSentinel(from: Endpoint, print: (e: FerryEvent) => void) {
+  const { resolveEndpoint, unresolved, watchSwitchMaster } = await import('../core/sentinel.js');
+  let announced: Endpoint | null = null;
+  let relink: ((why: string, to: { host: string; port: number }) => void) | undefined;
+  const watch = watchSwitchMaster(from, (to) => {
+    announced = { ...from, host: to.host, port: to.port };
+    const why = `Sentinel switched ${from.sentinel!.name} to ${to.host}:${to.port}`;
+    print({ event: 'info', step: 'sync', message: why });
+    relink?.(why, to);
+  });
+  return {
+    async resolve(): Promise<Endpoint> {
+      const a = announced;
+      announced = null;
+      return a ?? resolveEndpoint(unresolved(from));
+    },
+    onSwitch(fn: (why: string, to: { host: string; port: number }) => void) {
+      relink = fn;
+    },
+    close: () => watch.close(),
+  };
 }
 
 /**

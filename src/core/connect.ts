@@ -5,7 +5,8 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { UsageError } from './errors.js';
-import { type Endpoint, type TlsOptions, tlsSocketOptions, toPublicUrl } from './endpoint.js';
+import { type Endpoint, type TlsOptions, describeEndpoint, tlsSocketOptions } from './endpoint.js';
+import { resolveEndpoint } from './sentinel.js';
 
 /** Name given to a ferry connection; `isFerryClientName` recognises it. */
 export function ferryClientName(role: string): string {
@@ -46,9 +47,11 @@ export function redisOptions(e: Endpoint, tls?: TlsOptions): RedisOptions {
 
 /**
  * Connects and authenticates, or throws a one-line UsageError: unreachable host, wrong password,
- * missing password. The returned client has no retry strategy; `disconnect()` it when done.
+ * missing password. A `sentinel://` endpoint not resolved yet is resolved first (the master the
+ * Sentinels name now). The returned client has no retry strategy; `disconnect()` it when done.
  */
-export async function connectEndpoint(e: Endpoint, opts: ConnectOptions): Promise<Redis> {
+export async function connectEndpoint(given: Endpoint, opts: ConnectOptions): Promise<Redis> {
+  const e = await resolveEndpoint(given);
   const client = new Redis({ ...redisOptions(e, opts.tls), connectionName: ferryClientName(opts.role), connectTimeout: opts.connectTimeoutMs ?? 5000 });
   let lastError: (Error & { code?: string }) | undefined;
   client.on('error', (err: Error) => (lastError = err));
@@ -62,7 +65,7 @@ export async function connectEndpoint(e: Endpoint, opts: ConnectOptions): Promis
 }
 
 function connectionError(e: Endpoint, flag: string, err: Error & { code?: string }): UsageError {
-  const where = toPublicUrl(e);
+  const where = describeEndpoint(e);
   const pwEnv = flag === '--from' ? 'FERRY_FROM_PASSWORD' : 'FERRY_TO_PASSWORD';
   const msg = err.message ?? String(err);
   if (/WRONGPASS|invalid password|invalid username-password/i.test(msg)) {

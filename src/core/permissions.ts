@@ -115,7 +115,7 @@ const ENGINE_TARGET_WRITES: ReadonlyArray<[string, string[]]> = [
 ];
 
 /** The rules for a run of `spec` (and `ferry verify` with `verifyOnly`). */
-export function requiredPermissions(spec: Pick<MigrationSpec, 'sync' | 'retire' | 'verify' | 'flushTarget' | 'from'>): Permission[] {
+export function requiredPermissions(spec: Pick<MigrationSpec, 'sync' | 'retire' | 'verify' | 'flushTarget' | 'from'> & { backlog?: MigrationSpec['backlog'] }): Permission[] {
   const out: Permission[] = [];
   const add = (side: Side, steps: string, list: ReadonlyArray<[string, string[]]>, opts: { queued?: boolean } = {}) => {
     for (const [rule, probe] of list) {
@@ -127,6 +127,9 @@ export function requiredPermissions(spec: Pick<MigrationSpec, 'sync' | 'retire' 
   // Optional (not probed): without CONFIG GET preflight cannot check backlog and buffer sizes and says so.
   add('source', 'preflight (optional)', [['+config|get', []]]);
   add('target', 'preflight (optional)', [['+config|get', []]]);
+  // backlog: `--backlog auto` (default) only warns when CONFIG SET is refused; a SIZE needs it.
+  const kind = spec.backlog?.kind ?? 'keep';
+  if (kind !== 'keep') add('source', `backlog (--backlog ${kind === 'auto' ? 'auto: optional, a refusal is a warning' : 'SIZE'})`, [['+config|get', ['CONFIG', 'GET', 'repl-backlog-size']], ['+config|set', kind === 'size' ? ['CONFIG', 'SET', 'repl-backlog-size', P] : []]]);
   if (spec.sync === 'engine') {
     add('source', 'replicate (ferry is the replica)', [['+psync', ['PSYNC', '?', '-1', 'FAILOVER']], ['+replconf', ['REPLCONF', P, 'x']]]);
     const steps = 'replicate, promote (the full sync, the stream batches, the checkpoint key)';

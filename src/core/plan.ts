@@ -4,17 +4,20 @@
  * `ferry plan` and `ferry run --dry-run` print it and change nothing.
  */
 import type { Redis } from 'ioredis';
+import { backlogInputs, decideBacklog } from './backlog.js';
 import { connectEndpoint } from './connect.js';
-import { type Endpoint, toPublicUrl } from './endpoint.js';
+import { type Endpoint, describeEndpoint, toPublicUrl } from './endpoint.js';
 import { type Facts, gatherFacts } from './facts.js';
 import { assertCanStart } from './provision-server.js';
 import { redactDeep } from './redact.js';
 import { requiredPermissions } from './permissions.js';
 import { assess } from './safety.js';
+import { gatherSentinelFacts, resolveEndpoint } from './sentinel.js';
+import { KeyFilter } from '../engine/apply/filter.js';
 import type { MigrationSpec } from './spec.js';
 import { driverFor } from '../drivers/index.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
-import { STEPS } from '../steps/index.js';
+import { stepsFor } from '../steps/index.js';
 import type { PlannedCommand, StepId } from '../steps/step.js';
 
 export const PLAN_VERSION = 1;
@@ -31,7 +34,11 @@ export interface Plan {
     target: { version: string; role: string; keys: number; usedMemory: number } | null;
     writeRateBytesPerSec: number;
   };
+  /** What the backlog step will do to the source's repl-backlog-size, with the numbers (bytes, s). */
+  backlog: { policy: string; current: number | null; set: number | null; writeRate: number; windowSec: number; wanted?: number; cap?: number; capRule?: string; coversSec: number | null; why: string };
   steps: Array<{ id: StepId; title: string; commands: PlannedCommand[] }>;
+  /** For a sentinel:// source: the master's name and each Sentinel's answer and settings. */
+  sentinel?: { name: string; master: string; sentinels: Array<{ node: string; reachable: boolean; master?: string; settings?: Record<string, number>; authPassPresent?: boolean; error?: string }> };
 }
 
 /** The target's address: the URL, or host + the chosen port (0 = picked at run time) for `start`. */
@@ -45,21 +52,31 @@ export function targetEndpoint(spec: MigrationSpec, chosenPort?: number): Endpoi
 /** Builds the plan from the spec and what preflight read. Pure. */
 export function buildPlan(spec: MigrationSpec, facts: Facts, driver: ReplicationDriver, target: Endpoint = targetEndpoint(spec)): Plan {
   const pc = { spec, facts, driver, target };
+  const b = decideBacklog(spec.backlog, backlogInputs(facts));
   const summary = (f: Facts['source'] | null) => (f ? { version: f.version, role: f.role, keys: f.keys, usedMemory: f.usedMemory } : null);
   const plan: Plan = {
     version: PLAN_VERSION,
     sync: spec.sync,
-    source: toPublicUrl(spec.from),
+    source: describeEndpoint(spec.from),
     target: spec.to.kind === 'attach' ? toPublicUrl(spec.to.endpoint) : `start redis-server on ${target.host}:${target.port || '<free port>'}`,
     findings: assess(spec, facts),
     facts: { source: summary(facts.source)!, target: summary(facts.target), writeRateBytesPerSec: Math.round(facts.writeRateBytesPerSec) },
-    steps: STEPS.map((s) => ({ id: s.id, title: s.title, commands: s.describe(pc) })),
+    backlog: { policy: b.policy, current: b.current, set: b.set, writeRate: Math.round(b.writeRate), windowSec: b.windowSec, wanted: b.wanted, cap: b.cap?.bytes, capRule: b.cap?.rule, coversSec: b.coversSec, why: b.why },
+    steps: stepsFor(spec).map((s) => ({ id: s.id, title: s.title, commands: s.describe(pc) })),
   };
+  if (facts.sentinel) {
+    plan.sentinel = {
+      name: facts.sentinel.name,
+      master: facts.sentinel.master,
+      sentinels: facts.sentinel.views.map((v) => ({ node: v.node, reachable: v.reachable, master: v.master, settings: v.settings as Record<string, number> | undefined, authPassPresent: v.authPassPresent, error: v.error })),
+    };
+  }
   return redactDeep(plan);
 }
 
 /** Connects to the servers (read-only), reads the facts and builds the plan. */
-export async function makePlan(spec: MigrationSpec): Promise<Plan> {
+export async function makePlan(given: MigrationSpec): Promise<Plan> {
+  const spec = given.from.sentinel ? { ...given, from: await resolveEndpoint(given.from) } : given;
   const driver = await driverFor(spec.sync);
   const target = targetEndpoint(spec);
   let source: Redis | undefined;
@@ -68,7 +85,9 @@ export async function makePlan(spec: MigrationSpec): Promise<Plan> {
     if (spec.to.kind === 'start') await assertCanStart(target);
     source = await connectEndpoint(spec.from, { role: 'source', flag: '--from', tls: spec.tls });
     tclient = spec.to.kind === 'attach' ? await connectEndpoint(target, { role: 'target', flag: '--to', tls: spec.tls }) : undefined;
-    const facts = await gatherFacts(source, toPublicUrl(spec.from), tclient ?? null, toPublicUrl(target), 1000, requiredPermissions(spec));
+    const filter = new KeyFilter({ include: spec.include, exclude: spec.exclude });
+    const facts = await gatherFacts(source, describeEndpoint(spec.from), tclient ?? null, toPublicUrl(target), 1000, (k) => filter.keyPasses(k), requiredPermissions(spec));
+    if (spec.from.sentinel) facts.sentinel = await gatherSentinelFacts(spec.from, spec.from);
     return buildPlan(spec, facts, driver, target);
   } finally {
     source?.disconnect();

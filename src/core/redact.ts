@@ -3,7 +3,7 @@
  * Every string that leaves the process through those paths goes through `redact`.
  */
 
-const URL_CREDENTIALS = /\b(rediss?:\/\/)([^:@/\s]*):([^@/\s]*)@/gi;
+const URL_CREDENTIALS = /\b((?:rediss?|sentinel):\/\/)([^:@/\s]*):([^@/\s]*)@/gi;
 const AUTH_ARGS = /\b(AUTH|masterauth|requirepass)(\s+)(\S+)(\s+\S+)?/gi;
 
 /** Removes credentials from URLs and AUTH-like command text in `text`. */

@@ -16,11 +16,13 @@ import type { EventBus, FerryEvent } from './events.js';
 import type { Facts } from './facts.js';
 import { targetEndpoint } from './plan.js';
 import { pickFreePort } from './provision-server.js';
+import { resolveMaster } from './sentinel.js';
 import type { MigrationSpec } from './spec.js';
 import { type RunState, lockState, loadState, newState, recordEvent, saveState, stateExists } from './state.js';
 import { driverFor } from '../drivers/index.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
-import { STEPS } from '../steps/index.js';
+import { stepsFor } from '../steps/index.js';
+import { keepBacklogForResume, restoreBacklog } from '../steps/backlog.js';
 import { isPausedByFerry, unpause } from '../steps/fence.js';
 import type { Step, StepContext, StepId } from '../steps/step.js';
 
@@ -49,6 +51,10 @@ export interface RunReport {
   pauseMs?: number;
   /** The source's replication offset at the cutover. */
   finalOffset?: number;
+  /** --drop-field-ttl: hash-field TTLs the target did not get. */
+  fieldTtlsDropped?: number;
+  /** Pending entries of consumer groups the commands writer could not recreate (entry deleted). */
+  pendingSkipped?: number;
   target: { host: string; port: number; pid?: number; dataDir?: string };
   /** The cutover gate's result (step verify), when it ran. */
   verify?: Record<string, unknown>;
@@ -139,6 +145,8 @@ class Run {
   private targetClient?: Redis;
   private stopRecording: () => void;
   readonly ctx: StepContext;
+  /** The steps of this run, in order. */
+  readonly steps: Step[];
 
   private constructor(
     readonly spec: MigrationSpec,
@@ -150,6 +158,7 @@ class Run {
     readonly signal: AbortSignal,
   ) {
     // Progress is a stream of samples (10 per second while converging): the state keeps the rest.
+    this.steps = stepsFor(spec);
     this.stopRecording = opts.bus.add((e) => e.event !== 'progress' && recordEvent(state, e as unknown as Record<string, unknown>));
     const run = this;
     this.ctx = {
@@ -183,6 +192,7 @@ class Run {
       const port = spec.to.kind === 'attach' ? spec.to.endpoint.port : (spec.to.port ?? (await pickFreePort(host)));
       state.target = { host, port, started: false };
     }
+    spec = await pinSentinelMaster(spec, state);
     const driver = await driverFor(spec.sync);
     const run = new Run(spec, opts, statePath, state, driver, targetEndpoint(spec, state.target.port), signal);
     run.save();
@@ -196,11 +206,17 @@ class Run {
     this.save();
     this.opts.bus.emit({ event: 'info', message: `state file: ${this.statePath}` });
     await this.restartDriverIfNeeded();
-    for (const step of STEPS) {
+    await this.refenceIfPauseEnded();
+    for (const step of this.steps) {
       this.throwIfAborted();
+      // NOTE: on resume the replica restarts where replicate stands in the order, after every
+      // earlier step not done is done again (a backlog put back at an abort is raised first).
+      if (step.id === 'replicate') await this.restartDriverIfNeeded();
       await this.runStep(step);
       if (step.id === 'preflight') await this.confirmStart();
     }
+    // The migration is over: what ferry changed on the old master only for it goes back.
+    await restoreBacklog(this.ctx, 'end');
     this.state.status = 'done';
     this.save();
     return { ...this.figures(), warnings } as RunReport;
@@ -208,13 +224,13 @@ class Run {
 
   /** See `rollbackMigration`. */
   async rollback(): Promise<RollbackReport> {
-    if (this.state.steps.promote.status === 'done' || (this.state.steps.promote.status !== 'pending' && (await this.driver.isPromoted(this.ctx)))) {
+    if (this.state.steps.promote.status === 'done' || (this.promotionMayHaveStarted() && (await this.driver.isPromoted(this.ctx)))) {
       throw new UsageError(`the new instance was already promoted; to go back, migrate again: ferry run --from <new> --to <old> (the old master is its replica with --retire replica)`);
     }
     const source = await this.source();
     await unpause(source, this.state);
     const undone: StepId[] = [];
-    for (const step of [...STEPS].reverse()) {
+    for (const step of [...this.steps].reverse()) {
       const rec = this.state.steps[step.id];
       if (!step.undo || rec.status === 'pending') continue;
       this.opts.bus.emit({ event: 'info', message: `undoing ${step.id}` });
@@ -231,7 +247,7 @@ class Run {
 
   /** True while no step past the read-only preflight has started. */
   changedNothing(): boolean {
-    return STEPS.every((s) => s.id === 'preflight' || this.state.steps[s.id].status === 'pending');
+    return this.steps.every((s) => s.id === 'preflight' || this.state.steps[s.id].status === 'pending');
   }
 
   /** Figures for the report and the final event. */
@@ -239,9 +255,11 @@ class Run {
     const t = this.state.target!;
     return {
       statePath: this.statePath,
-      steps: STEPS.map((s) => ({ id: s.id, ms: this.state.steps[s.id].ms, skipped: this.state.steps[s.id].skipped })),
+      steps: this.steps.map((s) => ({ id: s.id, ms: this.state.steps[s.id].ms, skipped: this.state.steps[s.id].skipped })),
       pauseMs: this.state.cutover.pauseMs,
       finalOffset: this.state.cutover.finalOffset,
+      ...(this.state.cutover.fieldTtlsDropped !== undefined ? { fieldTtlsDropped: this.state.cutover.fieldTtlsDropped } : {}),
+      ...(this.state.cutover.pendingSkipped ? { pendingSkipped: this.state.cutover.pendingSkipped } : {}),
       target: { host: t.host, port: t.port, pid: t.pid, dataDir: t.dataDir },
       ...(this.state.steps.verify?.detail ? { verify: this.state.steps.verify.detail } : {}),
       ...(this.state.cutover.finalCheck ? { finalCheck: this.state.cutover.finalCheck } : {}),
@@ -289,13 +307,33 @@ class Run {
   private async restartDriverIfNeeded(): Promise<void> {
     const s = this.state.steps;
     if (s.replicate.status !== 'done' || s.promote.status === 'done') return;
-    if (s.promote.status !== 'pending' && (await this.driver.isPromoted(this.ctx))) {
+    if (this.promotionMayHaveStarted() && (await this.driver.isPromoted(this.ctx))) {
       Object.assign(s.promote, { status: 'done', skipped: true, finishedAt: new Date().toISOString() });
       this.save();
       return;
     }
     this.opts.bus.emit({ event: 'info', message: 'resuming replication' });
     await this.driver.start(this.ctx);
+  }
+
+  /** Promote, or the Sentinel step (whose SENTINEL FAILOVER promotes the target in native mode), has begun. */
+  private promotionMayHaveStarted(): boolean {
+    const s = this.state.steps;
+    return s.promote.status !== 'pending' || (s.sentinel !== undefined && s.sentinel.status !== 'pending');
+  }
+
+  /**
+   * Behind Sentinel a step (sentinel) runs between fence and promote, so a run can stop there.
+   * The fence's guarantee lasts only while its pause does: when the pause has ended before the
+   * target was promoted, the fence is done again (pause, final offset) before the cutover goes on.
+   */
+  private async refenceIfPauseEnded(): Promise<void> {
+    const s = this.state.steps;
+    if (!s.sentinel || s.fence.status !== 'done' || s.promote.status === 'done' || isPausedByFerry(this.state)) return;
+    if (await this.driver.isPromoted(this.ctx)) return;
+    this.opts.bus.emit({ event: 'info', message: "the fence's pause has ended since it was done: the fence runs again before the cutover goes on" });
+    Object.assign(s.fence, { status: 'pending', skipped: undefined });
+    this.save();
   }
 
   private async confirmStart(): Promise<void> {
@@ -335,7 +373,10 @@ class Run {
     saveState(this.statePath, this.state);
   }
 
-  /** Ends the run: lifts a pause ferry left (failure, interrupt), saves, closes connections. */
+  /**
+   * Ends the run: lifts a pause ferry left (failure, interrupt), puts the source's backlog back
+   * after an interrupt (a failed run keeps it for resume), saves, closes connections.
+   */
   async close(): Promise<void> {
     if (isPausedByFerry(this.state) && this.state.status !== 'done') {
       try {
@@ -345,6 +386,10 @@ class Run {
       }
     }
     if (this.state.status === 'running') this.state.status = this.signal.aborted ? 'interrupted' : 'failed';
+    // NOTE: an interrupt is the operator leaving: the source goes back as it was. A failure waits
+    // for `ferry resume`, which needs the raised backlog to continue the replication.
+    if (this.state.status === 'interrupted') await restoreBacklog(this.ctx, 'abort');
+    else if (this.state.status === 'failed') keepBacklogForResume(this.ctx);
     this.save();
     this.stopRecording();
     this.sourceClient?.disconnect();
@@ -352,6 +397,24 @@ class Run {
     await this.driver.close();
   }
 }
+
+/**
+ * A `sentinel://` source is resolved once per run and pinned in the state: the run migrates from
+ * the master the Sentinels named when it started. (At the cutover the Sentinels name the new
+ * master; a resume must not take that for the source.)
+ */
+async function pinSentinelMaster(spec: MigrationSpec, state: RunState): Promise<MigrationSpec> {
+  if (!spec.from.sentinel) return spec;
+  let pinned = state.data[SENTINEL_MASTER] as { host: string; port: number } | undefined;
+  if (!pinned) {
+    pinned = await resolveMaster(spec.from);
+    state.data[SENTINEL_MASTER] = pinned;
+  }
+  return { ...spec, from: { ...spec.from, host: pinned.host, port: pinned.port } };
+}
+
+/** state.data key: the master a sentinel:// run migrates from. */
+export const SENTINEL_MASTER = 'sentinel.master';
 
 function freshState(spec: MigrationSpec, statePath: string): RunState {
   if (stateExists(statePath)) {

@@ -2,7 +2,11 @@
  * Preflight's judgement of the facts: refusals (exit 3, each one sentence naming the fix) and
  * advice (warnings). Pure, so `ferry plan` shows exactly what `ferry run` would refuse.
  */
+import { assessCompat } from './compat.js';
+import { backlogInputs, decideBacklog } from './backlog.js';
 import { type Facts, type ServerFacts, otherReplicas } from './facts.js';
+import { sentinelFindings } from './sentinel-safety.js';
+import { fmtSize } from './size.js';
 import type { MigrationSpec } from './spec.js';
 
 /** Findings of the safety checks. */
@@ -15,7 +19,10 @@ const MB = 1024 * 1024;
 
 /** Applies the safety checks and the sizing advice to `facts`. */
 export function assess(spec: MigrationSpec, facts: Facts): Assessment {
-  return { refusals: refusals(spec, facts), warnings: advice(spec, facts) };
+  // Versions and forks (compat.ts): what cannot be copied exactly between these two servers.
+  const compat = assessCompat(spec, facts);
+  const sentinel = sentinelFindings(spec, facts);
+  return { refusals: [...refusals(spec, facts), ...compat.refusals, ...sentinel.refusals], warnings: [...advice(spec, facts), ...compat.warnings, ...sentinel.warnings] };
 }
 
 function refusals(spec: MigrationSpec, f: Facts): string[] {
@@ -23,6 +30,7 @@ function refusals(spec: MigrationSpec, f: Facts): string[] {
   for (const m of f.missingPermissions ?? []) {
     out.push(`the ${m.side} user may not run ${m.command} (${m.steps}): add the ACL rule ${m.rule} to the user of ${m.side === 'source' ? '--from' : '--to'}`);
   }
+  out.push(...backlogRefusals(spec, f));
   const s = f.source;
   const t = f.target;
   if (s.role === 'replica') {
@@ -42,6 +50,43 @@ function refusals(spec: MigrationSpec, f: Facts): string[] {
   return out;
 }
 
+/**
+ * `--backlog SIZE` needs CONFIG on the source, and must fit under its maxmemory: the backlog
+ * counts towards maxmemory (core/backlog.ts), so a bigger one would make the source evict keys.
+ */
+function backlogRefusals(spec: MigrationSpec, f: Facts): string[] {
+  const p = spec.backlog;
+  if (p.kind !== 'size') return [];
+  const s = f.source;
+  if (!s.config) return [`--backlog ${fmtSize(p.bytes)} needs CONFIG SET on the source, which it does not allow; size repl-backlog-size with your provider and pass --backlog keep`];
+  const room = s.maxmemory - s.usedMemory;
+  if (s.maxmemory > 0 && p.bytes > Number(s.config['repl-backlog-size'] ?? 0) && p.bytes > room) {
+    return [`--backlog ${fmtSize(p.bytes)} does not fit in the ${fmtSize(Math.max(0, room))} left under the source's maxmemory ${fmtSize(s.maxmemory)}: the source would evict keys; choose a smaller size or --backlog auto`];
+  }
+  return [];
+}
+
+/** Advice about the backlog the migration will have (see the backlog step for what it changes). */
+function backlogAdvice(spec: MigrationSpec, f: Facts): string[] {
+  const rate = f.writeRateBytesPerSec;
+  const d = decideBacklog(spec.backlog, backlogInputs(f));
+  const size = d.set ?? d.current ?? 0;
+  if (rate <= 0 || d.current === null) return [];
+  if (spec.backlog.kind === 'keep') {
+    // NOTE: the backlog is what lets a replica resume after a short link drop instead of a new
+    // full sync; one minute of writes is a comfortable margin.
+    if (size >= rate * d.windowSec) return [];
+    return [`--backlog keep: repl-backlog-size ${fmtSize(size)} holds ${(size / rate).toFixed(2)} s of writes at ${fmtSize(rate)}/s; a longer link drop means a full sync: drop --backlog keep (auto raises it for the migration only), or CONFIG SET repl-backlog-size ${Math.ceil((rate * d.windowSec) / MB)}mb on the source`];
+  }
+  if (d.wanted !== undefined && d.wanted > size && d.cap) {
+    return [`--backlog auto: ${d.windowSec} s of writes at ${fmtSize(rate)}/s need ${fmtSize(d.wanted)}, but the memory cap is ${fmtSize(d.cap.bytes)} (${d.cap.rule}): the backlog will hold ${(size / rate).toFixed(1)} s of writes`];
+  }
+  if (spec.backlog.kind === 'size' && d.set !== null && d.cap && d.set > d.cap.bytes) {
+    return [`--backlog ${fmtSize(d.set)} is above ferry's memory cap of ${fmtSize(d.cap.bytes)} (${d.cap.rule}); make sure the source has the memory`];
+  }
+  return [];
+}
+
 function isReplicaOf(t: ServerFacts, spec: MigrationSpec): boolean {
   return t.masterOf === `${spec.from.host}:${spec.from.port}`;
 }
@@ -54,13 +99,7 @@ function advice(spec: MigrationSpec, f: Facts): string[] {
   if (!cfg) {
     out.push(`CONFIG is not available on the source ${s.url}: ferry cannot check backlog and buffer sizes; check them with your provider`);
   } else {
-    const backlog = Number(cfg['repl-backlog-size'] ?? 0);
-    // NOTE: the backlog is what lets the target resume after a short link drop instead of a new
-    // full sync; one minute of writes is a comfortable margin.
-    if (rate > 0 && backlog < rate * 60) {
-      const want = roundUpMb(rate * 60);
-      out.push(`repl-backlog-size ${fmt(backlog)} holds ${(backlog / rate).toFixed(0)} s of writes at ${fmt(rate)}/s; consider CONFIG SET repl-backlog-size ${want}mb on the source`);
-    }
+    out.push(...backlogAdvice(spec, f));
     const delay = Number(cfg['repl-diskless-sync-delay'] ?? 0);
     if (cfg['repl-diskless-sync'] === 'yes' && delay > 0) {
       // NOTE: a diskless master waits this long after a replica asks for a full sync, for more
@@ -121,14 +160,5 @@ export function parseReplicaBufferLimit(value: string): { hard: number; soft: nu
   return null;
 }
 
-function roundUpMb(bytes: number): number {
-  return Math.max(1, Math.ceil(bytes / MB));
-}
-
-/** Bytes for humans. */
-export function fmt(bytes: number): string {
-  if (bytes >= 1024 * MB) return `${(bytes / (1024 * MB)).toFixed(1)}gb`;
-  if (bytes >= MB) return `${(bytes / MB).toFixed(1)}mb`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)}kb`;
-  return `${Math.round(bytes)}b`;
-}
+/** Bytes for humans (`1.0mb`): see core/size.ts. */
+export const fmt = fmtSize;

@@ -4,8 +4,9 @@
  * (with the same flag names as keys) so every entry point refuses the same bad input the same way.
  */
 import { Command, Option } from 'commander';
+import { MIN_BACKLOG, parseBacklogPolicy, type BacklogPolicy } from './backlog.js';
 import { UsageError } from './errors.js';
-import { type Endpoint, parseRedisUrl, tlsSocketOptions } from './endpoint.js';
+import { type Endpoint, parseRedisUrl, tlsSocketOptions, withSentinelAuth } from './endpoint.js';
 import { DEFAULTS, type MigrationSpec, type RepointStrategy, type RetirePolicy, type SyncMode, type TargetSpec, type VerifyMode } from './spec.js';
 
 /** Flag values as commander hands them over (camelCased long names). All strings are raw. */
@@ -21,6 +22,7 @@ export interface MigrationFlags {
   dataDir?: string;
   serverArg?: string[];
   flushTarget?: boolean;
+  backlog?: string | number;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -32,18 +34,22 @@ export interface MigrationFlags {
   /** The cutover gate: off, sample or full. */
   verify?: string;
   verifySample?: string | number;
+  dropFieldTtl?: boolean;
 }
 
 /** Environment variables ferry reads passwords from. */
 export interface PasswordEnv {
   FERRY_FROM_PASSWORD?: string;
   FERRY_TO_PASSWORD?: string;
+  /** The Sentinels' own credentials, for a `sentinel://` --from. */
+  FERRY_SENTINEL_USERNAME?: string;
+  FERRY_SENTINEL_PASSWORD?: string;
 }
 
 /** Adds the migration flags (shared by plan and run) to a command. */
 export function addMigrationOptions(cmd: Command): Command {
   return cmd
-    .option('--from <url>', 'the old master: redis://[user:pass@]host:port[/db] (rediss:// for TLS)')
+    .option('--from <url>', 'the old master: redis://[user:pass@]host:port[/db] (rediss:// for TLS), or sentinel://[user:pass@]host:port[,host:port…]/MASTER-NAME')
     .option('--to <target>', 'the new instance: a URL to attach to, or start[:PORT] to let ferry start redis-server')
     .addOption(new Option('--sync <mode>', `replication: native (REPLICAOF on the target) or engine (default ${DEFAULTS.sync})`))
     .option('--repoint <how>', "how clients move: exec:'CMD' (a hook), manual (you do it) or none (default manual)")
@@ -56,13 +62,15 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--verify <mode>', `the cutover gate after converge, before any client moves: off, sample or full (default ${DEFAULTS.verify})`)
     .option('--verify-sample <n>', `keys drawn per db by --verify sample and the final check after promote (default ${DEFAULTS.verifySample})`)
     .option('--flush-target', 'accept that the target holds keys: they are deleted (FLUSHALL) before the sync')
+    .option('--backlog <auto|keep|size>', "the source's repl-backlog-size for the migration: auto (default: 60 s of the measured writes, capped by memory), keep, or a size such as 64mb; put back afterwards")
     .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')
     .option('--tls-cert <file>', 'client certificate for rediss:// URLs')
     .option('--tls-key <file>', 'client key for rediss:// URLs')
     .option('--tls-insecure', 'do not verify TLS certificates')
     .option('--include <glob>', 'engine only: copy only keys matching (repeatable)', collect, [] as string[])
     .option('--exclude <glob>', 'engine only: skip keys matching (repeatable)', collect, [] as string[])
-    .option('--db-map <src:dst>', 'engine only: write source db SRC into target db DST (repeatable)', collect, [] as string[]);
+    .option('--db-map <src:dst>', 'engine only: write source db SRC into target db DST (repeatable)', collect, [] as string[])
+    .option('--drop-field-ttl', 'engine only: into a target without hash-field TTLs (before Redis 7.4), copy such fields without their TTL');
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -76,7 +84,7 @@ function collect(value: string, previous: string[]): string[] {
 export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.env as PasswordEnv): MigrationSpec {
   if (!flags.from) throw new UsageError('--from is required: the old master, e.g. --from redis://127.0.0.1:6379');
   if (!flags.to) throw new UsageError('--to is required: a URL (redis://host:port) or start[:PORT]');
-  const from = withPassword(parseRedisUrl(flags.from, '--from'), env.FERRY_FROM_PASSWORD);
+  const from = withSentinelAuth(withPassword(parseRedisUrl(flags.from, '--from'), env.FERRY_FROM_PASSWORD), env);
   const to = parseTarget(flags.to, env.FERRY_TO_PASSWORD);
   const anyTls = from.tls || (to.kind === 'attach' && to.endpoint.tls);
   const tls = anyTls || flags.tlsCa || flags.tlsCert || flags.tlsKey || flags.tlsInsecure
@@ -88,14 +96,15 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
   const include = flags.include ?? [];
   const exclude = flags.exclude ?? [];
   const dbMap = parseDbMap(flags.dbMap ?? []);
-  if (sync === 'native' && (include.length || exclude.length || Object.keys(dbMap).length)) {
-    throw new UsageError('--include, --exclude and --db-map need the embedded engine: drop --sync native');
+  if (sync === 'native' && (include.length || exclude.length || Object.keys(dbMap).length || flags.dropFieldTtl)) {
+    throw new UsageError('--include, --exclude, --db-map and --drop-field-ttl need the embedded engine: drop --sync native');
   }
   return {
     from,
     to,
     sync,
-    repoint: parseRepoint(flags.repoint ?? 'manual', hookTimeoutMs),
+    // NOTE: behind Sentinel the clients move when Sentinel names the new master (step sentinel).
+    repoint: parseRepoint(flags.repoint ?? (from.sentinel ? 'none' : 'manual'), hookTimeoutMs),
     retire: oneOf(flags.retire ?? DEFAULTS.retire, ['replica', 'keep', 'shutdown'] as const, '--retire') as RetirePolicy,
     pauseTimeoutMs: positiveMs(flags.pauseTimeout, '--pause-timeout', DEFAULTS.pauseTimeoutMs, 100),
     drainTimeoutMs: positiveMs(flags.drainTimeout, '--drain-timeout', DEFAULTS.drainTimeoutMs, 0),
@@ -105,11 +114,22 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
     flushTarget: flags.flushTarget ?? false,
     verify: oneOf(flags.verify ?? DEFAULTS.verify, ['off', 'sample', 'full'] as const, '--verify') as VerifyMode,
     verifySample: wholeNumber(flags.verifySample, '--verify-sample', DEFAULTS.verifySample),
+    backlog: parseBacklogFlag(flags.backlog),
     tls,
     ...(include.length ? { include } : {}),
     ...(exclude.length ? { exclude } : {}),
     ...(Object.keys(dbMap).length ? { dbMap } : {}),
+    ...(flags.dropFieldTtl ? { dropFieldTtl: true } : {}),
   };
+}
+
+/** `--backlog auto|keep|SIZE` (also `ferry sync`); a size below Redis' 16kb minimum is refused. */
+export function parseBacklogFlag(value: string | number | undefined): BacklogPolicy {
+  if (value === undefined) return DEFAULTS.backlog;
+  const p = parseBacklogPolicy(String(value));
+  if (!p) throw new UsageError(`--backlog: "${value}" is not auto, keep or a size such as 64mb, 1gb or 67108864`);
+  if (p.kind === 'size' && p.bytes < MIN_BACKLOG) throw new UsageError(`--backlog: ${value} is below Redis' minimum repl-backlog-size of 16kb`);
+  return p;
 }
 
 /** `--db-map SRC:DST` values → { SRC: DST }. */
@@ -130,6 +150,7 @@ function withPassword(e: Endpoint, envPassword?: string): Endpoint {
 /** `start`, `start:PORT` or a URL. */
 export function parseTarget(text: string, envPassword?: string): TargetSpec {
   const m = /^start(?::(.*))?$/.exec(text);
+  if (/^sentinel:/i.test(text)) throw new UsageError('--to: a sentinel:// URL is only for --from; give the new instance as redis://host:port or start[:PORT]');
   if (!m) return { kind: 'attach', endpoint: withPassword(parseRedisUrl(text, '--to'), envPassword) };
   if (m[1] === undefined) return { kind: 'start', host: '127.0.0.1', password: envPassword };
   const port = Number(m[1]);

@@ -2,6 +2,7 @@
  * The migration spec: the one options object that flags, playbooks and the wizard all build,
  * and that the runner executes. It holds no secret when serialised (`publicSpec`).
  */
+import type { BacklogPolicy } from './backlog.js';
 import type { Endpoint, TlsOptions } from './endpoint.js';
 import { toPublicUrl } from './endpoint.js';
 
@@ -39,6 +40,8 @@ export interface MigrationSpec {
   serverArgs: string[];
   /** Accept that a full sync wipes a non-empty target. */
   flushTarget: boolean;
+  /** The source's repl-backlog-size for the migration (`--backlog`, see core/backlog.ts). */
+  backlog: BacklogPolicy;
   tls?: TlsOptions;
   /**
    * The cutover gate after converge (`--verify`, default sample) and the final check after
@@ -51,6 +54,8 @@ export interface MigrationSpec {
   include?: string[];
   exclude?: string[];
   dbMap?: Record<number, number>;
+  /** Engine only: copy hash fields without their TTL into a target without field TTLs (issue 11). */
+  dropFieldTtl?: boolean;
 }
 
 export const DEFAULTS = {
@@ -62,6 +67,7 @@ export const DEFAULTS = {
   convergeMaxLagBytes: 0,
   verify: 'sample' as VerifyMode,
   verifySample: 10_000,
+  backlog: { kind: 'auto' } as BacklogPolicy,
 };
 
 /** The spec as it may be stored or printed: URLs without passwords. */

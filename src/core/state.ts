@@ -11,9 +11,9 @@ import { dirname, resolve } from 'node:path';
 import { FerryError, ExitCode, UsageError } from './errors.js';
 import type { Facts } from './facts.js';
 import { redactDeep } from './redact.js';
-import { parseRedisUrl } from './endpoint.js';
+import { parseRedisUrl, withSentinelAuth } from './endpoint.js';
 import { type MigrationSpec, publicSpec } from './spec.js';
-import { STEP_IDS, type StepId } from '../steps/step.js';
+import { stepIdsFor, type StepId } from '../steps/step.js';
 import { isAlive } from './provision-server.js';
 
 export const STATE_VERSION = 1;
@@ -51,14 +51,23 @@ export interface RunState {
   /** publicSpec(spec): URLs without passwords. */
   spec: Record<string, unknown>;
   /** Which passwords the run had (they are not stored; resume needs them from the environment). */
-  credentials: { from: boolean; to: boolean };
+  credentials: { from: boolean; to: boolean; sentinel?: boolean };
   steps: Record<StepId, StepRecord>;
   target: TargetRecord | null;
   facts: Facts | null;
+  /** The run's steps (the Sentinel steps only for a sentinel:// source); see stepIdsFor. */
   /** Step and driver scratch (e.g. the target's replica-read-only, the engine's replid/offset). */
   data: Record<string, unknown>;
   /** Cutover figures. */
-  cutover: { pauseMs?: number; finalOffset?: number; finalCheck?: Record<string, unknown> };
+  cutover: {
+    pauseMs?: number;
+    finalOffset?: number;
+    /** Engine: hash-field TTLs not copied (--drop-field-ttl), pending entries it could not recreate. */
+    fieldTtlsDropped?: number;
+    pendingSkipped?: number;
+    /** The final check after promote (step final-check). */
+    finalCheck?: Record<string, unknown>;
+  };
   error?: { message: string; exitCode: number; step?: string };
   /** The run's events, redacted, most recent last (bounded). */
   events: Array<Record<string, unknown>>;
@@ -69,14 +78,18 @@ const MAX_EVENTS = 500;
 /** A fresh state for `spec`. */
 export function newState(spec: MigrationSpec): RunState {
   const now = new Date().toISOString();
-  const steps = Object.fromEntries(STEP_IDS.map((id) => [id, { status: 'pending' }])) as Record<StepId, StepRecord>;
+  const steps = Object.fromEntries(stepIdsFor(spec).map((id) => [id, { status: 'pending' }])) as Record<StepId, StepRecord>;
   return {
     version: STATE_VERSION,
     createdAt: now,
     updatedAt: now,
     status: 'running',
     spec: publicSpec(spec),
-    credentials: { from: !!spec.from.password, to: spec.to.kind === 'attach' ? !!spec.to.endpoint.password : !!spec.to.password },
+    credentials: {
+      from: !!spec.from.password,
+      to: spec.to.kind === 'attach' ? !!spec.to.endpoint.password : !!spec.to.password,
+      ...(spec.from.sentinel ? { sentinel: !!spec.from.sentinel.password } : {}),
+    },
     steps,
     target: null,
     facts: null,
@@ -116,10 +129,10 @@ export function loadState(path: string): RunState {
   if (state?.version !== STATE_VERSION) {
     throw new UsageError(`the state file ${path} has version ${JSON.stringify(state?.version)}; this ferry reads version ${STATE_VERSION}`);
   }
-  // NOTE: a state written before a step existed (verify, final-check) lacks its record: the step
-  // is pending, and the stored spec has no `verify`, so the gate is off for that run (its plan had
-  // none) and a resume goes on as before.
-  for (const id of STEP_IDS) state.steps[id] ??= { status: 'pending' };
+  // NOTE: a state written before a step existed (e.g. `backlog`, `verify`, `final-check`) has no
+  // record for it: the step counts as not done, and its spec field gets the value that run implied
+  // (see specFromState: no `verify` in the stored spec means the gate is off for that run).
+  for (const id of stepIdsFor({ from: { sentinel: /^sentinel:/i.test(String(state.spec?.from)) } })) state.steps[id] ??= { status: 'pending' };
   return state;
 }
 
@@ -134,11 +147,15 @@ export function stateExists(path: string): boolean {
  */
 export function specFromState(state: RunState, env: NodeJS.ProcessEnv = process.env): MigrationSpec {
   const s = state.spec as Record<string, any>;
-  const from = parseRedisUrl(String(s.from), 'the stored --from');
+  let from = parseRedisUrl(String(s.from), 'the stored --from');
   from.password = undefined;
   if (state.credentials.from) {
     if (!env.FERRY_FROM_PASSWORD) throw new UsageError('this run used a source password, which the state file does not keep; set FERRY_FROM_PASSWORD');
     from.password = env.FERRY_FROM_PASSWORD;
+  }
+  if (from.sentinel) {
+    if (state.credentials.sentinel && !env.FERRY_SENTINEL_PASSWORD) throw new UsageError('this run used a Sentinel password, which the state file does not keep; set FERRY_SENTINEL_PASSWORD');
+    from = withSentinelAuth(from, env);
   }
   const toPassword = state.credentials.to ? env.FERRY_TO_PASSWORD : undefined;
   if (state.credentials.to && !toPassword) throw new UsageError('this run used a target password, which the state file does not keep; set FERRY_TO_PASSWORD');
@@ -147,7 +164,11 @@ export function specFromState(state: RunState, env: NodeJS.ProcessEnv = process.
       ? { kind: 'attach' as const, endpoint: { ...parseRedisUrl(String(s.to.url), 'the stored --to'), password: toPassword } }
       : { kind: 'start' as const, host: String(s.to.host), port: s.to.port as number | undefined, password: toPassword };
   const { from: _f, to: _t, ...rest } = s;
-  return { ...(rest as Omit<MigrationSpec, 'from' | 'to'>), from, to };
+  // A run stored before --backlog existed never touched the source's backlog: keep it so.
+  const backlog = (rest.backlog as MigrationSpec['backlog'] | undefined) ?? { kind: 'keep' as const };
+  // A run stored before the cutover gate existed was planned without it: it goes on without it.
+  const verify = (rest.verify as MigrationSpec['verify']) ?? 'off';
+  return { ...(rest as Omit<MigrationSpec, 'from' | 'to'>), backlog, verify, from, to };
 }
 
 /** Holds the lock on a state file until `release()`. */

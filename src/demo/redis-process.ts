@@ -3,7 +3,7 @@
  * its own temp dir, config given as args, torn down by pid (also when the process exits).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -16,6 +16,8 @@ export interface LocalRedis {
   pid: number;
   dir: string;
   url: string;
+  /** The config file, when started with `config` (Sentinel rewrites its own). */
+  configPath?: string;
   /** A fresh ioredis client (closed by stop()). */
   client(): Redis;
   stop(): Promise<void>;
@@ -43,15 +45,26 @@ export interface StartOptions {
   /** Extra config, e.g. ['--requirepass', 'x'] or ['--maxmemory', '100mb']. */
   args?: string[];
   port?: number;
-  /** The server binary (default redis-server on PATH), e.g. one of ../shared/redis-servers. */
-  binary?: string;
+  /** Config file content: written to the server's dir and passed first (Sentinel needs a file). */
+  config?: string;
+  /** Run as Redis Sentinel (`redis-server FILE --sentinel`; needs `config`). */
+  sentinel?: boolean;
+  /**
+   * The server binary (default `redis-server` on PATH), e.g. one of ../shared/redis-servers for a
+   * cross-version test. It is only executed: the data dir is always a fresh temp dir (--dir).
+   */
+  bin?: string;
 }
 
 /** Starts redis-server and waits until it answers PING. */
 export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ferry-test-redis-'));
+  const configPath = opts.config !== undefined ? join(dir, 'redis.conf') : undefined;
+  if (configPath) writeFileSync(configPath, opts.config!);
   const args = [
+    ...(configPath ? [configPath] : []),
+    ...(opts.sentinel ? ['--sentinel'] : []),
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
@@ -62,12 +75,13 @@ export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
     '--repl-diskless-sync-delay', '0',
     ...(opts.args ?? []),
   ];
-  const child = spawn(opts.binary ?? 'redis-server', args, { stdio: 'ignore', detached: false });
+  const bin = opts.bin ?? 'redis-server';
+  const child = spawn(bin, args, { stdio: 'ignore', detached: false });
   child.on('error', () => {}); // a missing binary: reported below, not as an unhandled 'error' event
   const pid = child.pid;
   if (!pid) {
     rmSync(dir, { recursive: true, force: true });
-    throw new UsageError('redis-server is not on PATH; install it (apt-get install redis-server, or bash scripts/demo.sh does it)');
+    throw new UsageError(opts.bin ? `${bin} did not start` : 'redis-server is not on PATH; install it (apt-get install redis-server, or bash scripts/demo.sh does it)');
   }
   watchdog(pid, dir);
   const clients: Redis[] = [];
@@ -78,6 +92,7 @@ export async function startRedis(opts: StartOptions = {}): Promise<LocalRedis> {
     pid,
     dir,
     url: `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}`,
+    configPath,
     client() {
       const c = new Redis({ port, host: '127.0.0.1', password, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => null });
       c.on('error', () => {});

@@ -38,6 +38,8 @@ export interface WriteLoadOptions {
   prefix?: string;
   /** CLIENT SETNAME of the writer's connections (default ferry-test-load). */
   connectionName?: string;
+  /** Each lane waits this long after each acknowledged write (default 0: as fast as it can). */
+  intervalMs?: number;
 }
 
 /** Writes `host:port` to the master file (what a repoint hook does). */
@@ -115,6 +117,7 @@ export function startWriteLoad(opts: WriteLoadOptions): WriteLoad {
         windowGapMs = Math.max(windowGapMs, now - lastAck);
         lastAck = now;
         acked.push(key);
+        if (opts.intervalMs) await new Promise((r) => setTimeout(r, opts.intervalMs));
       } catch {
         failed++;
         await new Promise((r) => setTimeout(r, 5));

@@ -10,8 +10,10 @@
  *   as the engine's, died with the previous ferry process and must be restarted from its checkpoint
  *   in `ctx.state.data`; native REPLICAOF to the same master is a no-op).
  * - `isReplicating(ctx)`: true when the target is fed from the source right now.
- * - `offsets(ctx)`: the source's `master_repl_offset` and the offset the target has APPLIED;
- *   the fence step waits for them to be equal while the source is paused.
+ * - `offsets(ctx, known?)`: the source's `master_repl_offset` and the offset the target has
+ *   APPLIED; the fence step waits for them to be equal while the source is paused. With
+ *   `known.masterOffset` the source is not asked (a source paused for every client, before 6.2,
+ *   would not answer until the pause ends).
  * - `openWrites(ctx)`: let clients write to the target before promotion (native: replica-read-only no);
  *   remember whatever it changed in `ctx.state.data` so `closeWrites` can restore it.
  * - `assertWritesIntact(ctx)` (optional): called by the fence once the offsets meet; throws a
@@ -46,7 +48,7 @@ export interface ReplicationDriver {
   describe(phase: DriverPhase, pc: PlanContext): PlannedCommand[];
   start(ctx: StepContext): Promise<void>;
   isReplicating(ctx: StepContext): Promise<boolean>;
-  offsets(ctx: StepContext): Promise<ReplicationOffsets>;
+  offsets(ctx: StepContext, known?: { masterOffset?: number }): Promise<ReplicationOffsets>;
   openWrites(ctx: StepContext): Promise<void>;
   /** Reverts `openWrites` (rollback). */
   closeWrites(ctx: StepContext): Promise<void>;

@@ -13,7 +13,7 @@
 import { hostPort } from '../core/endpoint.js';
 import { FerryError } from '../core/errors.js';
 import type { WriterChoice } from '../engine/apply/writer-choice.js';
-import { chooseWriterFromVersions } from '../engine/apply/writer-choice.js';
+import { chooseWriter } from '../engine/apply/writer-choice.js';
 import { CHECKPOINT_KEY } from '../engine/checkpoint.js';
 import type { SyncEngine } from '../engine/sync.js';
 import { cmd, type PlanContext, type PlannedCommand, type StepContext } from '../steps/step.js';
@@ -25,10 +25,11 @@ const CHECKPOINT = 'engine.checkpoint';
 
 /** Which writer the engine will use for the full sync, from the facts (for the plan). */
 export function plannedWriter(pc: PlanContext): WriterChoice | null {
-  const s = pc.facts.source?.version;
-  const t = pc.facts.target?.version;
-  if (!s || !t) return null;
-  return chooseWriterFromVersions(s, t);
+  const s = pc.facts.source;
+  const t = pc.facts.target;
+  if (!s?.version || !t?.version) return null;
+  const info = (f: typeof s) => `redis_version:${f.version}\n${f.valkeyVersion ? `valkey_version:${f.valkeyVersion}\n` : ''}`;
+  return chooseWriter(info(s), info(t));
 }
 
 /** The embedded-engine replication driver. */
@@ -79,6 +80,9 @@ export class EngineDriver implements ReplicationDriver {
       // NOTE: preflight refused a non-empty target unless --flush-target, and replicate flushed
       // it; on resume the checkpoint in the target proves ferry owns its content.
       flushTarget: ctx.spec.flushTarget,
+      dropFieldTtl: ctx.spec.dropFieldTtl,
+      // Preflight could not see a target ferry starts itself: the engine checks it before writing.
+      checkCompat: ctx.spec.to.kind === 'start',
       // Once clients may have moved to the target, a full resync must not flush it.
       canFlushTarget: () => ctx.state.steps.repoint.status === 'pending',
       emit: (e) => {
@@ -106,12 +110,11 @@ export class EngineDriver implements ReplicationDriver {
     return !!this.engine && this.engine.phase !== 'stopped';
   }
 
-  async offsets(ctx: StepContext): Promise<ReplicationOffsets> {
+  async offsets(ctx: StepContext, known: { masterOffset?: number } = {}): Promise<ReplicationOffsets> {
     if (this.failure) throw new FerryError(`the engine stopped: ${this.failure.message}`, 4);
     const engine = this.engine;
     if (!engine) throw new FerryError('the engine is not running; resume the run', 4);
-    const m = await (await ctx.sourceClient()).info('replication');
-    const masterOffset = Number(/master_repl_offset:(\d+)/.exec(m)?.[1] ?? 0);
+    const masterOffset = known.masterOffset ?? Number(/master_repl_offset:(\d+)/.exec(await (await ctx.sourceClient()).info('replication'))?.[1] ?? 0);
     const s = engine.status();
     if (s.checkpoint && s.checkpoint.offset >= 0 && Date.now() - Number(ctx.state.data[`${CHECKPOINT}.at`] ?? 0) > 1000) {
       ctx.state.data[CHECKPOINT] = s.checkpoint;
@@ -136,6 +139,8 @@ export class EngineDriver implements ReplicationDriver {
     if (this.engine) {
       const report = await this.engine.stop({ removeCheckpoint: true });
       ctx.state.data[CHECKPOINT] = { replid: report.replid, offset: report.appliedOffset };
+      if (ctx.spec.dropFieldTtl) ctx.state.cutover.fieldTtlsDropped = report.fieldTtlsDropped;
+      if (report.pendingSkipped) ctx.state.cutover.pendingSkipped = report.pendingSkipped;
     } else {
       // Resumed after the engine was stopped: make sure the checkpoint key is gone.
       await (await ctx.targetClient()).del(CHECKPOINT_KEY);

@@ -70,14 +70,14 @@ export class NativeDriver implements ReplicationDriver {
     return r.role === 'slave' && sameHost(`${r.master_host}:${r.master_port}`, hostPort(ctx.spec.from), ctx.spec.from.port);
   }
 
-  async offsets(ctx: StepContext): Promise<ReplicationOffsets> {
+  async offsets(ctx: StepContext, known: { masterOffset?: number } = {}): Promise<ReplicationOffsets> {
     // NOTE: read the master first: the replica's offset can then only be ahead of the value we
     // compare it with, never behind because of the time between the two reads.
-    const m = await info(await ctx.sourceClient(), 'replication');
+    const masterOffset = known.masterOffset ?? Number((await info(await ctx.sourceClient(), 'replication')).master_repl_offset ?? 0);
     const r = await info(await ctx.targetClient(), 'replication');
     const syncing = r.master_sync_in_progress === '1';
     return {
-      masterOffset: Number(m.master_repl_offset ?? 0),
+      masterOffset,
       replicaOffset: Number(r.slave_repl_offset ?? r.master_repl_offset ?? 0),
       linkUp: r.master_link_status === 'up',
       syncing,
@@ -111,7 +111,7 @@ export class NativeDriver implements ReplicationDriver {
       await ctx.save();
       throw new StepError(
         'fence',
-        'the target did a full resync after it began taking writes (the link dropped and repl-backlog-size was too small): writes made on it since may be lost; check them, then ferry resume to accept and go on',
+        'the target did a full resync after it began taking writes (the link dropped and the source\'s repl-backlog-size was too small for the gap: see --backlog): writes made on it since may be lost; check them, then ferry resume to accept and go on',
       );
     }
   }

@@ -52,6 +52,8 @@ export interface SyncStateFile {
   checkpoint: Checkpoint | null;
   /** True once the checkpoint key was removed from the target after a clean stop. */
   stoppedCleanly: boolean;
+  /** `--backlog`: the source's repl-backlog-size before ferry raised it, and the value it set. */
+  sourceBacklog?: { original: number; set: number };
   updatedAt: string;
 }
 

@@ -14,18 +14,22 @@ export interface RdbSink {
   aux(): Map<string, string>;
   /** RDB version of the payload (0 until the header is read). */
   version(): number;
+  /** Script bodies the RDB carried (AUX `lua`, Redis 4.0 to 6.2). */
+  luaScripts(): Buffer[];
 }
 
 export interface RdbSinkOptions {
   /** 'payload': keys come with DUMP payloads (RESTORE writer); 'decode': decoded chunks. */
   mode: 'payload' | 'decode';
+  /** Payload mode: values larger than this come decoded in chunks (RdbParserOptions.payloadLimit). */
+  payloadLimit?: number;
   onEntry(e: Entry): void;
   onWarning?(message: string): void;
 }
 
 /** Creates the parser for one full sync. */
 export function createRdbSink(opts: RdbSinkOptions): RdbSink {
-  const parser = new RdbParser({ mode: opts.mode, onWarning: opts.onWarning });
+  const parser = new RdbParser({ mode: opts.mode, payloadLimit: opts.payloadLimit, onWarning: opts.onWarning });
   return {
     write(chunk) {
       const records = parser.write(chunk);
@@ -34,5 +38,6 @@ export function createRdbSink(opts: RdbSinkOptions): RdbSink {
     end: () => parser.end(),
     aux: () => parser.aux,
     version: () => parser.version,
+    luaScripts: () => parser.luaScripts,
   };
 }

@@ -66,7 +66,7 @@ function interpolateDocument(doc: Document, file: string, env: NodeJS.ProcessEnv
         const raw = node.value;
         const { value } = interpolate(raw, env);
         // NOTE: a password counts as "literal" when the text before interpolation already had one.
-        if (/^rediss?:\/\/[^/@\s]*:[^@/\s$]+@/.test(raw)) literalSecrets.push(field);
+        if (/^(?:rediss?|sentinel):\/\/[^/@\s]*:[^@/\s$]+@/.test(raw)) literalSecrets.push(field);
         node.value = value;
       } catch (err) {
         const where = `playbook ${file}${at(node.range?.[0])}`;
@@ -158,6 +158,7 @@ function toFlags(p: PlaybookDocument, baseDir: string): PlaybookFlags {
     flushTarget: p['flush-target'],
     verify: p.verify,
     verifySample: str(p['verify-sample']),
+    backlog: p.backlog === undefined ? undefined : String(p.backlog),
     tlsCa: path(p['tls-ca']),
     tlsCert: path(p['tls-cert']),
     tlsKey: path(p['tls-key']),

@@ -4,6 +4,7 @@
  * same spec builder as the flags.
  */
 import { z } from 'zod';
+import { parseBacklogPolicy } from '../core/backlog.js';
 
 /** Accepts a number, or a string of digits (what `${ENV}` interpolation yields). */
 const millis = z.preprocess(
@@ -25,6 +26,11 @@ const repoint = z
     message: "must be exec:'COMMAND', manual or none",
   });
 
+/** `auto`, `keep`, a size such as `64mb`, or a number of bytes. */
+const backlog = z
+  .union([z.string(), z.number().int().positive()], { error: 'must be auto, keep or a size such as 64mb' })
+  .refine((v) => parseBacklogPolicy(String(v)) !== null, { message: 'must be auto, keep or a size such as 64mb' });
+
 /** The document as written (after interpolation), keyed like the flags. */
 export const playbookSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1 (the only playbook version this ferry reads)' }),
@@ -42,6 +48,7 @@ export const playbookSchema = z.strictObject({
   'flush-target': flag.optional(),
   verify: z.enum(['off', 'sample', 'full'], { error: 'must be off, sample or full' }).optional(),
   'verify-sample': z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').optional(),
+  backlog: backlog.optional(),
   'tls-ca': text.optional(),
   'tls-cert': text.optional(),
   'tls-key': text.optional(),

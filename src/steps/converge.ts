@@ -7,6 +7,12 @@ import { sleep, type Progress, type Step, type StepContext, type StepId } from '
 
 /** No progress at all for this long (link down, offsets frozen) fails the step. */
 const STALL_MS = 120_000;
+/**
+ * Full syncs the source may serve while converge waits before the step fails as a sync loop: the
+ * first one, and one retry. A third means the sync restarts by itself (an older replica that
+ * cannot load the RDB, an output buffer or backlog too small for the write rate) and would again.
+ */
+export const MAX_FULL_SYNCS = 2;
 
 export const converge: Step = {
   id: 'converge',
@@ -32,7 +38,9 @@ export async function waitConverged(ctx: StepContext, progress: Progress, stepId
   let lastMark = '';
   let lastChange = Date.now();
   let prevMaster: number | undefined;
+  const loop = await syncLoopGuard(ctx, stepId);
   for (;;) {
+    await loop.check();
     const o = await ctx.driver.offsets(ctx);
     const lag = Math.max(0, o.masterOffset - o.replicaOffset);
     if (o.syncing) {
@@ -57,6 +65,30 @@ export async function waitConverged(ctx: StepContext, progress: Progress, stepId
     }
     await sleep(100, ctx.signal);
   }
+}
+
+/**
+ * Watches the source's `sync_full` counter (INFO stats: full syncs served) about once a second and
+ * fails `stepId` when more than MAX_FULL_SYNCS started since the wait began: a looping sync never
+ * stalls (its bytes keep moving), so without this converge would wait for ever.
+ */
+async function syncLoopGuard(ctx: StepContext, stepId: StepId): Promise<{ check(): Promise<void> }> {
+  const source = await ctx.sourceClient();
+  const read = async (): Promise<number> => Number(/^sync_full:(\d+)/m.exec(await source.info('stats'))?.[1] ?? 0);
+  // NOTE: the first full sync may or may not have started when this reads (so the limit allows
+  // one more), and another replica's full sync at the same time would count too: both are rare.
+  const atStart = await read().catch(() => 0);
+  let last = 0;
+  return {
+    async check() {
+      if (Date.now() - last < 1000) return;
+      last = Date.now();
+      const n = (await read().catch(() => atStart)) - atStart;
+      if (n > MAX_FULL_SYNCS) {
+        throw new StepError(stepId, `the full sync restarted by itself (the source served ${n} full syncs while ferry waited): it would loop for ever; the target's log says why (an older server cannot load a newer RDB: use --sync engine; a replica output buffer or backlog too small for the write rate: raise client-output-buffer-limit replica or --backlog)`);
+      }
+    },
+  };
 }
 
 /** The source's key count from preflight, as the total of "keys applied" (none when filtered). */

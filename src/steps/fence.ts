@@ -6,8 +6,29 @@
  * 14 bytes, so the master's offset is read again on every round until the target has it too.
  * If they do not meet in time the master is unpaused and the step fails (resumable). On success
  * the pause stays until retire makes the old master a replica (or releases it).
+ *
+ * Before Redis 6.2 there is no `CLIENT PAUSE … WRITE` and no `CLIENT UNPAUSE`: `CLIENT PAUSE ms`
+ * stops every client that is not a replica, reads included, ferry's own too, until the time is up
+ * (networking.c at 5.0.14: processInputBuffer returns while clientsArePaused() unless the client
+ * is a replica; pauseClients() can only lengthen a pause). While paused, 5.0 expires and evicts
+ * nothing (expire.c activeExpireCycle and evict.c freeMemoryIfNeeded return at once), but still
+ * PINGs its replicas (replication.c replicationCron). So on such a source the fence sends, as one
+ * transaction, so nothing runs in between:
+ *
+ *   MULTI  CLIENT PAUSE <ms>  CLIENT KILL TYPE normal SKIPME yes  INFO replication  EXEC
+ *
+ * The offset INFO gives is final (PINGs only after it), and the engine's link and a native
+ * replica are replicas, so they keep receiving: the fence waits for that offset without asking
+ * the source again. The KILL drops the application's connections (their unanswered commands are
+ * never executed, so never acknowledged): when the pause ends, 5.0 re-runs the paused clients in
+ * the order they connected (clientsArePaused queues server.clients in list order), so ferry's
+ * connection, which sent retire's REPLICAOF during the pause, is served before any client that
+ * connected since, whose writes then fail with READONLY.
+ * NOTE: what is left is a client whose data arrives in the very event-loop iteration in which the
+ * pause is found over (processInputBuffer checks it too, and then runs that client first).
  */
 import type { Redis } from 'ioredis';
+import { hasWritePause } from '../core/compat.js';
 import { StepError } from '../core/errors.js';
 import type { RunState } from '../core/state.js';
 import { waitConverged } from './converge.js';
@@ -16,11 +37,23 @@ import { cmd, sleep, type Step } from './step.js';
 /** state.data key: when ferry sent CLIENT PAUSE (epoch ms) and until when it lasts. */
 export const PAUSED_AT = 'fence.pausedAt';
 export const PAUSED_UNTIL = 'fence.pausedUntil';
+/** state.data key: the pause holds every client (a source before 6.2, no CLIENT UNPAUSE). */
+export const PAUSED_ALL = 'fence.pausedAll';
 
 export const fence: Step = {
   id: 'fence',
   title: 'Pause writes on the old master and wait for the last offset',
   describe(pc) {
+    if (!hasWritePause(pc.facts.source)) {
+      return [
+        cmd('source', ['MULTI'], 'once the target has caught up (as in converge); one transaction, nothing runs in between'),
+        cmd('source', ['CLIENT', 'PAUSE', pc.spec.pauseTimeoutMs], `no CLIENT PAUSE … WRITE before Redis 6.2: every client waits, READS TOO, for the whole ${pc.spec.pauseTimeoutMs} ms (--pause-timeout; no CLIENT UNPAUSE before 6.2)`),
+        cmd('source', ['CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'], 'the remaining clients reconnect: after the pause, ferry\'s retire commands run before theirs'),
+        cmd('source', ['INFO', 'replication'], 'master_repl_offset: the final offset'),
+        cmd('source', ['EXEC']),
+        ...pc.driver.describe('fence', pc),
+      ];
+    }
     return [
       cmd('source', ['CLIENT', 'PAUSE', pc.spec.pauseTimeoutMs, 'WRITE'], 'once the target has caught up (as in converge); writes on the old master wait; the pause ends by itself after the timeout'),
       cmd('source', ['INFO', 'replication'], 'master_repl_offset: the final offset'),
@@ -39,18 +72,24 @@ export const fence: Step = {
     // NOTE: leave a margin before the server lifts the pause on its own, so we never report a
     // fence whose pause had already ended.
     const waitMs = Math.max(50, Math.min(ms - 200, ms * 0.9));
+    const all = !hasWritePause(ctx.facts.source);
+    // The source cannot be asked during a pause of every client: check the writes before it.
+    if (all) await ctx.driver.assertWritesIntact?.(ctx);
     const pausedAt = Date.now();
     ctx.state.data[PAUSED_AT] = pausedAt;
     ctx.state.data[PAUSED_UNTIL] = pausedAt + ms;
+    if (all) ctx.state.data[PAUSED_ALL] = true;
+    else delete ctx.state.data[PAUSED_ALL];
     await ctx.save();
-    await source.call('CLIENT', 'PAUSE', String(ms), 'WRITE');
+    const known = all ? { masterOffset: await pauseEveryClient(source, ms) } : {};
+    if (!all) await source.call('CLIENT', 'PAUSE', String(ms), 'WRITE');
     try {
-      ctx.info(`old master paused for writes (at most ${ms} ms)`);
+      ctx.info(all ? `old master paused for every client, reads too (no CLIENT PAUSE WRITE before Redis 6.2), for ${ms} ms; final offset ${known.masterOffset}` : `old master paused for writes (at most ${ms} ms)`);
       await testHold(ctx.signal);
       for (;;) {
-        const o = await ctx.driver.offsets(ctx);
+        const o = await ctx.driver.offsets(ctx, known);
         if (o.replicaOffset >= o.masterOffset && o.linkUp) {
-          await ctx.driver.assertWritesIntact?.(ctx);
+          if (!all) await ctx.driver.assertWritesIntact?.(ctx);
           ctx.state.cutover.finalOffset = o.masterOffset;
           return { finalOffset: o.masterOffset, fenceMs: Date.now() - pausedAt };
         }
@@ -76,6 +115,16 @@ async function testHold(signal: AbortSignal): Promise<void> {
   if (ms > 0) await sleep(ms, signal);
 }
 
+/** The fence's transaction on a source before 6.2 (see the file comment); returns the final offset. */
+async function pauseEveryClient(source: Redis, ms: number): Promise<number> {
+  const res = (await source.multi().call('CLIENT', 'PAUSE', String(ms)).call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes').info('replication').exec()) ?? [];
+  const failed = res.find(([err]) => err);
+  if (failed) throw new StepError('fence', `the old master refused the pause: ${(failed[0] as Error).message}`);
+  const offset = /master_repl_offset:(\d+)/.exec(String(res[2]?.[1] ?? ''));
+  if (!offset) throw new StepError('fence', 'the old master reported no master_repl_offset in the pause transaction');
+  return Number(offset[1]);
+}
+
 /** True while a CLIENT PAUSE sent by ferry may still be in effect on the old master. */
 export function isPausedByFerry(state: RunState): boolean {
   return typeof state.data[PAUSED_AT] === 'number' && Date.now() < Number(state.data[PAUSED_UNTIL] ?? 0);
@@ -85,12 +134,19 @@ export function isPausedByFerry(state: RunState): boolean {
 export function forgetPause(state: RunState): void {
   delete state.data[PAUSED_AT];
   delete state.data[PAUSED_UNTIL];
+  delete state.data[PAUSED_ALL];
 }
 
 /** Lifts ferry's pause on the old master (best effort) and records how long it lasted. */
 export async function unpause(source: Redis, state: RunState): Promise<void> {
   const at = state.data[PAUSED_AT];
   if (typeof at !== 'number') return;
+  if (state.data[PAUSED_ALL] === true) {
+    // No CLIENT UNPAUSE before 6.2 (and it would wait behind the pause): it lasts its whole time.
+    state.cutover.pauseMs = Number(state.data[PAUSED_UNTIL] ?? Date.now()) - at;
+    forgetPause(state);
+    return;
+  }
   try {
     await source.call('CLIENT', 'UNPAUSE');
   } catch {

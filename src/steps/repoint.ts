@@ -22,7 +22,7 @@ export const repoint: Step = {
         : r.kind === 'manual'
           ? [cmd('local', ['(you)', 'repoint the clients'], 'ferry waits for your confirmation (--yes: it only drains)')]
           : [];
-    if (r.kind === 'none') return [cmd('source', ['CLIENT', 'LIST', 'TYPE', 'normal'], 'report only: --repoint none')];
+    if (r.kind === 'none') return [cmd('source', ['CLIENT', 'LIST', 'TYPE', 'normal'], pc.spec.from.sentinel ? 'report only: clients move when Sentinel names the new master (step sentinel)' : 'report only: --repoint none')];
     return [...first, cmd('source', ['CLIENT', 'LIST', 'TYPE', 'normal'], `repeat until only ferry's connections remain (at most ${pc.spec.drainTimeoutMs} ms)`)];
   },
   async check() {
@@ -44,7 +44,8 @@ export const repoint: Step = {
     }
     if (r.kind === 'none') {
       const clients = await appClients(source);
-      if (clients.length) ctx.warn(`--repoint none: ${clients.length} client(s) still use the old master: ${describeClients(clients)}`);
+      if (clients.length && ctx.spec.from.sentinel) ctx.info(`${clients.length} client(s) on the old master move when Sentinel names the new master (step sentinel)`);
+      else if (clients.length) ctx.warn(`--repoint none: ${clients.length} client(s) still use the old master: ${describeClients(clients)}`);
       return { remainingClients: clients.length };
     }
     return drain(ctx, source, progress);

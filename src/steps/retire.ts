@@ -6,11 +6,16 @@
  * - keep: it is released as is; writes that still reach it are lost (warned).
  * - shutdown: SHUTDOWN, after a confirmation (--yes answers it).
  * The fence's pause is lifted here, after the old master can no longer accept writes.
+ *
+ * A source before 6.2 is paused for every client (fence.ts): the commands below wait behind the
+ * pause, so they are written at once as one pipeline, and run in one go, before any client that
+ * connected since the fence, when the pause ends by itself (there is no CLIENT UNPAUSE to send).
  */
 import { info } from '../core/connect.js';
+import { hasWritePause } from '../core/compat.js';
 import { StepError } from '../core/errors.js';
 import { SECRET, cmd, type Step, type StepContext } from './step.js';
-import { forgetPause, isPausedByFerry, unpause } from './fence.js';
+import { PAUSED_ALL, PAUSED_AT, forgetPause, isPausedByFerry, unpause } from './fence.js';
 
 export const retire: Step = {
   id: 'retire',
@@ -23,6 +28,11 @@ export const retire: Step = {
       case 'shutdown':
         return [cmd('source', ['SHUTDOWN'], 'after your confirmation (--yes)')];
       case 'replica':
+        if (pc.facts.source && !hasWritePause(pc.facts.source)) {
+          return [
+            cmd('source', ['REPLICAOF', t.host, t.port || '<port>'], 'sent during the pause in one pipeline with the CONFIG SETs below (replica-read-only yes, masterauth) and CLIENT KILL TYPE normal SKIPME yes; they run first when the pause ends by itself (no CLIENT UNPAUSE before 6.2)'),
+          ];
+        }
         return [
           ...(pc.facts.source.config?.['replica-read-only'] === 'no' ? [cmd('source', ['CONFIG', 'SET', 'replica-read-only', 'yes'], 'so late writes fail loudly')] : []),
           ...(t.username ? [cmd('source', ['CONFIG', 'SET', 'masteruser', t.username])] : []),
@@ -35,6 +45,8 @@ export const retire: Step = {
   },
   async check(ctx) {
     if (ctx.spec.retire !== 'replica') return false;
+    // A source paused for every client would answer only when the pause ends: too late (run).
+    if (ctx.state.data[PAUSED_ALL] === true && isPausedByFerry(ctx.state)) return false;
     try {
       const r = await info(await ctx.sourceClient(), 'replication');
       return r.role === 'slave' && Number(r.master_port) === ctx.target.port && !isPausedByFerry(ctx.state);
@@ -50,16 +62,45 @@ export const retire: Step = {
       return { policy: 'keep' };
     }
     if (ctx.spec.retire === 'shutdown') return shutdown(ctx);
-    const t = ctx.target;
-    if (ctx.facts.source.config?.['replica-read-only'] === 'no') await source.call('CONFIG', 'SET', 'replica-read-only', 'yes');
-    if (t.username) await source.call('CONFIG', 'SET', 'masteruser', t.username);
-    if (t.password) await source.call('CONFIG', 'SET', 'masterauth', t.password);
-    await source.call('REPLICAOF', t.host, String(t.port));
+    if (typeof ctx.state.data[PAUSED_AT] === 'number' && !isPausedByFerry(ctx.state)) {
+      ctx.warn('the fence\'s pause on the old master ended before it became a replica: writes it took since are not on the new master; a larger --pause-timeout avoids that');
+    }
+    if (ctx.state.data[PAUSED_ALL] === true && isPausedByFerry(ctx.state)) return retireBehindPause(ctx, source);
+    await demoteOldMaster(ctx);
     const killed = Number(await source.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'));
     await unpause(source, ctx.state);
     return { policy: 'replica', disconnectedClients: killed };
   },
 };
+
+/** The old master becomes a replica of the new one (read-only, with the new master's credentials). */
+export async function demoteOldMaster(ctx: StepContext): Promise<void> {
+  const source = await ctx.sourceClient();
+  const t = ctx.target;
+  if (ctx.facts.source.config?.['replica-read-only'] === 'no') await source.call('CONFIG', 'SET', 'replica-read-only', 'yes');
+  if (t.username) await source.call('CONFIG', 'SET', 'masteruser', t.username);
+  if (t.password) await source.call('CONFIG', 'SET', 'masterauth', t.password);
+  await source.call('REPLICAOF', t.host, String(t.port));
+}
+
+/** See the file comment: one pipeline, answered when the pause of every client ends. */
+async function retireBehindPause(ctx: StepContext, source: Awaited<ReturnType<StepContext['sourceClient']>>): Promise<Record<string, unknown>> {
+  const t = ctx.target;
+  const p = source.pipeline();
+  if (ctx.facts.source.config?.['replica-read-only'] === 'no') p.call('CONFIG', 'SET', 'replica-read-only', 'yes');
+  // NOTE: no masteruser before 6.0 (ACL users came with 6.0): such a source can only send AUTH <password>.
+  if (t.username && Number(ctx.facts.source.version.split('.')[0]) >= 6) p.call('CONFIG', 'SET', 'masteruser', t.username);
+  else if (t.username) ctx.warn(`the old master (redis ${ctx.facts.source.version}) cannot authenticate to the new one as user ${t.username} (no masteruser before 6.0): it follows it only if that password is the default user's`);
+  if (t.password) p.call('CONFIG', 'SET', 'masterauth', t.password);
+  p.call('REPLICAOF', t.host, String(t.port));
+  p.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  ctx.info('the old master is paused for every client: its retire commands are queued and run when the pause ends');
+  const res = (await p.exec()) ?? [];
+  const failed = res.find(([err]) => err);
+  if (failed) throw new StepError('retire', `the old master refused a retire command: ${(failed[0] as Error).message}`);
+  await unpause(source, ctx.state);
+  return { policy: 'replica', disconnectedClients: Number(res[res.length - 1]?.[1] ?? 0) };
+}
 
 async function shutdown(ctx: StepContext): Promise<Record<string, unknown>> {
   if (!ctx.yes && !(await ctx.confirm(`Shut down the old master ${ctx.spec.from.host}:${ctx.spec.from.port}?`))) {

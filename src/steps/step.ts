@@ -12,8 +12,16 @@ import type { RunState } from '../core/state.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
 
 /** Step ids in the documented order. */
-export const STEP_IDS = ['preflight', 'provision', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire'] as const;
+export const STEP_IDS = ['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'sentinel-prepare', 'fence', 'sentinel', 'promote', 'final-check', 'reparent', 'retire'] as const;
 export type StepId = (typeof STEP_IDS)[number];
+
+/** Steps that exist only for a master behind Sentinel (`--from sentinel://…`). */
+const SENTINEL_STEPS: readonly StepId[] = ['sentinel-prepare', 'sentinel'];
+
+/** The steps a migration of `spec` walks (and its plan and state file show), in order. */
+export function stepIdsFor(spec: { from: { sentinel?: unknown } }): StepId[] {
+  return STEP_IDS.filter((id) => !!spec.from.sentinel || !SENTINEL_STEPS.includes(id));
+}
 
 /** One command a step would send: to which server, what (secrets shown as <redacted>), and why. */
 export interface PlannedCommand {

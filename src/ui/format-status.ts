@@ -11,6 +11,7 @@ export function formatStatus(state: RunState, path: string): string {
   const lines = [`Run ${state.status}: ${spec.from} → ${to} (sync ${spec.sync}), started ${state.createdAt}, updated ${state.updatedAt}`];
   for (const id of STEP_IDS) {
     const r = state.steps[id];
+    if (!r) continue; // not a step of this run (the Sentinel steps)
     const extra = r.status === 'done' ? (r.skipped ? ' (already in place)' : r.ms !== undefined ? ` (${r.ms} ms)` : '') : r.error ? `: ${r.error}` : '';
     lines.push(`  [${MARK[r.status]}] ${id}${extra}`);
   }

@@ -20,6 +20,13 @@ export function renderPlan(plan: Plan, p: Palette = palette(false)): string {
       : `  ${roleColour(role, p)(role.padEnd(7))} ${p.dim('started by ferry (provision step)')}`;
   out.push(server('source', plan.facts.source, ` · writes ≈ ${formatBytes(plan.facts.writeRateBytesPerSec)}/s`));
   out.push(server('target', plan.facts.target));
+  if (plan.sentinel) {
+    const sn = plan.sentinel;
+    const agree = sn.sentinels.filter((x) => x.master === sn.master).length;
+    const st = sn.sentinels.find((x) => x.settings)?.settings;
+    const settings = st ? ` · quorum ${st.quorum} · down-after ${st['down-after-milliseconds']} ms · failover-timeout ${st['failover-timeout']} ms · parallel-syncs ${st['parallel-syncs']}` : '';
+    out.push(`  ${p.dim('sentinel'.padEnd(7))} ${sn.name}: ${agree} of ${sn.sentinels.length} Sentinels name ${sn.master}${settings}`);
+  }
   out.push('');
   out.push(p.bold('Preflight'));
   for (const r of plan.findings.refusals) out.push(`  ${p.red('✗ refused:')} ${r}`);

@@ -12,6 +12,11 @@ export interface TcpProxy {
   cut(): void;
   /** Stops forwarding in both directions for `ms`, then resumes. */
   stall(ms: number): Promise<void>;
+  /**
+   * Takes the link down for `ms`: cuts every live connection and closes each new one at once
+   * (the client sees its reconnects fail), then accepts again. Resolves when it is back up.
+   */
+  down(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -19,8 +24,14 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const live = new Set<[Socket, Socket]>();
   let accepted = 0;
+  let refuseUntil = 0;
   const server: Server = createServer((client) => {
     accepted++;
+    if (Date.now() < refuseUntil) {
+      client.on('error', () => {});
+      client.resetAndDestroy?.() ?? client.destroy();
+      return;
+    }
     const upstream = connect({ host: targetHost, port: targetPort });
     const pair: [Socket, Socket] = [client, upstream];
     live.add(pair);
@@ -60,6 +71,11 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         a.resume();
         b.resume();
       }
+    },
+    async down(ms) {
+      refuseUntil = Date.now() + ms;
+      proxy.cut();
+      await new Promise((r) => setTimeout(r, ms));
     },
     async close() {
       proxy.cut();

@@ -44,7 +44,7 @@ const PAIRS: Array<{ name: string; source: string; target?: string; canonical: b
 
 describe.skipIf(!existsSync(SERVERS))('verify across versions', () => {
   it.each(PAIRS)('$name: equal data agrees, one changed value is found', async ({ source: sbin, target: tbin, canonical }) => {
-    const [source, target] = await Promise.all([startRedis({ binary: sbin }), startRedis({ binary: tbin, args: tbin ? [] : ['--enable-debug-command', 'yes'] })]);
+    const [source, target] = await Promise.all([startRedis({ bin: sbin }), startRedis({ bin: tbin, args: tbin ? [] : ['--enable-debug-command', 'yes'] })]);
     servers.push(source, target);
     const s = source.client();
     const t = target.client();

@@ -9,6 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Endpoint } from '../../core/endpoint.js';
 import { CommandBuffer, type Arg } from '../resp/encoder.js';
 import { RespDecoder, RespError, type RespValue } from '../resp/decoder.js';
+import { resolveEndpoint } from '../../core/sentinel.js';
 
 /** Called with each reply of a command sent with a callback. */
 export type ReplyHandler = (reply: RespValue) => void;
@@ -53,9 +54,9 @@ export class TargetConn {
     this.role = opts.role ?? 'target';
   }
 
-  /** Connects and authenticates. */
+  /** Connects and authenticates (a `sentinel://` endpoint not resolved yet is resolved first). */
   async connect(): Promise<void> {
-    const e = this.opts.endpoint;
+    const e = await resolveEndpoint(this.opts.endpoint);
     await new Promise<void>((resolve, reject) => {
       const sock = e.tls
         ? tlsConnect({ host: e.host, port: e.port, servername: e.host, ...this.opts.tls }, () => resolve())
@@ -88,6 +89,13 @@ export class TargetConn {
   sendRaw(bytes: Buffer, onReply?: ReplyHandler): void {
     this.out.pushRaw(bytes);
     this.expect(bytes.length, onReply);
+    this.afterQueue();
+  }
+
+  /** Queues one command of `n` bytes that `fill` encodes in place (see CommandBuffer.pushWith). */
+  sendWith(n: number, fill: (buf: Buffer, off: number) => number, onReply?: ReplyHandler): void {
+    this.out.pushWith(n, fill);
+    this.expect(n, onReply);
     this.afterQueue();
   }
 

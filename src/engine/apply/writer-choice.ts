@@ -4,7 +4,7 @@
  * wrong"), so the versions are derived from each server's INFO server (redis_version, and
  * valkey_version on Valkey) with the table of REPLICATION-FACTS B.
  */
-import type { WriterMode } from './key-writer.js';
+import { RESTORE_LIMIT, type WriterMode } from './key-writer.js';
 
 /** RDB version written by a server version (major.minor), or null when unknown. */
 export function rdbVersionOf(info: { redisVersion?: string; valkeyVersion?: string }): number | null {
@@ -41,6 +41,9 @@ export interface WriterChoice {
   targetRdb: number | null;
 }
 
+/** The RESTORE writer's per-key switch, as the plan shows it. */
+const BIG_KEYS = `keys above ${RESTORE_LIMIT / (1024 * 1024)} MiB as chunked commands`;
+
 /** Picks the writer; `forced` comes from `--writer`. */
 export function chooseWriter(sourceInfo: string, targetInfo: string, forced?: WriterMode | 'auto'): WriterChoice {
   const s = serverVersions(sourceInfo);
@@ -48,9 +51,9 @@ export function chooseWriter(sourceInfo: string, targetInfo: string, forced?: Wr
   const sourceRdb = rdbVersionOf(s);
   const targetRdb = rdbVersionOf(t);
   const names = `source ${s.valkeyVersion ? `valkey ${s.valkeyVersion}` : `redis ${s.redisVersion}`} (RDB ${sourceRdb ?? '?'}), target ${t.valkeyVersion ? `valkey ${t.valkeyVersion}` : `redis ${t.redisVersion}`} (RDB ${targetRdb ?? '?'})`;
-  if (forced && forced !== 'auto') return { mode: forced, reason: `--writer ${forced} (${names})`, sourceRdb, targetRdb };
+  if (forced && forced !== 'auto') return { mode: forced, reason: `--writer ${forced}${forced === 'restore' ? `, ${BIG_KEYS}` : ''} (${names})`, sourceRdb, targetRdb };
   if (sourceRdb !== null && targetRdb !== null && targetRdb >= sourceRdb) {
-    return { mode: 'restore', reason: `RESTORE of raw payloads: the target reads RDB ${sourceRdb} payloads (${names})`, sourceRdb, targetRdb };
+    return { mode: 'restore', reason: `RESTORE of raw payloads (${BIG_KEYS}): the target reads RDB ${sourceRdb} payloads (${names})`, sourceRdb, targetRdb };
   }
   return {
     mode: 'commands',

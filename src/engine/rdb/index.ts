@@ -9,7 +9,7 @@ import { Crc64 } from './crc64.js';
 import { RdbError } from './errors.js';
 import { Reader } from './reader.js';
 import { RdbParser, type RdbParserOptions, type RdbRecord } from './parser.js';
-import { VALUE_TYPE } from './types.js';
+import { VALUE_TYPE, internalType } from './types.js';
 import { newChunk, type RdbChunk } from './chunk.js';
 import { decodeValue } from './value.js';
 
@@ -65,12 +65,15 @@ export function decodePayload(payload: Buffer): { rdbType: number; version: numb
   const stored = payload.readBigUInt64LE(n - 8);
   if (stored !== 0n && !crc.equalsLE(payload, n - 8)) throw new RdbError('DUMP payload CRC64', n - 8);
   const rdbType = payload[0];
-  if (VALUE_TYPE[rdbType] === undefined) throw new RdbError(`DUMP payload of unknown RDB type ${rdbType}`, 0);
+  const version = payload.readUInt16LE(n - 10);
+  // RDB version 80 is Valkey 9's own numbering (types.ts RDB_TYPE_VALKEY_HASH_2).
+  const type = internalType(rdbType, version >= 80);
+  if (VALUE_TYPE[type] === undefined) throw new RdbError(`DUMP payload of unknown RDB type ${rdbType}`, 0);
   const r = new Reader();
   r.reset(payload, 1, n - 10, 0, true);
   const chunk = newChunk();
-  decodeValue(r, rdbType, chunk);
+  decodeValue(r, type, chunk);
   if (r.pos !== n - 10) throw new RdbError('DUMP payload (bytes after the value)', r.pos);
   chunk.last = true;
-  return { rdbType, version: payload.readUInt16LE(n - 10), chunk };
+  return { rdbType, version, chunk };
 }

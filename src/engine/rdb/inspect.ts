@@ -28,6 +28,8 @@ export interface InspectSummary {
   aux: Record<string, string>;
   dbs: Array<{ db: number; keys: number; withTtl: number; byType: Partial<Record<ValueType, number>> }>;
   functions: number;
+  /** Keys holding an empty collection, skipped as Redis skips them when loading (empty-key.ts). */
+  emptyKeysSkipped: number;
   biggest: Array<{ db: number; key: string; type: ValueType; rdbType: number; bytes: number }>;
   warnings: string[];
 }
@@ -191,6 +193,7 @@ export async function inspectSummary(path: string, top = 10): Promise<InspectSum
     aux: Object.fromEntries(parser.aux),
     dbs: [...dbs.values()].sort((a, b) => a.db - b.db),
     functions,
+    emptyKeysSkipped: parser.emptyKeysSkipped,
     biggest,
     warnings: parser.warnings,
   };
@@ -216,6 +219,7 @@ export function summaryText(s: InspectSummary): string {
     lines.push(`  db ${d.db}: ${d.keys} keys (${types}), ${d.withTtl} with TTL`);
   }
   if (s.functions > 0) lines.push(`functions: ${s.functions} librar${s.functions === 1 ? 'y' : 'ies'}`);
+  if (s.emptyKeysSkipped > 0) lines.push(`empty keys skipped: ${s.emptyKeysSkipped} (empty collections, which Redis skips when it loads the file)`);
   if (s.biggest.length > 0) {
     lines.push('biggest keys (bytes in the RDB):');
     s.biggest.forEach((b, i) => lines.push(`  ${i + 1}. db ${b.db} ${JSON.stringify(b.key)} ${b.type} ${bytesText(b.bytes)}`));

@@ -47,6 +47,20 @@ export function buildPayload(type: number, src: Uint8Array, start: number, end: 
   return out;
 }
 
+/** buildPayload of a value held in several pieces (the slow path's parts), without joining them first. */
+export function buildPayloadFromParts(type: number, parts: readonly Buffer[], version: number): Buffer {
+  let n = 0;
+  for (const part of parts) n += part.length;
+  const out = Buffer.allocUnsafe(n + 11);
+  out[0] = type;
+  let p = 1;
+  for (const part of parts) p += part.copy(out, p);
+  out[p++] = version & 0xff;
+  out[p++] = (version >> 8) & 0xff;
+  new Crc64().update(out, 0, p).writeLE(out, p);
+  return out;
+}
+
 /** An int-encoded string's integer (length byte 0xc0/0xc1/0xc2 at src[p]). */
 function intValue(src: Buffer, p: number): number {
   const b = src[p];

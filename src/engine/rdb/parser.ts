@@ -25,8 +25,9 @@
 import type { ChunkEntry, FunctionEntry, KeyEntry, ValueType } from '../entry.js';
 import { NEED_MORE, RdbError } from './errors.js';
 import { RdbInput } from './input.js';
-import { buildPayload, RdbKeyEntry } from './key-record.js';
+import { buildPayload, buildPayloadFromParts, RdbKeyEntry } from './key-record.js';
 import { Reader } from './reader.js';
+import { emptyValueEnd } from './empty-key.js';
 import * as T from './types.js';
 import { newChunk } from './chunk.js';
 import { decodeValue, readModuleId, skipModuleOpcodes, skipValue } from './value.js';
@@ -44,9 +45,17 @@ export interface RdbParserOptions {
   mode?: 'payload' | 'decode';
   /**
    * Values larger than this (bytes as stored in the RDB) are emitted decoded in chunks instead of
-   * as a payload, so no single RESTORE is huge. Default 16 MiB.
+   * as a payload, so no single RESTORE is huge. Default 16 MiB (the engine passes its own,
+   * RESTORE_LIMIT in src/engine/apply/key-writer.ts). While a value is measured its bytes are
+   * held, and a value found too big is decoded from the held bytes in one go: memory for one key
+   * is a few times this limit, whatever the key's size.
    */
   payloadLimit?: number;
+  /**
+   * Module values cannot be decoded (only RESTORE can write them), so they keep their payload up
+   * to this size, held whole; bigger ones are skipped with a warning. Default 16 MiB.
+   */
+  moduleLimit?: number;
   /** Check the CRC64 trailer (default true). */
   verifyChecksum?: boolean;
   /** Largest string length accepted; larger length fields are rejected as corrupt. Default 1 GiB. */
@@ -78,6 +87,10 @@ export class RdbParser extends RdbInput {
   magic = '';
   /** AUX fields (redis-ver, repl-id, repl-offset, repl-stream-db, ...), values as latin1 text. */
   readonly aux = new Map<string, string>();
+  /** Keys with an empty collection, skipped as Redis skips them (empty-key.ts). */
+  emptyKeysSkipped = 0;
+  /** Script bodies of AUX fields `lua` (Redis 4.0 to 6.2 put every script in a replication RDB). */
+  readonly luaScripts: Buffer[] = [];
   /** RESIZEDB hints per db. */
   readonly resizeDb = new Map<number, { keys: number; expires: number }>();
   /** Warnings so far (also passed to onWarning). */
@@ -91,6 +104,7 @@ export class RdbParser extends RdbInput {
 
   private readonly mode: 'payload' | 'decode';
   private readonly payloadLimit: number;
+  private readonly moduleLimit: number;
   private readonly skipModules: boolean;
   private readonly onWarning?: (message: string) => void;
   private state = HEADER;
@@ -102,19 +116,22 @@ export class RdbParser extends RdbInput {
   private readonly walker = new ValueWalker();
   private slowKey: RdbKeyEntry | null = null;
   private slowType = 0;
+  /** Its type byte in the file (differs from slowType for Valkey 9's own numbers). */
+  private slowByte = 0;
   /** Absolute offset of the value's first byte. */
   private slowValueAbs = 0;
   /** Payload mode: value bytes of earlier buffers, and where the current buffer's part starts. */
   private parts: Buffer[] = [];
   private partsLen = 0;
   private partFrom = 0;
-  /** Module value above the payload limit: walked to its end and dropped. */
+  /** Module value above the module limit: walked to its end and dropped. */
   private discard = false;
 
   constructor(opts: RdbParserOptions = {}) {
     super(opts.verifyChecksum ?? true);
     this.mode = opts.mode ?? 'payload';
     this.payloadLimit = opts.payloadLimit ?? 16 * 1024 * 1024;
+    this.moduleLimit = opts.moduleLimit ?? 16 * 1024 * 1024;
     this.skipModules = opts.modules === 'skip';
     this.onWarning = opts.onWarning;
     this.r.maxLen = opts.maxStringLength ?? 1 << 30;
@@ -269,8 +286,9 @@ export class RdbParser extends RdbInput {
         return;
       case T.RDB_OPCODE_AUX: {
         const k = r.string('AUX field name').toString('latin1');
-        const v = r.string('AUX field value').toString('latin1');
-        this.aux.set(k, v);
+        const raw = r.string('AUX field value');
+        if (k === 'lua') this.luaScripts.push(Buffer.from(raw));
+        else this.aux.set(k, raw.toString('latin1'));
         return;
       }
       case T.RDB_OPCODE_RESIZEDB: {
@@ -307,8 +325,10 @@ export class RdbParser extends RdbInput {
   }
 
   /** [type] key value: emits a key (payload or chunked); falls back to the slow path. */
-  private keyRecord(type: number, out: RdbRecord[]): void {
+  private keyRecord(byte: number, out: RdbRecord[]): void {
     const r = this.r;
+    // `byte` goes into entries and payloads as the file has it; `type` drives the decoding.
+    const type = T.internalType(byte, this.magic === 'VALKEY');
     const vtype = T.VALUE_TYPE[type];
     r.key = undefined;
     if (vtype === undefined) {
@@ -321,12 +341,20 @@ export class RdbParser extends RdbInput {
     if (decoded === null) r.setKeyRange(r.buf, keyFrom, keyTo);
     else r.key = decoded;
     const valueStart = r.pos;
+    // Outside the try: a header split across input chunks retries the unit, never the slow path.
+    const emptyEnd = emptyValueEnd(r, type);
+    if (emptyEnd >= 0) {
+      r.pos = emptyEnd;
+      this.emptyKeysSkipped++;
+      this.resetKeyState();
+      return;
+    }
     try {
       if (this.mode === 'payload' || vtype === 'module') {
         skipValue(r, type);
         const size = r.pos - valueStart;
         if (size <= this.payloadLimit || vtype === 'module') {
-          const entry = new RdbKeyEntry(this.db, type, this.expireAt, size, r.buf, keyFrom, valueStart, this.version);
+          const entry = new RdbKeyEntry(this.db, byte, this.expireAt, size, r.buf, keyFrom, valueStart, this.version);
           if (decoded !== null) entry.key = decoded;
           if (this.idle !== null) entry.idle = this.idle;
           if (this.freq !== null) entry.freq = this.freq;
@@ -339,7 +367,7 @@ export class RdbParser extends RdbInput {
       const chunk = newChunk();
       decodeValue(r, type, chunk);
       chunk.last = true;
-      const entry = new RdbKeyEntry(this.db, type, this.expireAt, r.pos - valueStart, r.buf, keyFrom, valueStart, this.version);
+      const entry = new RdbKeyEntry(this.db, byte, this.expireAt, r.pos - valueStart, r.buf, keyFrom, valueStart, this.version);
       entry.chunked = true;
       if (decoded !== null) entry.key = decoded;
       if (this.idle !== null) entry.idle = this.idle;
@@ -349,7 +377,7 @@ export class RdbParser extends RdbInput {
     } catch (e) {
       if (e !== NEED_MORE) throw e;
       r.pos = valueStart;
-      this.enterSlow(type, vtype, decoded ?? r.buf.subarray(keyFrom, keyTo), out);
+      this.enterSlow(type, byte, vtype, decoded ?? r.buf.subarray(keyFrom, keyTo), out);
     }
   }
 
@@ -419,7 +447,7 @@ export class RdbParser extends RdbInput {
   /** Module values: names the module; false (with a warning) when the value is dropped. */
   private keepModule(entry: RdbKeyEntry, valueStart: number, size: number): boolean {
     entry.module = this.moduleOf(this.r.buf, valueStart);
-    if (!this.skipModules && size <= this.payloadLimit) return true;
+    if (!this.skipModules && size <= this.moduleLimit) return true;
     this.dropModule(entry.key, entry.module.name, size);
     return false;
   }
@@ -431,17 +459,18 @@ export class RdbParser extends RdbInput {
   }
 
   private dropModule(key: Buffer, name: string, size: number): void {
-    this.warn(`skipped key '${key.toString('latin1')}' of module type '${name}' (${size} bytes${this.skipModules ? '' : ', above the payload limit'})`);
+    this.warn(`skipped key '${key.toString('latin1')}' of module type '${name}' (${size} bytes${this.skipModules ? '' : ', above the module payload limit'})`);
     this.resetKeyState();
   }
 
   /** Starts the slow path at the value's first byte (the reader is there). */
-  private enterSlow(type: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
+  private enterSlow(type: number, byte: number, vtype: ValueType, key: Buffer, out: RdbRecord[]): void {
     const r = this.r;
     const emit = this.mode === 'decode' && vtype !== 'module';
-    this.slowKey = this.chunkedKey(key, vtype, type);
+    this.slowKey = this.chunkedKey(key, vtype, byte);
     r.key = key;
     this.slowType = type;
+    this.slowByte = byte;
     this.slowValueAbs = r.base + r.pos;
     this.parts = [];
     this.partsLen = 0;
@@ -465,10 +494,13 @@ export class RdbParser extends RdbInput {
       return;
     }
     const size = this.partsLen + (r.pos - this.partFrom);
-    if (size > this.payloadLimit && !this.discard) {
+    if (!this.discard) {
       // Too big for one payload: decode it from its start instead (even if it just ended).
-      if (this.slowKey!.type !== 'module') return this.switchToDecode(out);
-      this.discard = true;
+      if (this.slowKey!.type !== 'module') {
+        if (size > this.payloadLimit) return this.switchToDecode(out);
+      } else if (size > this.moduleLimit) {
+        this.discard = true;
+      }
     }
     if (done) this.finishSlow(out);
   }
@@ -508,9 +540,10 @@ export class RdbParser extends RdbInput {
     } else {
       const parts = this.parts;
       parts.push(r.buf.subarray(this.partFrom, r.pos));
-      const value = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-      entry.setPayload(buildPayload(this.slowType, value, 0, value.length, this.version));
-      if (entry.type === 'module') entry.module = this.moduleOf(value, 0);
+      // NOTE: straight from the parts: joining them first held the value three times.
+      const payload = buildPayloadFromParts(this.slowByte, parts, this.version);
+      entry.setPayload(payload);
+      if (entry.type === 'module') entry.module = this.moduleOf(payload, 1);
       out.push(entry);
     }
     this.parts = [];

@@ -20,7 +20,7 @@ import { lzfDecompress } from './lzf.js';
 import { checkLzfRatio, doubleString, type Reader } from './reader.js';
 import { readStreamNode, readStreamTail, skipStreamNode } from './stream.js';
 import * as T from './types.js';
-import { decodeBlob, decodeQuicklist2Node, isBlobType, readModuleId, skipValue } from './value.js';
+import { decodeBlob, decodeQuicklist2Node, isBlobType, readHash2Field, readModuleId, skipValue } from './value.js';
 
 /** Largest piece of a raw string emitted at once. */
 const STRING_PIECE = 1 << 20;
@@ -247,6 +247,9 @@ export class ValueWalker {
         (out.fieldExpireAt ??= []).push(ttl === 0 ? 0 : t === T.RDB_TYPE_HASH_METADATA ? ttl + this.minExpire - 1 : ttl);
         return;
       }
+      case T.RDB_TYPE_VALKEY_HASH_2:
+        (out.fieldExpireAt ??= []).push(readHash2Field(r, out));
+        return;
       case T.RDB_TYPE_LIST_QUICKLIST:
         return decodeBlob(r, t, out);
       case T.RDB_TYPE_LIST_QUICKLIST_2:
@@ -399,6 +402,10 @@ function skipElement(r: Reader, t: number): void {
       r.len('hash field TTL');
       r.skipString('hash field');
       return r.skipString('hash value');
+    case T.RDB_TYPE_VALKEY_HASH_2:
+      r.skipString('hash field');
+      r.skipString('hash value');
+      return r.skip(8, 'hash field expire');
     case T.RDB_TYPE_LIST_QUICKLIST_2:
       r.len('quicklist container');
       return r.skipString('quicklist node');

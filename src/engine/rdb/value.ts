@@ -117,6 +117,13 @@ export function skipValue(r: Reader, type: number): void {
     case T.RDB_TYPE_HASH_LISTPACK_EX:
       r.skip(8, 'hash min expire');
       return r.skipString('hash listpack');
+    case T.RDB_TYPE_VALKEY_HASH_2:
+      for (let n = r.len('field count'); n > 0; n--) {
+        r.skipString('hash field');
+        r.skipString('hash value');
+        r.skip(8, 'hash field expire');
+      }
+      return;
     case T.RDB_TYPE_STREAM_LISTPACKS:
     case T.RDB_TYPE_STREAM_LISTPACKS_2:
     case T.RDB_TYPE_STREAM_LISTPACKS_3:
@@ -166,6 +173,11 @@ export function decodeValue(r: Reader, type: number, out: RdbChunk): void {
     case T.RDB_TYPE_HASH_METADATA_PRE_GA:
     case T.RDB_TYPE_HASH_METADATA:
       return decodeHashMetadata(r, type, out);
+    case T.RDB_TYPE_VALKEY_HASH_2: {
+      const ttls: number[] = (out.fieldExpireAt ??= []);
+      for (let n = r.len('field count'); n > 0; n--) ttls.push(readHash2Field(r, out));
+      return;
+    }
     case T.RDB_TYPE_HASH_LISTPACK_EX:
       r.skip(8, 'hash min expire');
       return decodeBlob(r, type, out);
@@ -233,6 +245,14 @@ export function decodeQuicklist2Node(r: Reader, out: RdbChunk): void {
   const b = r.blob('quicklist node');
   if (container === 2) walkListpack(b, r.blobFrom, r.blobTo, out, r.ctx());
   else r.fail(`quicklist container type ${container}`, at);
+}
+
+/** One field of Valkey's HASH_2: field, value, int64 LE expire-at ms (-1 none); returns it, 0 for none. */
+export function readHash2Field(r: Reader, out: RdbChunk): number {
+  r.stringInto(out, 'hash field');
+  r.stringInto(out, 'hash value');
+  const at = r.int64LE('hash field expire');
+  return at < 0 ? 0 : at;
 }
 
 /** Types 22/24: (24: int64 LE minExpire) len; per field: len ttl, field, value. */

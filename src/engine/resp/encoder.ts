@@ -139,6 +139,19 @@ export class CommandBuffer {
     this.total += bytes.length;
   }
 
+  /**
+   * Appends one command of exactly `n` bytes that `fill(buf, off)` writes in place (it returns the
+   * offset after what it wrote): for callers that encode from their own packed data (no argument
+   * array, no Buffer per argument, no intermediate copy).
+   */
+  pushWith(n: number, fill: (buf: Buffer, off: number) => number): void {
+    this.ensure(n);
+    const end = fill(this.buf, this.len);
+    if (end !== this.len + n) throw new Error(`CommandBuffer.pushWith: wrote ${end - this.len} bytes, announced ${n}`);
+    this.len = end;
+    this.total += n;
+  }
+
   /** The encoded commands since the last call (possibly several Buffers), and resets. */
   take(): Buffer[] {
     this.seal();

@@ -12,7 +12,7 @@ import { exitCodeOf, ExitCode, FerryError, InterruptedError, SafetyError } from 
 import { redact } from '../../core/redact.js';
 import { DEFAULTS, type MigrationSpec } from '../../core/spec.js';
 import { formatBytes, formatCount, formatMs } from '../format.js';
-import { REPOINT_CHOICES, RETIRE_CHOICES, SYNC_CHOICES, TARGET_CHOICES } from './choices.js';
+import { REPOINT_CHOICES, RETIRE_CHOICES, SENTINEL_REPOINT_CHOICES, SYNC_CHOICES, TARGET_CHOICES } from './choices.js';
 import { InputRoute, SelectList, TextField, YesNo } from './inputs.js';
 import { RunView, type PendingQuestion } from './RunView.js';
 import type { ServerSummary, WizardDeps } from './types.js';
@@ -59,7 +59,7 @@ export const LEAVE_GRACE_MS = 3000;
 
 /** Summary of a probed server, as shown after the question. */
 export function describeServer(s: ServerSummary): string {
-  return `Redis ${s.version} · ${s.role} · ${formatCount(s.keys)} keys · ${formatBytes(s.usedMemory)} used · ${formatCount(s.connectedClients)} connected clients`;
+  return `${s.via ? `${s.via} · ` : ''}Redis ${s.version} · ${s.role} · ${formatCount(s.keys)} keys · ${formatBytes(s.usedMemory)} used · ${formatCount(s.connectedClients)} connected clients`;
 }
 
 /** The wizard; `onExit(code)` is called once, when it is over. */
@@ -93,7 +93,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
   /** The operator asked to leave (Ctrl-C twice); the wizard waits LEAVE_GRACE_MS at most. */
   const leaving = useRef(false);
   const leaveTimer = useRef<NodeJS.Timeout | undefined>(undefined);
-  /** The run's state file and whether it promoted the target: what the goodbye lines name. */
+  /** The run's state file and whether promotion started: what the goodbye lines name. */
   const runInfo = useRef<{ statePath?: string; promoted: boolean; quiet: boolean }>({ promoted: false, quiet: false });
 
   const say = (text: string, style: Omit<Line, 'id' | 'text'> = {}) => {
@@ -183,8 +183,9 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
     if (cont) say(`  To continue: ${cont}`, { color: 'yellow' });
     if (!path) return;
     say(`  Where it stands: ferry status --state ${path}`, { color: 'yellow' });
+    // NOTE: the rule of `ferry status`: rollback is sure to apply while promote has not started.
     if (!runInfo.current.promoted) say(`  To undo: ferry rollback --state ${path} (the old master was not changed before promotion)`, { color: 'yellow' });
-    else say('  The new instance is already promoted: to go back, migrate in the other direction.', { color: 'yellow' });
+    else say('  Promotion had started, so rollback may refuse: after a promotion, go back by migrating in the other direction.', { color: 'yellow' });
   }
 
   function onAbortAnswer(yes: boolean) {
@@ -283,7 +284,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
     let failed: Extract<FerryEvent, { event: 'failed' }> | undefined;
     bus.add((e) => {
       if (e.event === 'step.start' && e.step !== 'preflight') changed.current = true;
-      if (e.event === 'step.done' && e.step === 'promote') runInfo.current.promoted = true;
+      if (e.event === 'step.start' && e.step === 'promote') runInfo.current.promoted = true;
       if (e.event === 'info' && /^state file: /.test(e.message)) runInfo.current.statePath = e.message.slice('state file: '.length);
       if (e.event === 'step.start') {
         setCurrent({ step: e.step, title: e.title });
@@ -357,7 +358,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
           </Text>
         ) : null}
         {stage === 'source' ? (
-          <TextField label="Source (the old master) URL:" defaultValue="redis://127.0.0.1:6379" hint="redis://[user:pass@]host:port[/db] · a password may also come from FERRY_FROM_PASSWORD" active={active} onSubmit={(url) => probeAnswer(url, '--from', 'target-kind')} />
+          <TextField label="Source (the old master) URL:" defaultValue="redis://127.0.0.1:6379" hint="redis://[user:pass@]host:port[/db] or sentinel://host:port[,host:port…]/MASTER-NAME · a password may also come from FERRY_FROM_PASSWORD" active={active} onSubmit={(url) => probeAnswer(url, '--from', 'target-kind')} />
         ) : null}
         {stage === 'target-kind' ? (
           <SelectList
@@ -385,7 +386,7 @@ export function Wizard(props: { deps: WizardDeps; onExit(code: number): void }) 
           <SelectList
             label="How do your applications move to the new server?"
             active={active}
-            choices={REPOINT_CHOICES}
+            choices={/^sentinel:/i.test(answers.from ?? '') ? SENTINEL_REPOINT_CHOICES : REPOINT_CHOICES}
             onSubmit={(v) => (v === 'exec' ? setStage('hook') : pick('repoint', v, 'Repoint', 'retire'))}
           />
         ) : null}

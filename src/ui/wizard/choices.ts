@@ -20,6 +20,13 @@ export const REPOINT_CHOICES: Array<Choice<'manual' | 'exec' | 'none'>> = [
   { value: 'none', label: 'none', hint: '(no clients to move)' },
 ];
 
+/** `--repoint` for a sentinel:// source: Sentinel moves the clients at the cutover. */
+export const SENTINEL_REPOINT_CHOICES: Array<Choice<'none' | 'manual' | 'exec'>> = [
+  { value: 'none', label: 'through Sentinel', hint: '(ferry repoints every Sentinel at the cutover; Sentinel-aware clients follow)' },
+  { value: 'manual', label: 'manual as well', hint: '(some clients do not ask Sentinel; show me who is still connected)' },
+  { value: 'exec', label: 'a hook command as well', hint: '(gets FERRY_NEW_HOST/PORT, FERRY_OLD_HOST/PORT)' },
+];
+
 /** `--retire`. */
 export const RETIRE_CHOICES: Array<Choice<'replica' | 'keep' | 'shutdown'>> = [
   { value: 'replica', label: 'replica', hint: '(become a replica of the new one: rollback path, late writes fail loudly)' },

@@ -3,7 +3,8 @@
  * runner as `ferry plan` / `ferry run`, so the wizard cannot drift from the flags.
  */
 import { connectEndpoint, info, parseInfoFields } from '../../core/connect.js';
-import { parseRedisUrl } from '../../core/endpoint.js';
+import { hostPort, parseRedisUrl, withSentinelAuth } from '../../core/endpoint.js';
+import { resolveEndpoint } from '../../core/sentinel.js';
 import { makePlan } from '../../core/plan.js';
 import { runMigration } from '../../core/runner.js';
 import { specFromFlags } from '../../core/spec-from-flags.js';
@@ -14,9 +15,11 @@ import type { ServerSummary, WizardDeps } from './types.js';
 
 /** Reads what the wizard shows about a server (INFO only: nothing is changed). */
 export async function probeServer(url: string, which: '--from' | '--to', env: NodeJS.ProcessEnv = process.env): Promise<ServerSummary> {
-  const endpoint = parseRedisUrl(url, which);
+  const parsed = withSentinelAuth(parseRedisUrl(url, which), env);
   const envPassword = which === '--from' ? env.FERRY_FROM_PASSWORD : env.FERRY_TO_PASSWORD;
-  const client = await connectEndpoint(endpoint.password || !envPassword ? endpoint : { ...endpoint, password: envPassword }, { role: 'wizard', flag: which, connectTimeoutMs: 3000 });
+  // NOTE: a sentinel:// URL is resolved here, once, to show which master the Sentinels name.
+  const endpoint = await resolveEndpoint(parsed.password || !envPassword ? parsed : { ...parsed, password: envPassword });
+  const client = await connectEndpoint(endpoint, { role: 'wizard', flag: which, connectTimeoutMs: 3000 });
   try {
     const i = await info(client, 'all');
     let keys = 0;
@@ -28,6 +31,7 @@ export async function probeServer(url: string, which: '--from' | '--to', env: No
       usedMemory: Number(i.used_memory ?? 0),
       // NOTE: minus the wizard's own connection.
       connectedClients: Math.max(0, Number(i.connected_clients ?? 1) - 1),
+      ...(endpoint.sentinel ? { via: `Sentinel ${endpoint.sentinel.name} (${endpoint.sentinel.nodes.length} Sentinels) → ${hostPort(endpoint)}` } : {}),
     };
   } finally {
     client.disconnect();

@@ -14,6 +14,8 @@ export interface ServerSummary {
   keys: number;
   usedMemory: number;
   connectedClients: number;
+  /** For a sentinel:// URL: how the master was found, e.g. "Sentinel mymaster (3 Sentinels) → 10.0.0.5:6379". */
+  via?: string;
 }
 
 export interface WizardDeps {

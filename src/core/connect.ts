@@ -67,7 +67,11 @@ function connectionError(e: Endpoint, flag: string, err: Error & { code?: string
   if (/NOAUTH|Authentication required/i.test(msg)) {
     return new UsageError(`${where} requires a password; put it in ${flag} (redis://:PASS@host:port) or ${pwEnv}`);
   }
-  if (/NOPERM/i.test(msg)) return new UsageError(`${where}: the user lacks a permission ferry needs (${firstLine(msg)}); check the ACL of the user in ${flag}`);
+  if (/NOPERM/i.test(msg)) {
+    const named = /run the '([^']+)' command/i.exec(msg)?.[1];
+    const fix = named ? `add the ACL rule +${named.toLowerCase()} to the user of ${flag}` : `check the ACL of the user in ${flag}`;
+    return new UsageError(`${where}: the user may not run ${named ? named.toUpperCase().replace('|', ' ') : 'a command ferry needs'}: ${fix} (${firstLine(msg)})`);
+  }
   const code = err.code ?? '';
   const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ETIMEDOUT' || /timeout/i.test(msg) ? 'timed out' : firstLine(msg);
   return new UsageError(`cannot reach ${where} (${why}); check ${flag}`);

@@ -9,26 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../src/core/endpoint.js';
 import { CHECKPOINT_KEY } from '../../src/engine/checkpoint.js';
 import { SyncEngine } from '../../src/engine/sync.js';
-import { currentMasters, diffBySlot, keyDigests, slotWorkload, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { currentMasters, diffBySlot, failover, keyDigests, slotWorkload, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { incrWorkload, waitFor } from '../helpers/engine.js';
 import { startRedis, type TestServer } from '../helpers/redis-server.js';
-import type { TestServer as Node } from '../helpers/redis-server.js';
-
-/**
- * CLUSTER FAILOVER on `replica`; resolves once it is a master. A manual failover gives up when the
- * replica does not catch up with its paused master within 5 s (CLUSTER_MF_TIMEOUT in redis
- * src/cluster_legacy.h), which a busy machine can cause: it is asked again, up to 45 s in all.
- */
-async function failover(replica: Node): Promise<void> {
-  const c = replica.client();
-  const deadline = Date.now() + 45_000;
-  while (((await c.call('ROLE')) as unknown[])[0] !== 'master') {
-    if (Date.now() > deadline) throw new Error(`${replica.port} was not promoted within 45 s`);
-    await c.call('CLUSTER', 'FAILOVER').catch(() => {});
-    const asked = Date.now();
-    while (Date.now() - asked < 7000 && ((await c.call('ROLE')) as unknown[])[0] !== 'master') await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('a failover of the target cluster during the sync', () => {
   let source: TestServer;

@@ -15,6 +15,7 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/status.js'),
   () => import('./commands/rollback.js'),
   () => import('./commands/sync.js'),
+  () => import('./commands/verify.js'),
   () => import('./commands/rdb.js'),
   () => import('./commands/demo.js'),
 ];

@@ -62,6 +62,18 @@ async function setup(opts: { proxy?: boolean } = {}): Promise<{ source: TestServ
   return { source, target, proxy, dir, from: proxy ? `redis://127.0.0.1:${proxy.port}` : source.url };
 }
 
+/**
+ * The source's client, its repl-backlog-size before the test, and a paced load of `mbPerSec` MB/s
+ * on it that has been running for 300 ms (stopped after the test by the rate writer itself).
+ */
+async function loaded(source: TestServer, mbPerSec: number) {
+  const src = source.client();
+  const original = await backlogSize(src);
+  const writer = startRateWriter(source.client(), { bytesPerSec: mbPerSec * MB, maxMs: 50_000 });
+  await sleep(300);
+  return { src, original, writer };
+}
+
 /** Starts ferry in the background; killed (by its pid) after the test if it is still running. */
 function background(args: string[], cwd: string) {
   const child = spawnFerry(args, { cwd });
@@ -78,11 +90,8 @@ const holdHook = (dir: string) => `exec:while [ ! -f ${dir}/go ]; do sleep 0.05;
 describe('--backlog auto with ferry run', () => {
   it.each(['engine', 'native'] as const)('%s: raises it to 60 s of the measured writes, every cut gets +CONTINUE, and the old value is back after the run', async (mode) => {
     const { source, target, proxy, dir, from } = await setup({ proxy: true });
-    const src = source.client();
-    const original = await backlogSize(src);
+    const { src, original, writer } = await loaded(source, 4);
     expect(original).toBe(MB); // Redis' default: 0.25 s of this load
-    const writer = startRateWriter(source.client(), { bytesPerSec: 4 * MB, maxMs: 50_000 });
-    await sleep(300);
     const state = join(dir, 'state.json');
     const run = background(['run', '--from', from, '--to', target.url, '--sync', mode, '--repoint', holdHook(dir), '--hook-timeout', '50000', '--drain-timeout', '200', '--yes', '--json', '--state', state], dir);
     await waitFor(() => readJson(state)?.steps?.repoint?.status === 'running', 40_000, 'the repoint hook (replication streaming)');
@@ -123,10 +132,7 @@ describe('--backlog auto with ferry run', () => {
 describe('the old value comes back on every way out', () => {
   it('a failed run keeps it raised for resume (and says so); the resumed run puts it back at the end', async () => {
     const { source, target, dir, from } = await setup();
-    const src = source.client();
-    const original = await backlogSize(src);
-    const writer = startRateWriter(source.client(), { bytesPerSec: 2 * MB, maxMs: 50_000 });
-    await sleep(300);
+    const { src, original, writer } = await loaded(source, 2);
     const state = join(dir, 'state.json');
     // The hook fails the first time only.
     const hook = `exec:[ -f ${dir}/ok ] || { touch ${dir}/ok; echo not yet; exit 3; }`;
@@ -151,10 +157,7 @@ describe('the old value comes back on every way out', () => {
 
   it('an interrupted run (SIGINT) puts it back, and rollback leaves it so', async () => {
     const { source, target, dir, from } = await setup();
-    const src = source.client();
-    const original = await backlogSize(src);
-    const writer = startRateWriter(source.client(), { bytesPerSec: 2 * MB, maxMs: 50_000 });
-    await sleep(300);
+    const { src, original, writer } = await loaded(source, 2);
     const state = join(dir, 'state.json');
     const run = background(['run', '--from', from, '--to', target.url, '--repoint', holdHook(dir), '--hook-timeout', '50000', '--yes', '--json', '--state', state], dir);
     await waitFor(() => readJson(state)?.steps?.repoint?.status === 'running', 40_000, 'the repoint hook');
@@ -172,10 +175,7 @@ describe('the old value comes back on every way out', () => {
 
   it('after a kill, rollback puts it back; after a kill, the resumed run puts it back at its end', async () => {
     const { source, target, dir, from } = await setup();
-    const src = source.client();
-    const original = await backlogSize(src);
-    const writer = startRateWriter(source.client(), { bytesPerSec: 2 * MB, maxMs: 50_000 });
-    await sleep(300);
+    const { src, original, writer } = await loaded(source, 2);
     const args = (state: string) => ['run', '--from', from, '--to', target.url, '--repoint', 'none', '--yes', '--json', '--state', state];
     const s1 = join(dir, 'one.json');
     const killed = await ferry(args(s1), { cwd: dir, env: { FERRY_TEST_KILL_AFTER: 'converge' } });
@@ -201,10 +201,7 @@ describe('the old value comes back on every way out', () => {
 describe('--backlog keep and the plan', () => {
   it('the plan shows the CONFIG SET with its numbers; keep sends no CONFIG SET at all', async () => {
     const { source, target, dir, from } = await setup();
-    const src = source.client();
-    const original = await backlogSize(src);
-    const writer = startRateWriter(source.client(), { bytesPerSec: 2 * MB, maxMs: 50_000 });
-    await sleep(300);
+    const { src, original, writer } = await loaded(source, 2);
     const plan = await ferry(['plan', '--from', from, '--to', target.url, '--repoint', 'none', '--json'], { cwd: dir });
     expect(plan.code, plan.stderr).toBe(0);
     const p = JSON.parse(plan.stdout);
@@ -236,10 +233,7 @@ describe('a source that forbids CONFIG SET', () => {
     cleanups.push(() => source.stop(), () => target.stop());
     const dir = mkdtempSync(join(tmpdir(), 'ferry-backlog-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const src = source.client();
-    const original = await backlogSize(src);
-    const writer = startRateWriter(source.client(), { bytesPerSec: 2 * MB, maxMs: 50_000 });
-    await sleep(300);
+    const { src, original, writer } = await loaded(source, 2);
     const from = `redis://mig:pw@127.0.0.1:${source.port}`;
     const args = ['run', '--from', from, '--to', target.url, '--repoint', 'none', '--retire', 'keep', '--yes', '--json'];
     const auto = await ferry([...args, '--state', join(dir, 'a.json')], { cwd: dir });
@@ -292,10 +286,7 @@ describe('the engine and ferry sync', () => {
 
   it('SyncEngine with backlog auto raises it, a long link drop still gets +CONTINUE, and stop puts it back', async () => {
     const { source, target, proxy } = await setup({ proxy: true });
-    const src = source.client();
-    const original = await backlogSize(src);
-    const writer = startRateWriter(source.client(), { bytesPerSec: 4 * MB, maxMs: 50_000 });
-    await sleep(300);
+    const { src, original, writer } = await loaded(source, 4);
     const infos: string[] = [];
     const engine = new SyncEngine({
       from: parseRedisUrl(`redis://127.0.0.1:${proxy!.port}`, '--from'),
@@ -325,10 +316,7 @@ describe('the engine and ferry sync', () => {
 
   it('ferry sync keeps the old value in its state file, puts it back on SIGINT; --backlog keep sends no CONFIG SET', async () => {
     const { source, target, dir } = await setup();
-    const src = source.client();
-    const original = await backlogSize(src);
-    const writer = startRateWriter(source.client(), { bytesPerSec: 2 * MB, maxMs: 50_000 });
-    await sleep(300);
+    const { src, original, writer } = await loaded(source, 2);
     const state = join(dir, 'sync.json');
     const sync = background(['sync', '--from', source.url, '--to', target.url, '--state', state, '--json'], dir);
     await waitFor(() => readJson(state)?.checkpoint?.phase === 'stream', 30_000, 'ferry sync streaming');

@@ -142,7 +142,7 @@ describe('dry run', () => {
     expect(json.code, json.stderr).toBe(0);
     const plan = JSON.parse(json.stdout);
     expect(plan.version).toBe(1);
-    expect(plan.steps.map((s: { id: string }) => s.id)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent', 'retire']);
+    expect(plan.steps.map((s: { id: string }) => s.id)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']);
     expect(json.stdout).not.toContain('pw1');
     expect(existsSync(join(cwd, '.ferry'))).toBe(false); // no state file either
     expect(await snapshot(sc)).toEqual(beforeS);

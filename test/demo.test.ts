@@ -54,7 +54,7 @@ describe('ferry demo', () => {
     }
     expect(events.find((e) => e.event === 'info' && e.step === 'demo')?.message).toBe('Starting two throwaway redis-servers on free loopback ports…');
     expect(events.some((e) => e.event === 'progress')).toBe(true);
-    for (const step of ['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent', 'retire']) {
+    for (const step of ['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']) {
       expect(events.filter((e) => e.event === 'step.start' && e.step === step)).toHaveLength(1);
       expect(events.filter((e) => e.event === 'step.done' && e.step === step)).toHaveLength(1);
     }
@@ -65,7 +65,7 @@ describe('ferry demo', () => {
     expect(done.report.writesAcknowledged).toBeGreaterThan(100);
     expect(done.report.keysOnTarget).toBeGreaterThanOrEqual(done.report.sampleKeys + done.report.writesAcknowledged);
     expect(done.report.pauseMs).toBeGreaterThanOrEqual(0);
-    expect(done.report.steps.map((s: { id: string }) => s.id)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent', 'retire']);
+    expect(done.report.steps.map((s: { id: string }) => s.id)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']);
     expect(readdirSync(tmp)).toEqual([]);
     expect(serversUnder(tmp)).toEqual([]);
   });

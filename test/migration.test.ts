@@ -90,7 +90,7 @@ describe('ferry run --sync native under write load', () => {
     expect(final.exitCode).toBe(0);
     expect(typeof final.report.pauseMs).toBe('number');
     expect(typeof final.report.finalOffset).toBe('number');
-    expect(events.filter((e) => e.event === 'step.done').map((e) => e.step)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent', 'retire']);
+    expect(events.filter((e) => e.event === 'step.done').map((e) => e.step)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']);
     expect(report.switches).toBe(1);
     expect(report.writesPerSecond).toBeGreaterThan(1000);
     const t = target.client();

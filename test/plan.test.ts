@@ -26,7 +26,7 @@ describe('buildPlan', () => {
   it('lists every step with the commands for each server, passwords redacted', () => {
     const plan = buildPlan(spec(), facts(), new NativeDriver());
     expect(plan.version).toBe(1);
-    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent', 'retire']);
+    expect(plan.steps.map((s) => s.id)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']);
     const replicate = plan.steps.find((s) => s.id === 'replicate')!;
     expect(replicate.commands).toEqual([
       expect.objectContaining({ on: 'target', command: 'CONFIG SET masterauth <redacted>' }),

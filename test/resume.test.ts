@@ -38,7 +38,7 @@ async function setup() {
   return { source, target, dir, statePath, args, load, stop };
 }
 
-const BOUNDARIES = ['preflight', 'provision', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent'];
+const BOUNDARIES = ['preflight', 'provision', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent'];
 
 describe('resume after SIGKILL', () => {
   it.each(BOUNDARIES)('killed right after %s: resume completes, no acknowledged write lost', async (boundary) => {

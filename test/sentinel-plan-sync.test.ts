@@ -4,36 +4,14 @@
  * and a SENTINEL FAILOVER during `ferry sync`, followed with a partial resync through replid2:
  * the target ends identical to the new master.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ferry, fill, jsonEvents, spawnFerry } from './helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { ferry, jsonEvents, spawnFerry } from './helpers/cli.js';
 import { freePort, startRedis, type TestServer } from './helpers/redis-server.js';
 import { missingKeys } from './helpers/write-load.js';
-import { type SentinelGroup, startSentinelGroup, startSentinelLoad, waitFor } from './helpers/sentinel.js';
+import { startSentinelLoad, waitFor } from './helpers/sentinel.js';
+import { sentinelFixture } from './helpers/sentinel-fixture.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ferry-sentinel-'));
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  await Promise.all(cleanup.splice(0).map((f) => f().catch(() => {})));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function group(opts: Parameters<typeof startSentinelGroup>[0] = {}): Promise<SentinelGroup> {
-  const g = await startSentinelGroup(opts);
-  cleanup.push(() => g.stop());
-  const c = g.master.client();
-  await fill(c, 200);
-  c.disconnect();
-  return g;
-}
-
-async function server(args: string[] = []): Promise<TestServer> {
-  const s = await startRedis({ args });
-  cleanup.push(() => s.stop());
-  return s;
-}
+const { dir, cleanup, group, server } = sentinelFixture();
 
 describe('plan and preflight behind Sentinel', { timeout: 90_000 }, () => {
   it('the plan shows every command per Sentinel (auth-pass redacted); preflight refuses what the cutover could not repoint', async () => {

@@ -8,37 +8,17 @@
  * - a Sentinel killed before the repoint step: exit 4; resume (after it is back) finishes.
  * The plan, preflight's refusals and `ferry sync` following a failover: sentinel-plan-sync.test.ts.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ferry, fill, jsonEvents, spawnFerry } from './helpers/cli.js';
-import { startRedis, type TestServer } from './helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { ferry, jsonEvents, spawnFerry } from './helpers/cli.js';
+import type { TestServer } from './helpers/redis-server.js';
 import { missingKeys } from './helpers/write-load.js';
-import { type SentinelGroup, sentinelMaster, startSentinelGroup, startSentinelLoad, waitFor } from './helpers/sentinel.js';
+import { type SentinelGroup, sentinelMaster, startSentinelLoad, waitFor } from './helpers/sentinel.js';
+import { sentinelFixture } from './helpers/sentinel-fixture.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ferry-sentinel-'));
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  await Promise.all(cleanup.splice(0).map((f) => f().catch(() => {})));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function group(opts: Parameters<typeof startSentinelGroup>[0] = {}): Promise<SentinelGroup> {
-  const g = await startSentinelGroup(opts);
-  cleanup.push(() => g.stop());
-  const c = g.master.client();
-  await fill(c, 200);
-  c.disconnect();
-  return g;
-}
-
-async function server(args: string[] = []): Promise<TestServer> {
-  const s = await startRedis({ args });
-  cleanup.push(() => s.stop());
-  return s;
-}
+const { dir, cleanup, group, server } = sentinelFixture();
 
 let n = 0;
 const statePath = () => join(dir, `s${n++}.json`);

@@ -68,7 +68,7 @@ describe('wizard in a real terminal (tmux)', () => {
     await t.waitFor(/Clients still connected to the old master: 0[\s\S]*continue when done\?/, 40_000);
     t.type('y');
     const end = await t.waitFor(/Migration complete\./, 40_000);
-    for (const step of ['preflight', 'provision', 'replicate', 'converge', 'open-writes', 'repoint', 'fence', 'promote', 'reparent', 'retire']) {
+    for (const step of ['preflight', 'provision', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'fence', 'promote', 'final-check', 'reparent', 'retire']) {
       expect(end).toMatch(new RegExp(`✔ ${step} `));
     }
     expect(await t.exitCode()).toBe(0);

@@ -4,6 +4,7 @@
  * A connection that cannot be made becomes a UsageError naming the flag to fix (exit 2).
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { connectOrThrow } from './connect-client.js';
 import { UsageError } from './errors.js';
 import { type Endpoint, type TlsOptions, describeEndpoint, tlsSocketOptions } from './endpoint.js';
 import { resolveEndpoint } from './sentinel.js';
@@ -53,15 +54,7 @@ export function redisOptions(e: Endpoint, tls?: TlsOptions): RedisOptions {
 export async function connectEndpoint(given: Endpoint, opts: ConnectOptions): Promise<Redis> {
   const e = await resolveEndpoint(given);
   const client = new Redis({ ...redisOptions(e, opts.tls), connectionName: ferryClientName(opts.role), connectTimeout: opts.connectTimeoutMs ?? 5000 });
-  let lastError: (Error & { code?: string }) | undefined;
-  client.on('error', (err: Error) => (lastError = err));
-  try {
-    await client.connect();
-    return client;
-  } catch (err) {
-    client.disconnect();
-    throw connectionError(e, opts.flag, lastError ?? (err as Error));
-  }
+  return connectOrThrow(client, (err) => connectionError(e, opts.flag, err));
 }
 
 function connectionError(e: Endpoint, flag: string, err: Error & { code?: string }): UsageError {
@@ -74,7 +67,11 @@ function connectionError(e: Endpoint, flag: string, err: Error & { code?: string
   if (/NOAUTH|Authentication required/i.test(msg)) {
     return new UsageError(`${where} requires a password; put it in ${flag} (redis://:PASS@host:port) or ${pwEnv}`);
   }
-  if (/NOPERM/i.test(msg)) return new UsageError(`${where}: the user lacks a permission ferry needs (${firstLine(msg)}); check the ACL of the user in ${flag}`);
+  if (/NOPERM/i.test(msg)) {
+    const named = /run the '([^']+)' command/i.exec(msg)?.[1];
+    const fix = named ? `add the ACL rule +${named.toLowerCase()} to the user of ${flag}` : `check the ACL of the user in ${flag}`;
+    return new UsageError(`${where}: the user may not run ${named ? named.toUpperCase().replace('|', ' ') : 'a command ferry needs'}: ${fix} (${firstLine(msg)})`);
+  }
   const code = err.code ?? '';
   const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ETIMEDOUT' || /timeout/i.test(msg) ? 'timed out' : firstLine(msg);
   return new UsageError(`cannot reach ${where} (${why}); check ${flag}`);

@@ -4,6 +4,7 @@
  */
 import { Redis as RedisClient, type Redis } from 'ioredis';
 import { info, parseInfoFields } from './connect.js';
+import { type MissingPermission, type Permission, probePermissions } from './permissions.js';
 import type { SentinelFacts } from './sentinel.js';
 
 /** One server as preflight saw it. */
@@ -54,6 +55,8 @@ export interface Facts {
   /** Replication stream bytes per second on the source, sampled over `sampleMs`. */
   writeRateBytesPerSec: number;
   sampleMs: number;
+  /** ACL rules the users lack (core/permissions.ts probes); absent when not probed. */
+  missingPermissions?: MissingPermission[];
   /** For a `sentinel://` source: what every Sentinel says about the master (src/core/sentinel.ts). */
   sentinel?: SentinelFacts | null;
   /** How the rate was measured (absent in states written before it was recorded: repl-offset). */
@@ -265,13 +268,22 @@ export async function sampleWriteRateWith(client: Redis, ms = 1000): Promise<{ r
 
 /**
  * Reads all facts: source, target (unless ferry will start it), write rate; when the source loads
- * modules the target lacks, the keys of module types that `keyPasses` (the run's filter) copies.
+ * modules the target lacks, the keys of module types that `keyPasses` (the run's filter) copies;
+ * given the run's `perms`, the ACL rules either user lacks.
  */
-export async function gatherFacts(source: Redis, sourceUrl: string, target: Redis | null, targetUrl: string, sampleMs = 1000, keyPasses: (key: Buffer) => boolean = () => true): Promise<Facts> {
+export async function gatherFacts(source: Redis, sourceUrl: string, target: Redis | null, targetUrl: string, sampleMs = 1000, keyPasses: (key: Buffer) => boolean = () => true, perms?: Permission[]): Promise<Facts> {
   const [s, t] = await Promise.all([readServerFacts(source, sourceUrl), target ? readServerFacts(target, targetUrl) : Promise.resolve(null)]);
   if (t && missingModules(s, t).length > 0) s.moduleKeys = await countModuleKeys(source, Object.keys(s.keysByDb).map(Number), keyPasses);
   const { rate, method } = await sampleWriteRateWith(source, sampleMs);
-  return { source: s, target: t, writeRateBytesPerSec: rate, sampleMs, writeRateMethod: method };
+  const facts: Facts = { source: s, target: t, writeRateBytesPerSec: rate, sampleMs, writeRateMethod: method };
+  if (perms) {
+    // The ACL rules either user lacks (harmless probes, see core/permissions.ts).
+    facts.missingPermissions = [
+      ...(await probePermissions(source, 'source', perms, s.version)),
+      ...(target && t ? await probePermissions(target, 'target', perms, t.version) : []),
+    ];
+  }
+  return facts;
 }
 
 /**

@@ -10,6 +10,7 @@ import { type Endpoint, describeEndpoint, toPublicUrl } from './endpoint.js';
 import { type Facts, gatherFacts } from './facts.js';
 import { assertCanStart } from './provision-server.js';
 import { redactDeep } from './redact.js';
+import { requiredPermissions } from './permissions.js';
 import { assess } from './safety.js';
 import { gatherSentinelFacts, resolveEndpoint } from './sentinel.js';
 import { KeyFilter } from '../engine/apply/filter.js';
@@ -85,7 +86,7 @@ export async function makePlan(given: MigrationSpec): Promise<Plan> {
     source = await connectEndpoint(spec.from, { role: 'source', flag: '--from', tls: spec.tls });
     tclient = spec.to.kind === 'attach' ? await connectEndpoint(target, { role: 'target', flag: '--to', tls: spec.tls }) : undefined;
     const filter = new KeyFilter({ include: spec.include, exclude: spec.exclude });
-    const facts = await gatherFacts(source, describeEndpoint(spec.from), tclient ?? null, toPublicUrl(target), 1000, (k) => filter.keyPasses(k));
+    const facts = await gatherFacts(source, describeEndpoint(spec.from), tclient ?? null, toPublicUrl(target), 1000, (k) => filter.keyPasses(k), requiredPermissions(spec));
     if (spec.from.sentinel) facts.sentinel = await gatherSentinelFacts(spec.from, spec.from);
     return buildPlan(spec, facts, driver, target);
   } finally {

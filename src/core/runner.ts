@@ -56,6 +56,10 @@ export interface RunReport {
   /** Pending entries of consumer groups the commands writer could not recreate (entry deleted). */
   pendingSkipped?: number;
   target: { host: string; port: number; pid?: number; dataDir?: string };
+  /** The cutover gate's result (step verify), when it ran. */
+  verify?: Record<string, unknown>;
+  /** The final check after promote (step final-check): old master at rest vs the new one. */
+  finalCheck?: Record<string, unknown>;
   warnings: string[];
 }
 
@@ -91,8 +95,9 @@ export async function runMigration(spec: MigrationSpec, opts: RunOptions): Promi
     const err = !interrupted ? raw : new InterruptedError(removed ? 'interrupted before anything was changed' : 'interrupted: the old master is not paused; state saved: ferry resume --state ' + statePath);
     const failed: FerryEvent = { event: 'failed', exitCode: exitCodeOf(err), error: (err as Error)?.message ?? String(err) };
     if (err instanceof StepError) failed.step = err.step;
+    else if (run?.state.error?.step) failed.step = run.state.error.step;
     const code = exitCodeOf(err);
-    if (run && !removed && (code === ExitCode.stepFailed || code === ExitCode.interrupted)) failed.resume = `ferry resume --state ${statePath}`;
+    if (run && !removed && (code === ExitCode.stepFailed || code === ExitCode.interrupted || code === ExitCode.verifyDiff)) failed.resume = `ferry resume --state ${statePath}`;
     if (run) failed.report = run.figures();
     if (removed) rmSync(statePath, { force: true });
     opts.bus.emit(failed);
@@ -165,6 +170,7 @@ class Run {
       target,
       driver,
       state,
+      statePath,
       bus: opts.bus,
       signal,
       yes: opts.yes,
@@ -255,6 +261,8 @@ class Run {
       ...(this.state.cutover.fieldTtlsDropped !== undefined ? { fieldTtlsDropped: this.state.cutover.fieldTtlsDropped } : {}),
       ...(this.state.cutover.pendingSkipped ? { pendingSkipped: this.state.cutover.pendingSkipped } : {}),
       target: { host: t.host, port: t.port, pid: t.pid, dataDir: t.dataDir },
+      ...(this.state.steps.verify?.detail ? { verify: this.state.steps.verify.detail } : {}),
+      ...(this.state.cutover.finalCheck ? { finalCheck: this.state.cutover.finalCheck } : {}),
     };
   }
 

@@ -16,6 +16,7 @@
  *   every `info-period` = 10 s) and each replica's `slave_priority` from that replica's own INFO.
  */
 import { Redis } from 'ioredis';
+import { connectOrThrow } from './connect-client.js';
 import { UsageError } from './errors.js';
 import { type Endpoint, type SentinelNode, hostPort, toPublicUrl } from './endpoint.js';
 
@@ -100,17 +101,10 @@ export async function connectSentinel(node: SentinelNode, e: Endpoint): Promise<
     connectTimeout: CONNECT_MS,
     commandTimeout: COMMAND_MS,
   });
-  let last: Error | undefined;
-  c.on('error', (err: Error) => (last = err));
-  try {
-    await c.connect();
-    return c;
-  } catch (err) {
-    c.disconnect();
-    const m = (last ?? (err as Error)).message;
-    const code = (last as { code?: string } | undefined)?.code;
-    throw new Error(code === 'ECONNREFUSED' ? 'connection refused' : /NOAUTH|WRONGPASS|invalid password/i.test(m) ? `${m.split('\n')[0]} (set FERRY_SENTINEL_PASSWORD)` : m.split('\n')[0]);
-  }
+  return connectOrThrow(c, (err) => {
+    const line = err.message.split('\n')[0];
+    return new Error(err.code === 'ECONNREFUSED' ? 'connection refused' : /NOAUTH|WRONGPASS|invalid password/i.test(err.message) ? `${line} (set FERRY_SENTINEL_PASSWORD)` : line);
+  });
 }
 
 /** `SENTINEL GET-MASTER-ADDR-BY-NAME`: null when this Sentinel does not monitor `name`. */

@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { MIN_BACKLOG, parseBacklogPolicy, type BacklogPolicy } from './backlog.js';
 import { UsageError } from './errors.js';
 import { type Endpoint, parseRedisUrl, tlsSocketOptions, withSentinelAuth } from './endpoint.js';
-import { DEFAULTS, type MigrationSpec, type RepointStrategy, type RetirePolicy, type SyncMode, type TargetSpec } from './spec.js';
+import { DEFAULTS, type MigrationSpec, type RepointStrategy, type RetirePolicy, type SyncMode, type TargetSpec, type VerifyMode } from './spec.js';
 
 /** Flag values as commander hands them over (camelCased long names). All strings are raw. */
 export interface MigrationFlags {
@@ -31,6 +31,9 @@ export interface MigrationFlags {
   include?: string[];
   exclude?: string[];
   dbMap?: string[];
+  /** The cutover gate: off, sample or full. */
+  verify?: string;
+  verifySample?: string | number;
   dropFieldTtl?: boolean;
 }
 
@@ -56,6 +59,8 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--hook-timeout <ms>', `how long the repoint hook may run (default ${DEFAULTS.hookTimeoutMs})`)
     .option('--data-dir <dir>', 'for --to start: where config, data, log and pid file go (default ./.ferry/<port>)')
     .option('--server-arg <arg>', "for --to start: a redis-server config line, e.g. 'appendonly yes' (repeatable)", collect, [] as string[])
+    .option('--verify <mode>', `the cutover gate after converge, before any client moves: off, sample or full (default ${DEFAULTS.verify})`)
+    .option('--verify-sample <n>', `keys drawn per db by --verify sample and the final check after promote (default ${DEFAULTS.verifySample})`)
     .option('--flush-target', 'accept that the target holds keys: they are deleted (FLUSHALL) before the sync')
     .option('--backlog <auto|keep|size>', "the source's repl-backlog-size for the migration: auto (default: 60 s of the measured writes, capped by memory), keep, or a size such as 64mb; put back afterwards")
     .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')
@@ -107,6 +112,8 @@ export function specFromFlags(flags: MigrationFlags, env: PasswordEnv = process.
     dataDir: flags.dataDir,
     serverArgs: (flags.serverArg ?? []).map(parseServerArg),
     flushTarget: flags.flushTarget ?? false,
+    verify: oneOf(flags.verify ?? DEFAULTS.verify, ['off', 'sample', 'full'] as const, '--verify') as VerifyMode,
+    verifySample: wholeNumber(flags.verifySample, '--verify-sample', DEFAULTS.verifySample),
     backlog: parseBacklogFlag(flags.backlog),
     tls,
     ...(include.length ? { include } : {}),
@@ -171,6 +178,13 @@ function positiveMs(value: string | number | undefined, flag: string, dflt: numb
   if (value === undefined) return dflt;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag}: "${value}" is not a whole number of milliseconds >= ${min}`);
+  return n;
+}
+
+function wholeNumber(value: string | number | undefined, flag: string, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag}: "${value}" is not a whole number >= 1`);
   return n;
 }
 

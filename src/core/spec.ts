@@ -8,6 +8,8 @@ import { toPublicUrl } from './endpoint.js';
 
 export type SyncMode = 'engine' | 'native';
 export type RetirePolicy = 'replica' | 'keep' | 'shutdown';
+/** The cutover gate (`--verify`): compare source and target before any client moves. */
+export type VerifyMode = 'off' | 'sample' | 'full';
 
 /** `exec:'CMD'` runs a hook; `manual` waits for the operator; `none` skips repointing. */
 export type RepointStrategy =
@@ -41,6 +43,13 @@ export interface MigrationSpec {
   /** The source's repl-backlog-size for the migration (`--backlog`, see core/backlog.ts). */
   backlog: BacklogPolicy;
   tls?: TlsOptions;
+  /**
+   * The cutover gate after converge (`--verify`, default sample) and the final check after
+   * promote. Absent in state files written before the gate existed: those runs go on without it.
+   */
+  verify?: VerifyMode;
+  /** Keys drawn per db by `--verify sample` and by the final check (default 10,000). */
+  verifySample?: number;
   /** Engine filters (issue 4). */
   include?: string[];
   exclude?: string[];
@@ -56,6 +65,8 @@ export const DEFAULTS = {
   drainTimeoutMs: 30_000,
   hookTimeoutMs: 120_000,
   convergeMaxLagBytes: 0,
+  verify: 'sample' as VerifyMode,
+  verifySample: 10_000,
   backlog: { kind: 'auto' } as BacklogPolicy,
 };
 

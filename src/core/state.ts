@@ -65,6 +65,8 @@ export interface RunState {
     /** Engine: hash-field TTLs not copied (--drop-field-ttl), pending entries it could not recreate. */
     fieldTtlsDropped?: number;
     pendingSkipped?: number;
+    /** The final check after promote (step final-check). */
+    finalCheck?: Record<string, unknown>;
   };
   error?: { message: string; exitCode: number; step?: string };
   /** The run's events, redacted, most recent last (bounded). */
@@ -127,8 +129,9 @@ export function loadState(path: string): RunState {
   if (state?.version !== STATE_VERSION) {
     throw new UsageError(`the state file ${path} has version ${JSON.stringify(state?.version)}; this ferry reads version ${STATE_VERSION}`);
   }
-  // NOTE: a state written before a step existed (e.g. `backlog`) has no record for it: the step
-  // counts as not done, and its spec field gets the value that run implied (see specFromState).
+  // NOTE: a state written before a step existed (e.g. `backlog`, `verify`, `final-check`) has no
+  // record for it: the step counts as not done, and its spec field gets the value that run implied
+  // (see specFromState: no `verify` in the stored spec means the gate is off for that run).
   for (const id of stepIdsFor({ from: { sentinel: /^sentinel:/i.test(String(state.spec?.from)) } })) state.steps[id] ??= { status: 'pending' };
   return state;
 }
@@ -163,7 +166,9 @@ export function specFromState(state: RunState, env: NodeJS.ProcessEnv = process.
   const { from: _f, to: _t, ...rest } = s;
   // A run stored before --backlog existed never touched the source's backlog: keep it so.
   const backlog = (rest.backlog as MigrationSpec['backlog'] | undefined) ?? { kind: 'keep' as const };
-  return { ...(rest as Omit<MigrationSpec, 'from' | 'to'>), backlog, from, to };
+  // A run stored before the cutover gate existed was planned without it: it goes on without it.
+  const verify = (rest.verify as MigrationSpec['verify']) ?? 'off';
+  return { ...(rest as Omit<MigrationSpec, 'from' | 'to'>), backlog, verify, from, to };
 }
 
 /** Holds the lock on a state file until `release()`. */

@@ -13,6 +13,7 @@ import { EventBus } from '../core/events.js';
 import { runMigration, type RunReport } from '../core/runner.js';
 import { specFromFlags } from '../core/spec-from-flags.js';
 import { formatBytes, formatCount, formatMs } from '../ui/format.js';
+import { finalCheckLine, gateLine } from '../ui/verify-lines.js';
 import { startRedis, type LocalRedis } from './redis-process.js';
 import { loadSampleData, type SampleDataReport } from './sample-data.js';
 import { missingKeys, pointMasterFile, startWriteLoad, type WriteLoad, type WriteLoadReport } from './write-load.js';
@@ -156,6 +157,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The cutover gate and the final check, as report rows (none when they did not run). */
+function checkRows(run: RunReport): Array<[string, string]> {
+  const rows: Array<[string, string]> = [];
+  const gate = gateLine(run.verify);
+  const final = finalCheckLine(run.finalCheck);
+  if (gate) rows.push(['verify (gate)', gate.replace(/^cutover gate /, '')]);
+  if (final) rows.push(['verify (final)', final.replace(/^final check /, '')]);
+  return rows;
+}
+
 /** The cutover report as text. */
 export function formatDemoReport(r: DemoReport): string {
   const steps = r.run.steps.filter((s) => s.ms !== undefined).map((s) => `${s.id} ${formatMs(s.ms ?? 0)}`);
@@ -165,6 +176,7 @@ export function formatDemoReport(r: DemoReport): string {
     ['longest write stall', `${formatMs(r.load.migrationStallMs)} during the migration (baseline: ${formatMs(r.load.baselineStallMs)} in the second before it)`],
     ['write pause (fence)', r.run.pauseMs === undefined ? 'n/a' : formatMs(r.run.pauseMs)],
     ['data moved', `${formatCount(r.keysOnTarget)} keys on the new master · ${formatBytes(r.replicatedBytes)} replicated (RDB + stream)`],
+    ...checkRows(r.run),
     ['time per step', steps.join(' · ')],
     // NOTE: the step log above named a state file; say that it went with the rest.
     ['left behind', 'nothing: both servers stopped, their data dirs and the state file removed'],

@@ -156,6 +156,8 @@ function toFlags(p: PlaybookDocument, baseDir: string): PlaybookFlags {
     dataDir: path(p['data-dir']),
     serverArg: p['server-arg'] === undefined ? undefined : ([] as string[]).concat(p['server-arg']),
     flushTarget: p['flush-target'],
+    verify: p.verify,
+    verifySample: str(p['verify-sample']),
     backlog: p.backlog === undefined ? undefined : String(p.backlog),
     tlsCa: path(p['tls-ca']),
     tlsCert: path(p['tls-cert']),

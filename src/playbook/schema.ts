@@ -46,6 +46,8 @@ export const playbookSchema = z.strictObject({
   'data-dir': text.optional(),
   'server-arg': z.union([text, z.array(text)], { error: 'must be a string or a list of strings' }).optional(),
   'flush-target': flag.optional(),
+  verify: z.enum(['off', 'sample', 'full'], { error: 'must be off, sample or full' }).optional(),
+  'verify-sample': z.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').optional(),
   backlog: backlog.optional(),
   'tls-ca': text.optional(),
   'tls-cert': text.optional(),

@@ -6,6 +6,7 @@ import { SafetyError } from '../core/errors.js';
 import { describeEndpoint, hostPort, toPublicUrl } from '../core/endpoint.js';
 import { CONFIG_KEYS, gatherFacts } from '../core/facts.js';
 import { assertCanStart } from '../core/provision-server.js';
+import { requiredPermissions } from '../core/permissions.js';
 import { assess } from '../core/safety.js';
 import { allSentinels, gatherSentinelFacts } from '../core/sentinel.js';
 import { KeyFilter } from '../engine/apply/filter.js';
@@ -33,7 +34,7 @@ export const preflight: Step = {
     const source = await ctx.sourceClient();
     const target = ctx.spec.to.kind === 'attach' ? await ctx.targetClient() : null;
     const filter = new KeyFilter({ include: ctx.spec.include, exclude: ctx.spec.exclude });
-    const facts = await gatherFacts(source, describeEndpoint(ctx.spec.from), target, toPublicUrl(ctx.target), 1000, (k) => filter.keyPasses(k));
+    const facts = await gatherFacts(source, describeEndpoint(ctx.spec.from), target, toPublicUrl(ctx.target), 1000, (k) => filter.keyPasses(k), requiredPermissions(ctx.spec));
     if (ctx.spec.from.sentinel) facts.sentinel = await gatherSentinelFacts(ctx.spec.from, ctx.spec.from);
     ctx.state.facts = facts;
     if (ctx.state.target && facts.target) ctx.state.target.runId = facts.target.runId;

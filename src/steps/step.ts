@@ -12,7 +12,7 @@ import type { RunState } from '../core/state.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
 
 /** Step ids in the documented order. */
-export const STEP_IDS = ['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'sentinel-prepare', 'fence', 'sentinel', 'promote', 'reparent', 'retire'] as const;
+export const STEP_IDS = ['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'sentinel-prepare', 'fence', 'sentinel', 'promote', 'final-check', 'reparent', 'retire'] as const;
 export type StepId = (typeof STEP_IDS)[number];
 
 /** Steps that exist only for a master behind Sentinel (`--from sentinel://…`). */
@@ -46,6 +46,8 @@ export type Progress = (p: { phase: string; done?: number; total?: number; unit?
 /** What a running step gets. Connections are opened lazily and closed by the runner. */
 export interface StepContext extends PlanContext {
   state: RunState;
+  /** Where the state is saved (for messages naming `ferry resume --state FILE`). */
+  statePath: string;
   bus: EventBus;
   signal: AbortSignal;
   yes: boolean;

@@ -4,6 +4,7 @@
  */
 import type { EventSink } from '../core/events.js';
 import { STEP_IDS } from '../steps/step.js';
+import { finalCheckLine, gateLine } from './verify-lines.js';
 
 /** Writes human lines for events to `out` (default stderr). */
 export function createLogSink(out: NodeJS.WritableStream = process.stderr): EventSink {
@@ -28,7 +29,9 @@ export function createLogSink(out: NodeJS.WritableStream = process.stderr): Even
           const pid = r.startedServerPid ? ` The redis-server ferry started (pid ${r.startedServerPid}) is still running.` : '';
           return write(`Rolled back: undid ${r.undone.join(', ') || 'nothing'}; state in ${r.statePath}.${pid}`);
         }
-        return write(`Done. Writes paused ${r.pauseMs ?? '-'} ms on the old master; final offset ${r.finalOffset ?? '-'}; state in ${r.statePath}`);
+        write(`Done. Writes paused ${r.pauseMs ?? '-'} ms on the old master; final offset ${r.finalOffset ?? '-'}; state in ${r.statePath}`);
+        for (const line of [gateLine(e.report.verify), finalCheckLine(e.report.finalCheck)]) if (line) write(`  ${line}`);
+        return;
       }
       case 'failed':
         return; // the CLI prints the one error line

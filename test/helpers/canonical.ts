@@ -8,7 +8,7 @@
  * read) and on 7.4 each hash field's TTL, where both servers can hold them.
  */
 import type { Redis } from 'ioredis';
-import { parseScore } from './dataset.js';
+import { hashPairs, plainValue } from './dataset.js';
 
 /** What the servers being compared can both hold. */
 export interface Comparable {
@@ -122,21 +122,11 @@ async function dumpKey(c: Redis, key: Buffer, cmp: Comparable): Promise<KeyDump 
   let value: unknown;
   switch (type) {
     case 'string':
-      value = hex((await c.getBuffer(key))!);
-      break;
     case 'list':
-      value = (await c.lrangeBuffer(key, 0, -1)).map(hex);
-      break;
     case 'set':
-      value = (await c.smembersBuffer(key)).map(hex).sort();
+    case 'zset':
+      value = await plainValue(c, key, type);
       break;
-    case 'zset': {
-      const r = await c.zrangeBuffer(key, 0, -1, 'WITHSCORES');
-      const z: Array<[string, number]> = [];
-      for (let i = 0; i < r.length; i += 2) z.push([hex(r[i]), parseScore(r[i + 1].toString())]);
-      value = z;
-      break;
-    }
     case 'hash':
       value = await dumpHash(c, key, cmp);
       break;
@@ -150,10 +140,7 @@ async function dumpKey(c: Redis, key: Buffer, cmp: Comparable): Promise<KeyDump 
 }
 
 async function dumpHash(c: Redis, key: Buffer, cmp: Comparable): Promise<unknown> {
-  const r = (await c.callBuffer('HGETALL', key)) as Buffer[];
-  const fields: Array<[string, string, number?]> = [];
-  for (let i = 0; i < r.length; i += 2) fields.push([hex(r[i]), hex(r[i + 1])]);
-  fields.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const fields: Array<[string, string, number?]> = await hashPairs(c, key);
   if (cmp.fieldTtl && fields.length > 0) {
     const names = fields.map((f) => Buffer.from(f[0], 'hex'));
     const ttls = (await c.call('HPEXPIRETIME', key, 'FIELDS', String(names.length), ...names)) as number[];

@@ -203,13 +203,32 @@ async function hashes(c: Redis, p: string, enc: Map<string, string>): Promise<vo
   enc.set(`${p}hash:bin`, 'listpack');
 }
 
-async function streams(c: Redis, p: string, enc: Map<string, string>): Promise<void> {
-  const s = `${p}stream:basic`;
+/** Stream `s`: four entries (1-1, 2-0, 3-5 left; 1-2 deleted). */
+export async function basicStream(c: Redis, s: string): Promise<void> {
   await c.xadd(s, '1-1', 'f1', 'v1', 'f2', 'v2');
   await c.xadd(s, '1-2', 'f1', 'v3', 'f2', 'v4');
   await c.xadd(s, '2-0', 'other', 'x');
   await c.xadd(s, '3-5', 'f1', '', 'f2', '123');
   await c.xdel(s, '1-2');
+}
+
+/**
+ * Stream `g`: entries 100-1..100-10; group g1 from 0 (alice read 3, bob 2, 100-2 acked), group g2
+ * from 100-5 (carol read 1).
+ */
+export async function groupStream(c: Redis, g: string): Promise<void> {
+  for (let i = 1; i <= 10; i++) await c.xadd(g, `100-${i}`, 'k', `v${i}`);
+  await c.xgroup('CREATE', g, 'g1', '0');
+  await c.xgroup('CREATE', g, 'g2', '100-5');
+  await c.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', '3', 'STREAMS', g, '>');
+  await c.xreadgroup('GROUP', 'g1', 'bob', 'COUNT', '2', 'STREAMS', g, '>');
+  await c.xack(g, 'g1', '100-2');
+  await c.xreadgroup('GROUP', 'g2', 'carol', 'COUNT', '1', 'STREAMS', g, '>');
+}
+
+async function streams(c: Redis, p: string, enc: Map<string, string>): Promise<void> {
+  const s = `${p}stream:basic`;
+  await basicStream(c, s);
   enc.set(s, 'stream');
   const big = `${p}stream:big`;
   for (let i = 0; i < 450; i += 50) {
@@ -219,13 +238,7 @@ async function streams(c: Redis, p: string, enc: Map<string, string>): Promise<v
   }
   enc.set(big, 'stream');
   const g = `${p}stream:groups`;
-  for (let i = 1; i <= 10; i++) await c.xadd(g, `100-${i}`, 'k', `v${i}`);
-  await c.xgroup('CREATE', g, 'g1', '0');
-  await c.xgroup('CREATE', g, 'g2', '100-5');
-  await c.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', '3', 'STREAMS', g, '>');
-  await c.xreadgroup('GROUP', 'g1', 'bob', 'COUNT', '2', 'STREAMS', g, '>');
-  await c.xack(g, 'g1', '100-2');
-  await c.xreadgroup('GROUP', 'g2', 'carol', 'COUNT', '1', 'STREAMS', g, '>');
+  await groupStream(c, g);
   await c.call('XGROUP', 'CREATECONSUMER', g, 'g2', 'idle-dave');
   enc.set(g, 'stream');
   const e = `${p}stream:empty`;
@@ -293,36 +306,47 @@ export async function snapshotKey(c: Redis, key: Buffer | string): Promise<KeySn
   const pttl = await c.pttl(key);
   let value: unknown;
   switch (type) {
-    case 'string':
-      value = hex((await c.getBuffer(key))!);
+    case 'hash':
+      value = await hashPairs(c, key);
       break;
-    case 'list':
-      value = (await c.lrangeBuffer(key, 0, -1)).map(hex);
-      break;
-    case 'set':
-      value = (await c.smembersBuffer(key)).map(hex).sort();
-      break;
-    case 'zset': {
-      const r = await c.zrangeBuffer(key, 0, -1, 'WITHSCORES');
-      const out: Array<[string, number]> = [];
-      for (let i = 0; i < r.length; i += 2) out.push([hex(r[i]), parseScore(r[i + 1].toString())]);
-      value = out;
-      break;
-    }
-    case 'hash': {
-      const r = (await c.callBuffer('HGETALL', key)) as Buffer[];
-      const out: Array<[string, string]> = [];
-      for (let i = 0; i < r.length; i += 2) out.push([hex(r[i]), hex(r[i + 1])]);
-      value = out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-      break;
-    }
     case 'stream':
       value = await snapshotStream(c, key);
       break;
     default:
-      value = null;
+      value = (await plainValue(c, key, type)) ?? null;
   }
   return { type, hasTtl: pttl > 0, value };
+}
+
+/**
+ * The value of a string, list, set or zset key of TYPE `type`, binary-safe as hex (a set sorted,
+ * a zset as [member, score] in order); undefined for any other type.
+ */
+export async function plainValue(c: Redis, key: Buffer | string, type: string): Promise<unknown> {
+  switch (type) {
+    case 'string':
+      return hex((await c.getBuffer(key))!);
+    case 'list':
+      return (await c.lrangeBuffer(key, 0, -1)).map(hex);
+    case 'set':
+      return (await c.smembersBuffer(key)).map(hex).sort();
+    case 'zset': {
+      const r = await c.zrangeBuffer(key, 0, -1, 'WITHSCORES');
+      const out: Array<[string, number]> = [];
+      for (let i = 0; i < r.length; i += 2) out.push([hex(r[i]), parseScore(r[i + 1].toString())]);
+      return out;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A hash's [field, value] pairs as hex, sorted by field. */
+export async function hashPairs(c: Redis, key: Buffer | string): Promise<Array<[string, string]>> {
+  const r = (await c.callBuffer('HGETALL', key)) as Buffer[];
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < r.length; i += 2) out.push([hex(r[i]), hex(r[i + 1])]);
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
 async function snapshotStream(c: Redis, key: Buffer | string): Promise<unknown> {

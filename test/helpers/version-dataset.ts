@@ -11,7 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { ServerVersion } from './versions.js';
-import { LIBRARY_CODE, pseudoRandomBytes } from './dataset.js';
+import { basicStream, groupStream, LIBRARY_CODE, pseudoRandomBytes } from './dataset.js';
 
 const HOUR = 3_600_000;
 
@@ -136,24 +136,14 @@ async function fieldTtls(c: Redis, p: string): Promise<number> {
 
 async function streams(c: Redis, p: string, v: ServerVersion): Promise<void> {
   const s = `${p}stream:basic`;
-  await c.xadd(s, '1-1', 'f1', 'v1', 'f2', 'v2');
-  await c.xadd(s, '1-2', 'f1', 'v3', 'f2', 'v4');
-  await c.xadd(s, '2-0', 'other', 'x');
-  await c.xadd(s, '3-5', 'f1', '', 'f2', '123');
-  await c.xdel(s, '1-2');
+  await basicStream(c, s);
   await c.xdel(s, '3-5'); // the last entry deleted: last-generated-id stays 3-5
   const big = `${p}stream:big`;
   const pipe = c.pipeline();
   for (let j = 0; j < 100; j++) pipe.xadd(big, `${1000 + j}-0`, 'n', String(j), 'payload', `p-${j}`);
   await pipe.exec();
   const g = `${p}stream:groups`;
-  for (let i = 1; i <= 10; i++) await c.xadd(g, `100-${i}`, 'k', `v${i}`);
-  await c.xgroup('CREATE', g, 'g1', '0');
-  await c.xgroup('CREATE', g, 'g2', '100-5');
-  await c.xreadgroup('GROUP', 'g1', 'alice', 'COUNT', '3', 'STREAMS', g, '>');
-  await c.xreadgroup('GROUP', 'g1', 'bob', 'COUNT', '2', 'STREAMS', g, '>');
-  await c.xack(g, 'g1', '100-2');
-  await c.xreadgroup('GROUP', 'g2', 'carol', 'COUNT', '1', 'STREAMS', g, '>');
+  await groupStream(c, g);
   // An idle consumer: CREATECONSUMER from 6.2; before, a read that finds nothing new creates it.
   if (v.redis >= 602) await c.call('XGROUP', 'CREATECONSUMER', g, 'g2', 'idle-dave');
   else await c.xreadgroup('GROUP', 'g1', 'idle-dave', 'COUNT', '1', 'STREAMS', g, '0');

@@ -3,7 +3,7 @@
  * tests can compare keys regardless of how the input was split.
  */
 import type { ChunkEntry, FunctionEntry, KeyEntry, StreamEntryRecord, StreamMeta } from '../../src/engine/entry.js';
-import type { RdbRecord } from '../../src/engine/rdb/index.js';
+import { RdbParser, type RdbRecord } from '../../src/engine/rdb/index.js';
 
 export interface CollectedKey {
   entry: KeyEntry;
@@ -44,4 +44,20 @@ function addChunk(k: CollectedKey, c: ChunkEntry): void {
   if (c.fieldExpireAt) (k.fieldExpireAt ??= []).push(...c.fieldExpireAt);
   if (c.streamEntries) k.streamEntries.push(...c.streamEntries);
   if (c.stream) k.stream = c.stream;
+}
+
+/**
+ * Parses `buf` in `mode`, cut at each offset of `split` (ascending; [] = whole), and returns the
+ * parser (for its counters) with the whole keys it produced.
+ */
+export function parseSplit(buf: Buffer, mode: 'payload' | 'decode', split: number[]): { parser: RdbParser; keys: CollectedKey[] } {
+  const parser = new RdbParser({ mode });
+  const c = new KeyCollector();
+  let at = 0;
+  for (const s of [...split, buf.length]) {
+    c.add(parser.write(buf.subarray(at, s)));
+    at = s;
+  }
+  parser.end();
+  return { parser, keys: c.keys };
 }

@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RdbParser } from '../../src/engine/rdb/index.js';
 import { inspectSummary, summaryText } from '../../src/engine/rdb/inspect.js';
-import { KeyCollector } from './collect.js';
+import { parseSplit } from './collect.js';
 import { RdbBuilder, len, listpack, str } from './rdb-builder.js';
 
 /** An empty ziplist: zlbytes 11, zltail 10, zllen 0, end byte. */
@@ -72,15 +71,8 @@ function rdb(): Buffer {
 const EMPTY = 19;
 
 function parse(buf: Buffer, mode: 'payload' | 'decode', split: number[]): { keys: string[]; skipped: number } {
-  const p = new RdbParser({ mode });
-  const c = new KeyCollector();
-  let at = 0;
-  for (const s of [...split, buf.length]) {
-    c.add(p.write(buf.subarray(at, s)));
-    at = s;
-  }
-  p.end();
-  return { keys: c.keys.map((k) => k.entry.key.toString()), skipped: p.emptyKeysSkipped };
+  const { parser, keys } = parseSplit(buf, mode, split);
+  return { keys: keys.map((k) => k.entry.key.toString()), skipped: parser.emptyKeysSkipped };
 }
 
 describe('empty keys in an RDB', () => {

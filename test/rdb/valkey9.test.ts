@@ -7,8 +7,8 @@
  * and version 80 and decodes back; the same byte under the REDIS magic is still Redis' type.
  */
 import { describe, expect, it } from 'vitest';
-import { decodePayload, RdbParser } from '../../src/engine/rdb/index.js';
-import { KeyCollector } from './collect.js';
+import { decodePayload } from '../../src/engine/rdb/index.js';
+import { parseSplit } from './collect.js';
 import { RdbBuilder, len, str } from './rdb-builder.js';
 
 const AT = 1_900_000_000_000;
@@ -32,18 +32,6 @@ const file = new RdbBuilder(80, 'VALKEY')
   .key(0, 's', str('v'))
   .build();
 
-function parse(buf: Buffer, mode: 'payload' | 'decode', split: number[]) {
-  const p = new RdbParser({ mode });
-  const c = new KeyCollector();
-  let at = 0;
-  for (const s of [...split, buf.length]) {
-    c.add(p.write(buf.subarray(at, s)));
-    at = s;
-  }
-  p.end();
-  return { parser: p, keys: c.keys };
-}
-
 describe('Valkey 9 RDB (VALKEY080)', () => {
   it('decodes RDB_TYPE_HASH_2 with its field TTLs: whole, byte by byte, every split', () => {
     const want = [
@@ -53,7 +41,7 @@ describe('Valkey 9 RDB (VALKEY080)', () => {
     ];
     const splits = [[], Array.from({ length: file.length - 1 }, (_, i) => i + 1), ...Array.from({ length: file.length - 1 }, (_, i) => [i + 1])];
     for (const split of splits) {
-      const { parser, keys } = parse(file, 'decode', split);
+      const { parser, keys } = parseSplit(file, 'decode', split);
       expect(parser.magic).toBe('VALKEY');
       expect(parser.version).toBe(80);
       expect(parser.emptyKeysSkipped).toBe(1);
@@ -64,7 +52,7 @@ describe('Valkey 9 RDB (VALKEY080)', () => {
 
   it('payload mode: the DUMP payload keeps type byte 22 and version 80, and decodes back', () => {
     for (const split of [[], Array.from({ length: file.length - 1 }, (_, i) => i + 1)]) {
-      const { keys } = parse(file, 'payload', split);
+      const { keys } = parseSplit(file, 'payload', split);
       const h = keys.find((k) => k.entry.key.toString() === 'h:ttl')!;
       const payload = h.entry.payload!;
       expect(payload[0]).toBe(22);
@@ -77,7 +65,7 @@ describe('Valkey 9 RDB (VALKEY080)', () => {
 
   it('byte 22 under the REDIS magic is still Redis 7.4 RC HASH_METADATA_PRE_GA (len ttl, field, value)', () => {
     const redis = new RdbBuilder(12).key(22, 'h', Buffer.concat([len(1), len(AT), str('f'), str('v')])).build();
-    const { keys } = parse(redis, 'decode', []);
+    const { keys } = parseSplit(redis, 'decode', []);
     expect(keys.map((k) => ({ items: k.items.map(String), ttl: k.fieldExpireAt }))).toEqual([{ items: ['f', 'v'], ttl: [AT] }]);
   });
 });

@@ -24,6 +24,8 @@ export interface TargetConnOptions {
   /** The connection broke: the writer cannot go on. */
   onFatal(err: Error): void;
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
+  /** Which server this is, for messages (default 'target'; `ferry verify` also opens one to the source). */
+  role?: 'source' | 'target';
 }
 
 /** See the file comment. */
@@ -46,8 +48,11 @@ export class TargetConn implements CommandSink {
   private dead: Error | null = null;
   readonly windowBytes: number;
 
+  private readonly role: 'source' | 'target';
+
   constructor(private readonly opts: TargetConnOptions) {
     this.windowBytes = opts.windowBytes ?? 16 * 1024 * 1024;
+    this.role = opts.role ?? 'target';
   }
 
   /** Connects and authenticates (a `sentinel://` endpoint not resolved yet is resolved first). */
@@ -57,18 +62,19 @@ export class TargetConn implements CommandSink {
       const sock = e.tls
         ? tlsConnect({ host: e.host, port: e.port, servername: e.host, ...this.opts.tls }, () => resolve())
         : netConnect({ host: e.host, port: e.port }, () => resolve());
-      sock.once('error', (err) => reject(new Error(`cannot connect to the target ${e.host}:${e.port}: ${err.message}`)));
+      sock.once('error', (err) => reject(new Error(`cannot connect to the ${this.role} ${e.host}:${e.port}: ${err.message}`)));
       this.socket = sock;
     });
     const sock = this.socket;
     sock.removeAllListeners('error');
     sock.setNoDelay(true);
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
-    sock.on('error', (err) => this.fail(new Error(`target connection: ${err.message}`)));
-    sock.on('close', () => this.fail(new Error('target connection closed')));
+    sock.on('error', (err) => this.fail(new Error(`${this.role} connection: ${err.message}`)));
+    sock.on('close', () => this.fail(new Error(`${this.role} connection closed`)));
     if (e.password !== undefined) {
       const r = await this.call(e.username ? ['AUTH', e.username, e.password] : ['AUTH', e.password]);
-      if (r instanceof RespError) throw new Error(`target refused AUTH: ${r.message}; check the password in --to or FERRY_TO_PASSWORD`);
+      const [flag, env] = this.role === 'source' ? ['--from', 'FERRY_FROM_PASSWORD'] : ['--to', 'FERRY_TO_PASSWORD'];
+      if (r instanceof RespError) throw new Error(`${this.role} refused AUTH: ${r.message}; check the password in ${flag} or ${env}`);
     }
   }
 
@@ -145,7 +151,7 @@ export class TargetConn implements CommandSink {
 
   /** Closes the socket. */
   close(): void {
-    if (!this.dead) this.dead = new Error('target connection closed by ferry');
+    if (!this.dead) this.dead = new Error(`${this.role} connection closed by ferry`);
     this.socket?.destroy();
     this.wakeAll();
   }
@@ -195,7 +201,7 @@ export class TargetConn implements CommandSink {
 
   private onReply(v: RespValue): void {
     const i = this.head++;
-    if (i >= this.sizes.length) throw new Error('target sent a reply nobody asked for');
+    if (i >= this.sizes.length) throw new Error(`${this.role} sent a reply nobody asked for`);
     this.unanswered -= this.sizes[i];
     this.replies++;
     const h = this.handlers[i];

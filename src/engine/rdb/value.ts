@@ -66,15 +66,6 @@ function unknownType(r: Reader, type: number): never {
 export function skipValue(r: Reader, type: number): void {
   switch (type) {
     case T.RDB_TYPE_STRING:
-    case T.RDB_TYPE_HASH_ZIPMAP:
-    case T.RDB_TYPE_LIST_ZIPLIST:
-    case T.RDB_TYPE_SET_INTSET:
-    case T.RDB_TYPE_ZSET_ZIPLIST:
-    case T.RDB_TYPE_HASH_ZIPLIST:
-    case T.RDB_TYPE_HASH_LISTPACK:
-    case T.RDB_TYPE_ZSET_LISTPACK:
-    case T.RDB_TYPE_SET_LISTPACK:
-    case T.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA:
       return r.skipString('value');
     case T.RDB_TYPE_LIST:
     case T.RDB_TYPE_SET:
@@ -133,6 +124,7 @@ export function skipValue(r: Reader, type: number): void {
       readModuleId(r);
       return skipModuleOpcodes(r);
     default:
+      if (isBlobType(type)) return r.skipString('value');
       unknownType(r, type);
   }
 }

@@ -1,0 +1,52 @@
+/**
+ * What a verification covers: the keys that pass the sync's `--include/--exclude` (the same
+ * KeyFilter the engine uses, src/engine/apply/filter.ts) in the dbs the `--db-map` pairs up, so a
+ * filtered sync is verified with the filter and mapping it ran with. ferry's own checkpoint key
+ * (`__ferry:sync:checkpoint`, db 0) is never compared.
+ */
+import { CHECKPOINT_KEY } from '../engine/checkpoint.js';
+import { type FilterOptions, KeyFilter } from '../engine/apply/filter.js';
+
+const CHECKPOINT = Buffer.from(CHECKPOINT_KEY);
+
+/** A key under comparison: its source db, the target db it maps to, its name. */
+export interface KeyRef {
+  db: number;
+  tdb: number;
+  key: Buffer;
+}
+
+/** See the file comment. */
+export class Scope {
+  readonly filter: KeyFilter;
+  /** True when no include/exclude/db-map is set. */
+  readonly plain: boolean;
+
+  constructor(opts: FilterOptions = {}) {
+    this.filter = new KeyFilter(opts);
+    this.plain = this.filter.passAll && Object.keys(opts.dbMap ?? {}).length === 0;
+    this.mapped = Object.keys(opts.dbMap ?? {}).map(Number);
+  }
+
+  private readonly mapped: number[];
+
+  /** The target db a source db's keys go to. */
+  targetDb(db: number): number {
+    return this.filter.mapDb(db);
+  }
+
+  /**
+   * The source dbs whose keys go to target db `tdb`, among `sourceDbs` (the source's non-empty
+   * dbs), the mapped dbs and `tdb` itself (an empty source db still maps to its target db).
+   */
+  sourceDbs(tdb: number, sourceDbs: readonly number[]): number[] {
+    const candidates = new Set<number>([...sourceDbs, ...this.mapped, tdb]);
+    return [...candidates].filter((s) => this.targetDb(s) === tdb).sort((a, b) => a - b);
+  }
+
+  /** Does a key of source db `db` (or target db `db` on the target side) take part? */
+  includes(key: Buffer, db: number): boolean {
+    if (db === 0 && key.length === CHECKPOINT.length && key.equals(CHECKPOINT)) return false;
+    return this.filter.keyPasses(key);
+  }
+}

@@ -2,7 +2,7 @@
  * What preflight reads from the servers: the facts the plan and the safety checks are built from.
  * Plain data (no secret), stored in the state file so a resumed run sees what the first one saw.
  */
-import type { Redis } from 'ioredis';
+import { Redis as RedisClient, type Redis } from 'ioredis';
 import { info, parseInfoFields } from './connect.js';
 import { type MissingPermission, type Permission, probePermissions } from './permissions.js';
 import type { SentinelFacts } from './sentinel.js';
@@ -40,6 +40,11 @@ export interface ServerFacts {
    * as ReJSON-RL) that the run's key filter would copy, by type name.
    */
   moduleKeys?: Record<string, number>;
+  /**
+   * A Redis Cluster node (`cluster_enabled:1`): its masters with their slot counts and key counts
+   * (`keys` and `keysByDb` are then the sums over the masters).
+   */
+  cluster?: { masters: Array<{ addr: string; slots: number; keys: number }> };
 }
 
 /** Everything the plan depends on. */
@@ -104,7 +109,41 @@ export async function readServerFacts(client: Redis, url: string): Promise<Serve
     subexpiryKeys,
     functionLibraries: await countFunctionLibraries(client),
     modules: await listModules(client),
+    ...(i.cluster_enabled === '1' ? await clusterFacts(client) : {}),
   };
+}
+
+/**
+ * A cluster's masters (CLUSTER NODES: every version) and their key counts (DBSIZE on each, with
+ * the same credentials); `keys`/`keysByDb` become the sums (a cluster has only db 0).
+ */
+async function clusterFacts(client: Redis): Promise<Partial<ServerFacts>> {
+  const text = String(await client.call('CLUSTER', 'NODES'));
+  const masters: Array<{ addr: string; slots: number; keys: number }> = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(' ');
+    if (f.length < 8 || !f[2].split(',').includes('master')) continue;
+    let slots = 0;
+    for (const s of f.slice(8)) {
+      if (s.startsWith('[')) continue;
+      const [a, b] = s.split('-').map(Number);
+      slots += (b ?? a) - a + 1;
+    }
+    if (slots === 0) continue;
+    const hostPort = f[1].split('@')[0];
+    const colon = hostPort.lastIndexOf(':');
+    const host = hostPort.slice(0, colon) || String(client.options.host);
+    const port = Number(hostPort.slice(colon + 1));
+    const node = new RedisClient({ ...client.options, host, port, lazyConnect: true, enableOfflineQueue: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    node.on('error', () => {});
+    try {
+      masters.push({ addr: `${host}:${port}`, slots, keys: await node.dbsize() });
+    } finally {
+      node.disconnect();
+    }
+  }
+  const keys = masters.reduce((n, m) => n + m.keys, 0);
+  return { cluster: { masters }, keys, keysByDb: keys ? { 0: keys } : {} };
 }
 
 /** FUNCTION LIST's library count; null before 7.0 (no FUNCTION command) or when it is refused. */

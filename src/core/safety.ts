@@ -3,6 +3,7 @@
  * advice (warnings). Pure, so `ferry plan` shows exactly what `ferry run` would refuse.
  */
 import { assessCompat } from './compat.js';
+import { clusterFindings } from './cluster-safety.js';
 import { backlogInputs, decideBacklog } from './backlog.js';
 import { type Facts, type ServerFacts, otherReplicas } from './facts.js';
 import { sentinelFindings } from './sentinel-safety.js';
@@ -22,7 +23,11 @@ export function assess(spec: MigrationSpec, facts: Facts): Assessment {
   // Versions and forks (compat.ts): what cannot be copied exactly between these two servers.
   const compat = assessCompat(spec, facts);
   const sentinel = sentinelFindings(spec, facts);
-  return { refusals: [...refusals(spec, facts), ...compat.refusals, ...sentinel.refusals], warnings: [...advice(spec, facts), ...compat.warnings, ...sentinel.warnings] };
+  const cluster = clusterFindings(spec, facts);
+  return {
+    refusals: [...refusals(spec, facts), ...compat.refusals, ...sentinel.refusals, ...cluster.refusals],
+    warnings: [...advice(spec, facts), ...compat.warnings, ...sentinel.warnings, ...cluster.warnings],
+  };
 }
 
 function refusals(spec: MigrationSpec, f: Facts): string[] {

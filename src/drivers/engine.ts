@@ -143,7 +143,7 @@ export class EngineDriver implements ReplicationDriver {
       if (report.pendingSkipped) ctx.state.cutover.pendingSkipped = report.pendingSkipped;
     } else {
       // Resumed after the engine was stopped: make sure the checkpoint key is gone.
-      await (await ctx.targetClient()).del(CHECKPOINT_KEY);
+      await removeCheckpoint(ctx);
     }
     this.engine = null;
     ctx.state.data[PROMOTED] = true;
@@ -158,7 +158,7 @@ export class EngineDriver implements ReplicationDriver {
   async abort(ctx: StepContext): Promise<void> {
     if (this.engine) await this.engine.stop({ removeCheckpoint: true }).catch(() => {});
     this.engine = null;
-    await (await ctx.targetClient()).del(CHECKPOINT_KEY);
+    await removeCheckpoint(ctx);
   }
 
   async close(): Promise<void> {
@@ -166,4 +166,11 @@ export class EngineDriver implements ReplicationDriver {
     await this.engine?.stop({ removeCheckpoint: false }).catch(() => {});
     this.engine = null;
   }
+}
+
+/** The engine's checkpoint keys leave the target (a cluster target holds one per slot too). */
+async function removeCheckpoint(ctx: StepContext): Promise<void> {
+  const { removeEngineCheckpoint } = await import('../engine/targets.js');
+  const { tlsSocketOptions } = await import('../core/endpoint.js');
+  await removeEngineCheckpoint(ctx.target, ctx.target.tls ? tlsSocketOptions(ctx.spec.tls) : undefined);
 }

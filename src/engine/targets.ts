@@ -49,6 +49,28 @@ export async function openTarget(o: OpenTargetOptions): Promise<EngineTarget> {
   return target;
 }
 
+/**
+ * Deletes the engine's checkpoint from a target (a run resumed after the engine stopped, or rolled
+ * back): the one key of a single server, or the link and slot checkpoint keys of a cluster.
+ */
+export async function removeEngineCheckpoint(endpoint: Endpoint, tls?: OpenTargetOptions['tls']): Promise<void> {
+  let failure: Error | null = null;
+  const target = await openTarget({
+    endpoint,
+    tls,
+    onFatal: (e) => (failure = e),
+    onRestart: (e) => (failure = e),
+    warn: () => {},
+    info: () => {},
+  });
+  try {
+    await target.removeCheckpoint();
+    if (failure) throw failure;
+  } finally {
+    target.close();
+  }
+}
+
 async function isCluster(o: OpenTargetOptions): Promise<boolean> {
   let failure: Error | null = null;
   const probe = new TargetConn({ endpoint: o.endpoint, tls: o.tls, onFatal: (e) => (failure = e) });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../src/core/endpoint.js';
 import { linkCheckpointKey } from '../../src/engine/cluster/cluster-target.js';
 import { ClusterSync } from '../../src/engine/cluster/orchestrator.js';
-import { currentMasters, diffBySlot, keyDigests, slotWorkload, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { currentMasters, diffBySlot, failover, keyDigests, slotWorkload, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { syncCounters, waitFor } from '../helpers/engine.js';
 import { startRedis, type TestServer } from '../helpers/redis-server.js';
 
@@ -51,8 +51,7 @@ describe('sync from a 3-master cluster', () => {
     const oldMaster = source.masters[0];
     const rc = replica.client();
     const before = await syncCounters(rc);
-    await rc.call('CLUSTER', 'FAILOVER');
-    await waitFor(async () => ((await rc.call('ROLE')) as unknown[])[0] === 'master', 20_000, 'the replica to be promoted');
+    await failover(replica);
     await waitFor(async () => (await syncCounters(rc)).partialOk > before.partialOk, 20_000, 'the link to PSYNC the new master');
     await new Promise((r) => setTimeout(r, 500));
     expect(await load.stop()).toBeGreaterThan(0);

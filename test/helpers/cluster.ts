@@ -93,6 +93,22 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   }
 }
 
+/**
+ * CLUSTER FAILOVER on `replica`; resolves once it is a master. A manual failover gives up when the
+ * replica does not catch up with its paused master within 5 s (CLUSTER_MF_TIMEOUT in redis
+ * src/cluster_legacy.h), which a busy machine can cause: it is asked again, up to 45 s in all.
+ */
+export async function failover(replica: TestServer): Promise<void> {
+  const c = replica.client();
+  const deadline = Date.now() + 45_000;
+  while (((await c.call('ROLE')) as unknown[])[0] !== 'master') {
+    if (Date.now() > deadline) throw new Error(`${replica.port} was not promoted within 45 s`);
+    await c.call('CLUSTER', 'FAILOVER').catch(() => {});
+    const asked = Date.now();
+    while (Date.now() - asked < 7000 && ((await c.call('ROLE')) as unknown[])[0] !== 'master') await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** The current masters of a cluster (after failovers), as clients on `nodes`. */
 export async function currentMasters(nodes: TestServer[]): Promise<TestServer[]> {
   const out: TestServer[] = [];

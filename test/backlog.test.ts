@@ -231,7 +231,7 @@ describe('--backlog keep and the plan', () => {
 });
 
 describe('a source that forbids CONFIG SET', () => {
-  it('auto warns and goes on; an explicit SIZE fails the step naming --backlog keep', async () => {
+  it('auto warns and goes on; an explicit SIZE is refused by preflight, naming the ACL rule and --backlog keep', async () => {
     const [source, target] = await Promise.all([startRedis({ args: ['--user', 'mig', 'on', '>pw', '~*', '&*', '+@all', '-config|set'] }), startRedis()]);
     cleanups.push(() => source.stop(), () => target.stop());
     const dir = mkdtempSync(join(tmpdir(), 'ferry-backlog-'));
@@ -249,8 +249,9 @@ describe('a source that forbids CONFIG SET', () => {
     await target.client().flushall();
     const sized = await ferry([...args, '--backlog', '64mb', '--state', join(dir, 'b.json')], { cwd: dir });
     await writer.stop();
-    expect(sized.code).toBe(4);
-    expect(sized.stderr).toMatch(/the source refused CONFIG SET repl-backlog-size 67108864 .*run again with --backlog keep/);
+    // Preflight probes the rules the run needs (core/permissions.ts): refused before anything changes.
+    expect(sized.code).toBe(3);
+    expect(sized.stderr).toMatch(/the source user may not run CONFIG SET \(backlog, --backlog SIZE\): add the ACL rule \+config\|set to the user of --from, or run with --backlog keep/);
     expect(await backlogSize(src)).toBe(original);
   }, 60_000);
 });

@@ -85,6 +85,8 @@ export async function compareSides(ctx: StepContext, mode: 'sample' | 'full', mo
     tls: s.tls,
     sample: mode === 'sample' ? (s.verifySample ?? 10_000) : undefined,
     filter: { include: s.include, exclude: s.exclude, dbMap: s.dbMap },
+    // NOTE: with --drop-field-ttl the run copies hash fields without their TTLs, by request.
+    ignoreFieldTtl: !!s.dropFieldTtl,
     signal: ctx.signal,
     ...more,
   });

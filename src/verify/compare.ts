@@ -40,6 +40,8 @@ export interface CompareOptions {
   /** Cap on DUMP reply bytes in flight (default 64 MiB). */
   budgetBytes?: number;
   features: Features;
+  /** Hash fields compared without their TTLs (the sync ran with --drop-field-ttl). */
+  ignoreFieldTtl?: boolean;
 }
 
 /** What the comparisons did (the report's "how" figures). */
@@ -163,7 +165,7 @@ export class Comparer {
     if (!pb) return { ref, class: 'missing', detail: 'not on the target', print };
     if (!pa) return { ref, class: 'extra', detail: 'not on the source' };
     const way = { way: 'payload' as CompareWay };
-    const d: ValueDiff | null = comparePayloads(pa, pb, way);
+    const d: ValueDiff | null = comparePayloads(pa, pb, way, this.opts.ignoreFieldTtl);
     if (way.way === 'payload') this.stats.payloadEqual++;
     else if (way.way === 'body') this.stats.bodyEqual++;
     else this.stats.canonical++;

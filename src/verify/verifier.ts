@@ -42,6 +42,8 @@ export interface VerifyOptions {
   maxRecheck?: number;
   scanCount?: number;
   bigKeyBytes?: number;
+  /** Compare hash fields without their TTLs (the sync ran with --drop-field-ttl). */
+  ignoreFieldTtl?: boolean;
   signal?: AbortSignal;
   /**
    * How a recheck waits for the target to apply what the source had: a function (the run's gate
@@ -120,6 +122,7 @@ class Run {
     this.comparer = new Comparer(this.src, this.tgt, {
       ttlToleranceMs: this.o.ttlToleranceMs,
       bigKeyBytes: this.o.bigKeyBytes,
+      ignoreFieldTtl: this.o.ignoreFieldTtl,
       features: { multiMember: atLeast(infoMap(tServer).redis_version, 6, 2) },
     });
     const pairs = this.pairs(sKeys, tKeys);

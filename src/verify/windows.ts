@@ -203,12 +203,13 @@ class KeyCmp {
       const name = String(g.get('name'));
       const h = gb.get(name);
       if (!h) return { class: 'value', detail: `stream: group ${JSON.stringify(name)} is not on the target` };
-      for (const field of ['last-delivered-id', 'pending', 'entries-read']) {
+      // NOTE: not `pending` nor `entries-read`: see canonical.ts compareGroups.
+      for (const field of ['last-delivered-id']) {
         if (g.has(field) && h.has(field) && String(g.get(field)) !== String(h.get(field))) {
           return { class: 'value', detail: `stream: group ${JSON.stringify(name)} ${field} ${String(g.get(field))} on the source, ${String(h.get(field))} on the target` };
         }
       }
-      const pel = await this.comparePel(name, per);
+      const pel = await this.comparePel(name, per, firstId(a.get('first-entry')), firstId(b.get('first-entry')));
       if (pel) return { class: 'value', detail: pel };
       const [cx, cy] = await Promise.all([this.s(['XINFO', 'CONSUMERS', this.ref.key, name]), this.t(['XINFO', 'CONSUMERS', this.ref.key, name])]);
       const names = (v: RespValue) => (v as RespValue[]).map((c) => String(flatMap(c).get('name'))).sort().join('\0');
@@ -217,23 +218,33 @@ class KeyCmp {
     return null;
   }
 
-  /** The group's PEL page by page: ID, consumer and delivery count must match (idle time differs by nature). */
-  private async comparePel(group: string, per: number): Promise<string | null> {
-    let start = '-';
+  /**
+   * The group's PEL from each side's first stream entry on (older pending entries point at
+   * trimmed entries: see canonical.ts compareGroups), page by page: ID, consumer and delivery
+   * count must match (idle time differs by nature).
+   */
+  private async comparePel(group: string, per: number, firstS: string | null, firstT: string | null): Promise<string | null> {
+    if (firstS === null || firstT === null) return null; // an empty stream: every pending entry is gone
+    let [startS, startT] = [firstS, firstT];
     for (;;) {
-      const [x, y] = await Promise.all([this.s(['XPENDING', this.ref.key, group, start, '+', per]), this.t(['XPENDING', this.ref.key, group, start, '+', per])]);
+      const [x, y] = await Promise.all([this.s(['XPENDING', this.ref.key, group, startS, '+', per]), this.t(['XPENDING', this.ref.key, group, startT, '+', per])]);
       const a = x as Array<[Buffer, Buffer, number, number]>;
       const b = y as Array<[Buffer, Buffer, number, number]>;
-      if (a.length !== b.length) return `stream: group ${JSON.stringify(group)} pending entries from ${start} differ in number`;
+      if (a.length !== b.length) return `stream: group ${JSON.stringify(group)} pending entries from ${startS} differ in number`;
       for (let i = 0; i < a.length; i++) {
         if (String(a[i][0]) !== String(b[i][0]) || String(a[i][1]) !== String(b[i][1]) || a[i][3] !== b[i][3]) {
           return `stream: group ${JSON.stringify(group)} pending entry ${String(a[i][0])} differs (ID, consumer or delivery count)`;
         }
       }
       if (a.length < per) return null;
-      start = nextId(String(a[a.length - 1][0]));
+      startS = startT = nextId(String(a[a.length - 1][0]));
     }
   }
+}
+
+/** The ID of XINFO STREAM's first-entry ([id, fields] or nil). */
+function firstId(v: RespValue | undefined): string | null {
+  return Array.isArray(v) && v.length > 0 ? String(v[0]) : null;
 }
 
 function bufEq(a: RespValue, b: RespValue): boolean {

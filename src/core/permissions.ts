@@ -20,6 +20,7 @@
  */
 import type { Redis } from 'ioredis';
 import { commandRule } from './acl.js';
+import { ferryClientName } from './connect.js';
 import type { MigrationSpec } from './spec.js';
 
 export type Side = 'source' | 'target';
@@ -219,10 +220,12 @@ export interface MissingPermission {
  * Runs the probes of `side` on `client` (see the file comment); returns the rules the server
  * refused. A server without ACL users (redis < 6.0) is not probed.
  */
-export async function probePermissions(client: Redis, side: Side, perms: Permission[], version: string): Promise<MissingPermission[]> {
+export async function probePermissions(client: Redis, side: Side, perms: Permission[], version: string, clientName = ferryClientName(side)): Promise<MissingPermission[]> {
   const [maj] = version.split('.').map(Number);
   if (!(maj >= 6)) return [];
-  const mine = perms.filter((p) => p.side === side && p.probe);
+  // NOTE: CLIENT SETNAME is probed with the name the connection has (ferry-<role>-<pid>): another
+  // name would make the drain count ferry's own connection as an application client.
+  const mine = perms.filter((p) => p.side === side && p.probe).map((p) => (p.rule === '+client|setname' ? { ...p, probe: ['CLIENT', 'SETNAME', clientName] } : p));
   const missing: MissingPermission[] = [];
   const note = (p: Permission, message: string) => missing.push({ side, rule: p.rule, command: commandLabel(p.probe!), probe: p.probe, steps: p.steps, message, ...(p.instead ? { instead: p.instead } : {}) });
   const queued = mine.filter((p) => p.queued);

@@ -37,7 +37,7 @@ export class VerifyConn {
     try {
       // Every rule verify needs, checked before the first key is read (core/permissions.ts).
       const version = /redis_version:(\S+)/.exec(await probe.info('server'))?.[1] ?? '0';
-      const [missing] = await probePermissions(probe, side, verifyPermissions(), version);
+      const [missing] = await probePermissions(probe, side, verifyPermissions(), version, ferryClientName(`verify${side}`));
       if (missing) throw noPermissionError(side, missing.probe ?? [missing.command], missing.message, true);
     } finally {
       probe.disconnect();

@@ -99,6 +99,25 @@ export class VerifyConn {
     });
   }
 
+  /** `batch` with a cap per command on the length of a bulk reply (over it: a SkippedBulk). */
+  batchCapped(cmds: ReadonlyArray<readonly Arg[]>, db: readonly number[], caps: readonly number[]): Promise<RespValue[]> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (cmds.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const out = new Array<RespValue>(cmds.length);
+      let left = cmds.length;
+      let failed: Error | null = null;
+      cmds.forEach((args, i) => {
+        this.use(db[i]);
+        this.conn.send(args, (r) => {
+          if (r instanceof RespError && !failed) failed = this.fatalReply(args, r);
+          out[i] = r;
+          if (--left === 0) (failed ? reject(failed) : resolve(out));
+        }, caps[i]);
+      });
+    });
+  }
+
   /** The error for a reply of an unexpected shape (or an error reply) to `args`. */
   unexpected(args: readonly Arg[], r: RespValue): Error {
     if (this.dead) return this.dead;

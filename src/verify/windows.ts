@@ -79,7 +79,7 @@ class KeyCmp {
   async counted(cmd: string, type: string, unit: string, memS: number, windows: (n: number, per: number) => Promise<ValueDiff | null>): Promise<ValueDiff | null> {
     const [a, b] = await Promise.all([this.s([cmd, this.ref.key]), this.t([cmd, this.ref.key])]);
     const n = Number(a);
-    if (n !== Number(b)) return { class: 'value', detail: `${type}: ${n} ${unit} on the source, ${Number(b)} on the target` };
+    if (n !== Number(b)) return { class: 'value', detail: `${type}: ${count(n, unit)} on the source, ${Number(b)} on the target` };
     const avg = n > 0 ? memS / n : 64;
     // NOTE: up to 5,000 small elements per window: a 3M-field hash is 600 windows, not 3,000 round trips.
     const per = Math.max(16, Math.min(5000, Math.floor(WINDOW_BYTES / Math.max(1, avg))));

@@ -4,6 +4,7 @@
  * /proc/PID/status VmHWM, in one run on one machine:
  *
  *   (a) 1M small keys (DEBUG POPULATE 1000000 on both servers: identical data)
+ *   (a') the same keys, each with a TTL (the same PEXPIREAT on both): ferry then reads PTTL too
  *   (b) one hash of 3M fields (identical on both), where ferry reads windows and the script DUMPs it whole
  *
  * keys/s = source keys / wall time of the process (ferry also does the target → source direction
@@ -69,6 +70,15 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/** PEXPIREAT `at` on key:0 … key:n-1 (DEBUG POPULATE's names). */
+async function expireAll(c: Redis, n: number, at: number): Promise<void> {
+  for (let i = 0; i < n; i += 10_000) {
+    const p = c.pipeline();
+    for (let j = i; j < Math.min(n, i + 10_000); j++) p.pexpireat(`key:${j}`, at);
+    await p.exec();
+  }
+}
+
 async function bigHash(c: Redis, fields: number): Promise<void> {
   for (let i = 0; i < fields; i += 100_000) {
     const p = c.pipeline();
@@ -83,10 +93,11 @@ async function bigHash(c: Redis, fields: number): Promise<void> {
 
 export async function run(): Promise<void> {
   const rows: string[] = [];
-  {
+  for (const withTtl of [false, true]) {
     const [a, b] = await Promise.all([startServer(), startServer()]);
     try {
       await Promise.all([a.client.call('DEBUG', 'POPULATE', '1000000'), b.client.call('DEBUG', 'POPULATE', '1000000')]);
+      if (withTtl) await Promise.all([a.client, b.client].map((c) => expireAll(c, 1_000_000, Date.now() + 3_600_000)));
       const ferryRuns: Timed[] = [];
       const scriptRuns: Timed[] = [];
       for (let i = 0; i < ROUNDS; i++) {
@@ -98,9 +109,10 @@ export async function run(): Promise<void> {
       const fs = median(ferryRuns.map((r) => r.secs));
       const ss = median(scriptRuns.map((r) => r.secs));
       const range = (xs: Timed[]) => `${Math.min(...xs.map((x) => x.secs)).toFixed(2)}-${Math.max(...xs.map((x) => x.secs)).toFixed(2)} s`;
-      process.stdout.write(`(a) ferry ${range(ferryRuns)}, script ${range(scriptRuns)} over ${ROUNDS} rounds\n`);
+      const name = withTtl ? "(a') 1M small keys, each with a TTL" : '(a) 1M small keys';
+      process.stdout.write(`${name}: ferry ${range(ferryRuns)}, script ${range(scriptRuns)} over ${ROUNDS} rounds\n`);
       rows.push(
-        `| (a) 1M small keys | ${fs.toFixed(2)} s · ${Math.round(1e6 / fs).toLocaleString('en-US')} keys/s | ${Math.max(...ferryRuns.map((r) => r.rssMb)).toFixed(0)} MB | ${ss.toFixed(2)} s · ${Math.round(1e6 / ss).toLocaleString('en-US')} keys/s | ${Math.max(...scriptRuns.map((r) => r.rssMb)).toFixed(0)} MB | ${(ss / fs).toFixed(2)}x |`,
+        `| ${name} | ${fs.toFixed(2)} s · ${Math.round(1e6 / fs).toLocaleString('en-US')} keys/s | ${Math.max(...ferryRuns.map((r) => r.rssMb)).toFixed(0)} MB | ${ss.toFixed(2)} s · ${Math.round(1e6 / ss).toLocaleString('en-US')} keys/s | ${Math.max(...scriptRuns.map((r) => r.rssMb)).toFixed(0)} MB | ${(ss / fs).toFixed(2)}x |`,
       );
     } finally {
       await Promise.all([a.stop(), b.stop()]);

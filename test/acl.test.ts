@@ -85,7 +85,7 @@ describe('least privilege', () => {
     await user(t, 'ferry-dst', rules('engine', 'target').replace(' +@write', ' +@write -restore'));
     const w = await ferry(['run', '--from', url(source, 'ferry-src'), '--to', url(target, 'ferry-dst'), '--repoint', 'none', '--yes', '--state', join(source.dir, 'st2.json')]);
     expect(w.code).toBe(3);
-    expect(w.stderr).toMatch(/ferry: the target user may not run RESTORE \(replicate, promote[^)]*\)\): add the ACL rule \+restore to the user of --to/);
+    expect(w.stderr).toMatch(/ferry: the target user may not run RESTORE \(replicate to promote: full sync, stream batches, checkpoint key\): add the ACL rule \+restore to the user of --to/);
     expect(await t.dbsize()).toBe(0);
   });
 

@@ -27,6 +27,7 @@ export function register(program: Command): void {
     .option('--include <glob>', 'only keys matching (repeatable), as the sync ran', collect, [])
     .option('--exclude <glob>', 'skip keys matching (repeatable), as the sync ran', collect, [])
     .option('--db-map <src:dst>', 'source db SRC was written to target db DST (repeatable), as the sync ran', collect, [])
+    .option('--drop-field-ttl', 'the sync ran with --drop-field-ttl: compare hash fields without their TTLs')
     .option('--json', 'JSON lines on stdout: progress, then done/failed with the report')
     .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')
     .option('--tls-cert <file>', 'client certificate for rediss:// URLs')

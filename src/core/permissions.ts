@@ -36,6 +36,8 @@ export interface Permission {
   queued?: boolean;
   /** Covered by another rule of the list (`+@write`): probed, not listed. */
   probeOnly?: boolean;
+  /** Another way out, for the refusal ("or run with --backlog keep"). */
+  instead?: string;
 }
 
 const KEY = '__ferry:acl-probe';
@@ -128,31 +130,34 @@ export function requiredPermissions(spec: Pick<MigrationSpec, 'sync' | 'retire' 
   add('source', 'all', BASE);
   add('target', 'all', BASE);
   // Optional (not probed): without CONFIG GET preflight cannot check backlog and buffer sizes and says so.
-  add('source', 'preflight (optional)', [['+config|get', []]]);
-  add('target', 'preflight (optional)', [['+config|get', []]]);
+  add('source', 'preflight, optional', [['+config|get', []]]);
+  add('target', 'preflight, optional', [['+config|get', []]]);
   // backlog: `--backlog auto` (default) only warns when CONFIG SET is refused; a SIZE needs it.
   const kind = spec.backlog?.kind ?? 'keep';
-  if (kind !== 'keep') add('source', `backlog (--backlog ${kind === 'auto' ? 'auto: optional, a refusal is a warning' : 'SIZE'})`, [['+config|get', ['CONFIG', 'GET', 'repl-backlog-size']], ['+config|set', kind === 'size' ? ['CONFIG', 'SET', 'repl-backlog-size', P] : []]]);
+  if (kind !== 'keep') {
+    add('source', kind === 'auto' ? 'backlog, optional with --backlog auto' : 'backlog, --backlog SIZE', [['+config|get', ['CONFIG', 'GET', 'repl-backlog-size']], ['+config|set', kind === 'size' ? ['CONFIG', 'SET', 'repl-backlog-size', P] : []]]);
+    if (kind === 'size') out.at(-1)!.instead = 'run with --backlog keep';
+  }
   if (spec.sync === 'engine') {
-    add('source', 'replicate (ferry is the replica)', [['+psync', ['PSYNC', '?', '-1', 'FAILOVER']], ['+replconf', ['REPLCONF', P, 'x']]]);
-    const steps = 'replicate, promote (the full sync, the stream batches, the checkpoint key)';
+    add('source', 'replicate: ferry is the replica', [['+psync', ['PSYNC', '?', '-1', 'FAILOVER']], ['+replconf', ['REPLCONF', P, 'x']]]);
+    const steps = 'replicate to promote: full sync, stream batches, checkpoint key';
     add('target', steps, ENGINE_TARGET);
     add('target', steps, ENGINE_TARGET_WRITES, { queued: true });
   } else {
-    add('source', 'replicate (the target replicates as this user)', [['+psync', ['PSYNC', '?', '-1', 'FAILOVER']], ['+replconf', ['REPLCONF', P, 'x']]]);
+    add('source', 'replicate: the target replicates as this user', [['+psync', ['PSYNC', '?', '-1', 'FAILOVER']], ['+replconf', ['REPLCONF', P, 'x']]]);
     add('target', 'replicate, open-writes, promote', [
       ['+config|set', ['CONFIG', 'SET', 'replica-read-only', P]],
       ['+config|get', ['CONFIG', 'GET', 'replica-read-only']],
       ['+replicaof', ['REPLICAOF', '127.0.0.1', P]],
       ['+client|list', ['CLIENT', 'LIST', 'TYPE', 'master']],
     ]);
-    if (spec.flushTarget) add('target', 'replicate (--flush-target)', [['+flushall', ['FLUSHALL', P]]]);
+    if (spec.flushTarget) add('target', 'replicate, --flush-target', [['+flushall', ['FLUSHALL', P]]]);
   }
   if (spec.verify && spec.verify !== 'off') {
-    add('source', 'verify, final-check (reads)', VERIFY_READS);
-    add('target', 'verify, final-check (reads)', VERIFY_READS);
+    add('source', 'verify, final-check', VERIFY_READS);
+    add('target', 'verify, final-check', VERIFY_READS);
   }
-  add('source', 'repoint (the drain)', [['+client|list', ['CLIENT', 'LIST', 'TYPE', 'normal']]]);
+  add('source', 'repoint: the drain', [['+client|list', ['CLIENT', 'LIST', 'TYPE', 'normal']]]);
   add('source', 'fence', [['+client|pause', ['CLIENT', 'PAUSE', P, 'WRITE']], ['+client|unpause', []]]);
   if (spec.retire === 'replica') {
     add('source', 'retire replica', [
@@ -160,7 +165,7 @@ export function requiredPermissions(spec: Pick<MigrationSpec, 'sync' | 'retire' 
       ['+client|kill', ['CLIENT', 'KILL', 'TYPE', P]],
       ['+config|set', ['CONFIG', 'SET', 'replica-read-only', P]],
     ]);
-    add('target', 'retire replica (the old master replicates as this user)', [['+psync', ['PSYNC', '?', '-1', 'FAILOVER']], ['+replconf', ['REPLCONF', P, 'x']]]);
+    add('target', 'retire replica: the old master replicates as this user', [['+psync', ['PSYNC', '?', '-1', 'FAILOVER']], ['+replconf', ['REPLCONF', P, 'x']]]);
   }
   if (spec.retire === 'shutdown') add('source', 'retire shutdown', [['+shutdown', ['SHUTDOWN', P]]]);
   return dedupe(out);
@@ -210,18 +215,21 @@ export interface MissingPermission {
   probe?: string[];
   steps: string;
   message: string;
+  instead?: string;
 }
 
 /**
  * Runs the probes of `side` on `client` (see the file comment); returns the rules the server
  * refused. A server without ACL users (redis < 6.0) is not probed.
  */
-export async function probePermissions(client: Redis, side: Side, perms: Permission[], version: string): Promise<MissingPermission[]> {
+export async function probePermissions(client: Redis, side: Side, perms: Permission[], version: string, clientName = ferryClientName(side)): Promise<MissingPermission[]> {
   const [maj] = version.split('.').map(Number);
   if (!(maj >= 6)) return [];
-  const mine = perms.filter((p) => p.side === side && p.probe);
+  // NOTE: CLIENT SETNAME is probed with the name the connection has (ferry-<role>-<pid>): another
+  // name would make the drain count ferry's own connection as an application client.
+  const mine = perms.filter((p) => p.side === side && p.probe).map((p) => (p.rule === '+client|setname' ? { ...p, probe: ['CLIENT', 'SETNAME', clientName] } : p));
   const missing: MissingPermission[] = [];
-  const note = (p: Permission, message: string) => missing.push({ side, rule: p.rule, command: commandLabel(p.probe!), probe: p.probe, steps: p.steps, message });
+  const note = (p: Permission, message: string) => missing.push({ side, rule: p.rule, command: commandLabel(p.probe!), probe: p.probe, steps: p.steps, message, ...(p.instead ? { instead: p.instead } : {}) });
   const queued = mine.filter((p) => p.queued);
   for (const p of mine.filter((x) => !x.queued)) {
     const r = await client.call(...(p.probe as [string, ...string[]])).then(() => null, (e: Error) => e.message);

@@ -33,7 +33,7 @@ export function assess(spec: MigrationSpec, facts: Facts): Assessment {
 function refusals(spec: MigrationSpec, f: Facts): string[] {
   const out: string[] = [];
   for (const m of f.missingPermissions ?? []) {
-    out.push(`the ${m.side} user may not run ${m.command} (${m.steps}): add the ACL rule ${m.rule} to the user of ${m.side === 'source' ? '--from' : '--to'}`);
+    out.push(`the ${m.side} user may not run ${m.command} (${m.steps}): add the ACL rule ${m.rule} to the user of ${m.side === 'source' ? '--from' : '--to'}${m.instead ? `, or ${m.instead}` : ''}`);
   }
   out.push(...backlogRefusals(spec, f));
   const s = f.source;

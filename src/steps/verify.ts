@@ -71,7 +71,10 @@ export function compareCommands(pc: PlanContext, mode: 'sample' | 'full'): Plann
   const first =
     mode === 'full'
       ? [cmd('source', ['SCAN', 0, 'COUNT', 1000], `every key; then on both: ${read}`), cmd('target', ['SCAN', 0, 'COUNT', 1000], 'every key; EXISTS on the source: keys the source lacks')]
-      : [cmd('source', ['RANDOMKEY'], `${Math.ceil(n / 2)} draws per db; then on both: ${read}`), cmd('target', ['RANDOMKEY'], `${Math.floor(n / 2)} draws per db, compared the same way`)];
+      : [
+          cmd('source', ['RANDOMKEY'], `${Math.ceil(n / 2)} draws per db (a db with at most ${n} keys is checked whole); then on both: ${read}`),
+          cmd('target', ['RANDOMKEY'], `${Math.floor(n / 2)} draws per db, compared the same way`),
+        ];
   return [...first, cmd('local', ['recheck'], 'keys that differ: again after 1 s, up to 3 times, once the target has applied the source\'s offset; persistent differences stop the run (exit 5)')];
 }
 

@@ -46,6 +46,10 @@ const LABELS: Record<string, string> = {
   stream: 'lag',
   lag: 'lag',
   drain: 'clients left',
+  compare: 'keys compared',
+  verify: 'keys compared',
+  recheck: 'rechecking',
+  'final check': 'final check',
 };
 
 /**

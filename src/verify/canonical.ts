@@ -9,9 +9,10 @@
  * 3. Otherwise a canonical comparison: both payloads are decoded with the engine's RDB parser
  *    (src/engine/rdb, every type and encoding of RDB 1-12 and Valkey) and compared as values:
  *    strings by bytes, lists in order, sets as sets, zsets member → score (as numbers), hashes
- *    field → value (and per-field TTLs), streams by entries, last ID, stream metadata when both
- *    encodings carry it, groups (last delivered ID, PEL IDs with their consumer and delivery
- *    count, consumer names). So a listpack hash equals the same hash in a hashtable, and a
+ *    field → value (and per-field TTLs, unless `ignoreFieldTtl`), streams by entries, last ID,
+ *    entries-added and max-deleted-entry-id when both encodings carry them, groups (last delivered
+ *    ID, PEL IDs of existing entries with their consumer and delivery count, consumer names; see
+ *    compareGroups for what is left out and why). So a listpack hash equals the same hash in a hashtable, and a
  *    Redis 6 ziplist equals the listpack a 7.x target made of it.
  *
  * Values never appear in the details (they may be secrets): counts and member positions do.

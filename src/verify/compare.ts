@@ -1,9 +1,13 @@
 /**
  * Compares a batch of keys on both sides, pipelined (src/verify/conn.ts):
  *
- *   stage 1, both sides:  PTTL k · MEMORY USAGE k            (existence, TTL, size: all O(1))
- *   stage 2, small keys:  DUMP k on both sides               → canonical.ts compares the payloads
- *            big keys:    windows.ts (HSCAN/SSCAN/ZSCAN/LRANGE/XRANGE/GETRANGE windows)
+ *   stage 1:  source PTTL k · MEMORY USAGE k; target PTTL k    (existence, TTL, size: all O(1))
+ *   stage 2:  small keys: DUMP k on both sides                → canonical.ts compares the payloads
+ *             big keys:   windows.ts (HSCAN/SSCAN/ZSCAN/LRANGE/XRANGE/GETRANGE windows)
+ *
+ * (No PTTL when neither db holds a key with a TTL; no MEMORY USAGE on the target: see `compare`.)
+ * NOTE: every command costs the servers about a microsecond and a half on this machine whatever it
+ * does (parse, dispatch, reply), so the fewest commands per key is what makes verify fast.
  *
  * A key is "big" when MEMORY USAGE (default 5 samples: cheap even on a 3M-field hash; redis 7.2
  * src/object.c OBJ_COMPUTE_SIZE_DEF_SAMPLES) says it takes more than `bigKeyBytes` on either
@@ -14,7 +18,7 @@
  * time between reading the two sides does not count; they differ when one side has a TTL and the
  * other has none, or when they are more than `ttlToleranceMs` apart.
  */
-import { RespError, type RespValue } from '../engine/resp/decoder.js';
+import { RespError, type RespValue, SkippedBulk } from '../engine/resp/decoder.js';
 import { type CompareWay, comparePayloads, type ValueDiff } from './canonical.js';
 import type { VerifyConn } from './conn.js';
 import { Budget } from './limits.js';
@@ -42,6 +46,8 @@ export interface CompareOptions {
   /** Cap on DUMP reply bytes in flight (default 64 MiB). */
   budgetBytes?: number;
   features: Features;
+  /** Hash fields compared without their TTLs (the sync ran with --drop-field-ttl). */
+  ignoreFieldTtl?: boolean;
 }
 
 /** What the comparisons did (the report's "how" figures). */
@@ -62,6 +68,8 @@ interface Meta {
 }
 
 const MiB = 1024 * 1024;
+/** The smallest cap on a target DUMP reply (see `compare`). */
+const TARGET_CAP_MIN = 4096;
 
 /** See the file comment. One per verification (it holds the budget and the figures). */
 export class Comparer {
@@ -84,65 +92,83 @@ export class Comparer {
    * source first, then calls `settle()` (which waits until the target has applied what the
    * source had), then reads the target: what the rounds use for keys that may be changing.
    * `prints` also DUMPs source keys missing on the target, so each finding carries a print.
+   * Without `ttls` no PTTL is read (the db pair holds no key with a TTL: see verifier.ts).
+   *
+   * The target gets no MEMORY USAGE: its DUMP replies are capped instead (TargetConn's per-reply
+   * `maxBulk`: 4 times the source's size, at least 4 KiB). A target value far bigger than the
+   * source's is dropped as it arrives and compared in windows, so memory stays bounded.
    */
-  async compare(refs: readonly KeyRef[], settle?: () => Promise<void>, prints = false): Promise<Finding[]> {
+  async compare(refs: readonly KeyRef[], settle?: () => Promise<void>, prints = false, ttls = true): Promise<Finding[]> {
     if (refs.length === 0) return [];
     this.stats.keys += refs.length;
     let ms: Meta;
-    let mt: Meta;
+    let pt: { pttl: number[]; at: number } | null = null;
+    const readT = async (): Promise<void> => {
+      if (ttls) pt = await readPttls(this.tgt, refs);
+    };
     if (settle) {
-      ms = await readMeta(this.src, refs, false);
+      ms = await readMeta(this.src, refs, false, ttls);
       await settle();
-      mt = await readMeta(this.tgt, refs, true);
-    } else [ms, mt] = await Promise.all([readMeta(this.src, refs, false), readMeta(this.tgt, refs, true)]);
+      await readT();
+    } else [ms] = await Promise.all([readMeta(this.src, refs, false, ttls), readT()]);
+    const tp = pt as { pttl: number[]; at: number } | null;
 
     const out: Finding[] = [];
     const small: number[] = [];
     const big: number[] = [];
     const ttl: Array<string | null> = new Array(refs.length).fill(null);
+    const hasS: boolean[] = new Array(refs.length);
     for (let i = 0; i < refs.length; i++) {
-      const hasS = ms.pttl[i] !== -2 && ms.mem[i] !== null;
-      const hasT = mt.pttl[i] !== -2 && mt.mem[i] !== null;
-      if (!hasS && !hasT) {
-        this.stats.vanished++;
+      hasS[i] = ms.pttl[i] !== -2 && ms.mem[i] !== null;
+      const hasT = tp ? tp.pttl[i] !== -2 : undefined;
+      if (!hasS[i]) {
+        if (hasT === false) this.stats.vanished++;
+        else if (hasT === true) out.push({ ref: refs[i], class: 'extra', detail: 'not on the source' });
+        else small.push(i); // the target's DUMP says whether it is there
         continue;
       }
-      if (hasS && !hasT) {
+      if (hasT === false) {
         if (prints && (ms.mem[i] ?? 0) <= this.bigKeyBytes) small.push(i);
         else out.push({ ref: refs[i], class: 'missing', detail: 'not on the target' });
         continue;
       }
-      if (!hasS && hasT) {
-        out.push({ ref: refs[i], class: 'extra', detail: 'not on the source' });
-        continue;
-      }
-      ttl[i] = ttlDiff(ms.pttl[i], ms.at, mt.pttl[i], mt.at, this.opts.ttlToleranceMs);
-      if (Math.max(ms.mem[i]!, mt.mem[i]!) > this.bigKeyBytes) big.push(i);
+      if (tp) ttl[i] = ttlDiff(ms.pttl[i], ms.at, tp.pttl[i], tp.at, this.opts.ttlToleranceMs);
+      if (ms.mem[i]! > this.bigKeyBytes) big.push(i);
       else small.push(i);
     }
 
-    const bigDone = big.map((i) => this.bigKeys.with(1, async () => {
-      this.stats.windowed++;
-      return compareBigKey(this.src, this.tgt, refs[i], { memS: ms.mem[i]!, memT: mt.mem[i]! }, this.opts.features);
-    }));
     if (small.length) {
-      const bytes = small.reduce((n, i) => n + (ms.mem[i] ?? 0) + (mt.mem[i] ?? 0), 0);
+      const cap = (i: number): number => (hasS[i] ? Math.max(TARGET_CAP_MIN, 4 * (ms.mem[i] ?? 0)) : TARGET_CAP_MIN);
+      const mine = small.filter((i) => hasS[i]);
+      const bytes = mine.reduce((n, i) => n + (ms.mem[i] ?? 0), 0) + small.reduce((n, i) => n + cap(i), 0);
       await this.budget.with(bytes, async () => {
+        const dumpS = (): Promise<RespValue[]> => this.src.batch(mine.map((i) => ['DUMP', refs[i].key]), mine.map((i) => refs[i].db));
+        const dumpT = (): Promise<RespValue[]> => this.tgt.batchCapped(small.map((i) => ['DUMP', refs[i].key]), small.map((i) => refs[i].tdb), small.map(cap));
         let ds: RespValue[];
         let dt: RespValue[];
-        const dumps = (side: VerifyConn, tdb: boolean) => side.batch(small.map((i) => ['DUMP', refs[i].key]), small.map((i) => (tdb ? refs[i].tdb : refs[i].db)));
         if (settle) {
-          ds = await dumps(this.src, false);
+          ds = await dumpS();
           await settle();
-          dt = await dumps(this.tgt, true);
-        } else [ds, dt] = await Promise.all([dumps(this.src, false), dumps(this.tgt, true)]);
+          dt = await dumpT();
+        } else [ds, dt] = await Promise.all([dumpS(), dumpT()]);
+        const src = new Map(mine.map((i, j) => [i, ds[j]]));
         small.forEach((i, j) => {
-          const f = this.judge(refs[i], ds[j], dt[j], ttl[i]);
+          const b = dt[j];
+          if (b instanceof SkippedBulk) {
+            // The target's value is much bigger than the source's: the windows say how it differs.
+            if (hasS[i]) big.push(i);
+            else out.push({ ref: refs[i], class: 'extra', detail: 'not on the source' });
+            return;
+          }
+          const f = this.judge(refs[i], src.get(i) ?? null, b, ttl[i]);
           if (f) out.push(f);
         });
       });
     }
-    const results = await Promise.all(bigDone);
+    const results = await Promise.all(big.map((i) => this.bigKeys.with(1, async () => {
+      this.stats.windowed++;
+      return compareBigKey(this.src, this.tgt, refs[i], { memS: ms.mem[i]!, memT: ms.mem[i]! }, this.opts.features);
+    })));
     big.forEach((i, j) => {
       const d = results[j];
       if (d) out.push({ ref: refs[i], class: d.class, detail: ttl[i] ? `${d.detail}; TTL ${ttl[i]}` : d.detail });
@@ -175,18 +201,40 @@ export class Comparer {
   }
 }
 
+/** PTTL of each key (the target's stage 1), pipelined. */
+function readPttls(conn: VerifyConn, refs: readonly KeyRef[]): Promise<{ pttl: number[]; at: number }> {
+  return new Promise((resolve, reject) => {
+    const pttl = new Array<number>(refs.length);
+    let left = refs.length;
+    let failed: Error | null = null;
+    refs.forEach((r, i) => {
+      conn.use(r.tdb);
+      conn.send(['PTTL', r.key], (v) => {
+        if (typeof v === 'number') pttl[i] = v;
+        else failed ??= conn.unexpected(['PTTL', r.key], v);
+        if (--left > 0) return;
+        if (failed) reject(failed);
+        else resolve({ pttl, at: Date.now() });
+      });
+    });
+  });
+}
+
 /** A short identity of a DUMP payload: its CRC64 trailer (computed by the server anyway). */
 function printOf(p: Buffer): string {
   return p.length >= 8 ? p.toString('hex', p.length - 8) : p.toString('hex');
 }
 
-/** PTTL and MEMORY USAGE of each key, pipelined; `at` is when the replies came. */
-function readMeta(conn: VerifyConn, refs: readonly KeyRef[], target: boolean): Promise<Meta> {
+/**
+ * PTTL and MEMORY USAGE of each key, pipelined; `at` is when the replies came. Without `ttls`
+ * only MEMORY USAGE (nil: no such key), and every key counts as having no TTL.
+ */
+function readMeta(conn: VerifyConn, refs: readonly KeyRef[], target: boolean, ttls = true): Promise<Meta> {
   return new Promise((resolve, reject) => {
     const n = refs.length;
     const pttl = new Array<number>(n);
     const mem = new Array<number | null>(n);
-    let left = 2 * n;
+    let left = (ttls ? 2 : 1) * n;
     let failed: Error | null = null;
     const done = (): void => {
       if (--left > 0) return;
@@ -196,14 +244,17 @@ function readMeta(conn: VerifyConn, refs: readonly KeyRef[], target: boolean): P
     for (let i = 0; i < n; i++) {
       const r = refs[i];
       conn.use(target ? r.tdb : r.db);
-      conn.send(['PTTL', r.key], (v) => {
-        if (typeof v === 'number') pttl[i] = v;
-        else failed ??= conn.unexpected(['PTTL', r.key], v);
-        done();
-      });
+      if (ttls) {
+        conn.send(['PTTL', r.key], (v) => {
+          if (typeof v === 'number') pttl[i] = v;
+          else failed ??= conn.unexpected(['PTTL', r.key], v);
+          done();
+        });
+      }
       conn.send(['MEMORY', 'USAGE', r.key], (v) => {
         if (typeof v === 'number' || v === null) mem[i] = v;
         else failed ??= conn.unexpected(['MEMORY', 'USAGE', r.key], v);
+        if (!ttls) pttl[i] = v === null ? -2 : -1;
         done();
       });
     }

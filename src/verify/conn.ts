@@ -37,7 +37,7 @@ export class VerifyConn {
     try {
       // Every rule verify needs, checked before the first key is read (core/permissions.ts).
       const version = /redis_version:(\S+)/.exec(await probe.info('server'))?.[1] ?? '0';
-      const [missing] = await probePermissions(probe, side, verifyPermissions(), version);
+      const [missing] = await probePermissions(probe, side, verifyPermissions(), version, ferryClientName(`verify${side}`));
       if (missing) throw noPermissionError(side, missing.probe ?? [missing.command], missing.message, true);
     } finally {
       probe.disconnect();
@@ -95,6 +95,25 @@ export class VerifyConn {
           out[i] = r;
           if (--left === 0) (failed ? reject(failed) : resolve(out));
         });
+      });
+    });
+  }
+
+  /** `batch` with a cap per command on the length of a bulk reply (over it: a SkippedBulk). */
+  batchCapped(cmds: ReadonlyArray<readonly Arg[]>, db: readonly number[], caps: readonly number[]): Promise<RespValue[]> {
+    if (this.dead) return Promise.reject(this.dead);
+    if (cmds.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const out = new Array<RespValue>(cmds.length);
+      let left = cmds.length;
+      let failed: Error | null = null;
+      cmds.forEach((args, i) => {
+        this.use(db[i]);
+        this.conn.send(args, (r) => {
+          if (r instanceof RespError && !failed) failed = this.fatalReply(args, r);
+          out[i] = r;
+          if (--left === 0) (failed ? reject(failed) : resolve(out));
+        }, caps[i]);
       });
     });
   }

@@ -27,6 +27,7 @@ export interface VerifyFlags {
   tlsCert?: string;
   tlsKey?: string;
   tlsInsecure?: boolean;
+  dropFieldTtl?: boolean;
 }
 
 /** Defaults shown in --help and the README. */
@@ -57,6 +58,7 @@ export function verifyOptionsFromFlags(flags: VerifyFlags, env: PasswordEnv = pr
     roundIntervalMs: flags.roundInterval === undefined ? VERIFY_DEFAULTS.roundIntervalMs : whole(flags.roundInterval, '--round-interval', 0),
     maxKeys: flags.maxKeys === undefined ? VERIFY_DEFAULTS.maxKeys : whole(flags.maxKeys, '--max-keys', 0),
     maxRecheck: flags.maxRecheck === undefined ? VERIFY_DEFAULTS.maxRecheck : whole(flags.maxRecheck, '--max-recheck', 1),
+    ...(flags.dropFieldTtl ? { ignoreFieldTtls: true } : {}),
     ...(include.length || exclude.length || Object.keys(dbMap).length ? { filter: { include, exclude, dbMap } } : {}),
   };
 }

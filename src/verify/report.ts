@@ -104,7 +104,7 @@ export function renderReport(r: VerifyReport): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const out: string[] = [];
   out.push(`Verify  ${r.source} → ${r.target}  (${r.mode === 'sample' ? `sample of ${n(r.sampleSize ?? 0)} keys per db` : 'every key'}, both directions)`);
-  out.push(`  read ${n(r.checked.source)} source keys and ${n(r.checked.target)} target keys in ${(r.ms / 1000).toFixed(1)} s (${n(Math.round(r.keysPerSecond))} keys/s)`);
+  out.push(`  read ${n(r.checked.source)} source keys and ${n(r.checked.target)} target keys in ${(r.ms / 1000).toFixed(1)} s (${n(Math.round(r.keysPerSecond))} source keys/s)`);
   for (const d of r.dbs) {
     out.push(`  db${d.db}${d.targetDb !== d.db ? ` → db${d.targetDb}` : ''}: ${n(d.sourceKeys)} keys on the source, ${n(d.targetKeys)} on the target`);
     if (d.sample) {

@@ -52,7 +52,8 @@ export class Findings {
       this.untracked[f.class]++;
       return;
     }
-    this.tracked.set(id, { finding: f, last: f.print });
+    // NOTE: its own copy of the key: a slice would keep the whole socket chunk it came in alive.
+    this.tracked.set(id, { finding: { ...f, ref: { ...f.ref, key: Buffer.from(f.ref.key) } }, last: f.print });
   }
 
   get untrackedTotal(): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NEED_MORE, RespDecoder, RespError, RespProtocolError, type RespValue } from '../../src/engine/resp/decoder.js';
+import { NEED_MORE, RespDecoder, RespError, RespProtocolError, SkippedBulk, type RespValue } from '../../src/engine/resp/decoder.js';
 import { CommandBuffer, commandLength, encodeCommand } from '../../src/engine/resp/encoder.js';
 
 interface Case {
@@ -107,6 +107,21 @@ describe('RespDecoder', () => {
     expect(dec.atBoundary).toBe(true);
     expect(dec.takeRest().toString()).toBe('$10\r\nREDIS');
     expect(dec.read()).toBe(NEED_MORE);
+  });
+
+  it('maxBulk: a longer bulk string is dropped as it arrives (a SkippedBulk), in one chunk or byte by byte', () => {
+    const wire = Buffer.from(`$20\r\n${'x'.repeat(20)}\r\n$3\r\nabc\r\n*2\r\n$25\r\n${'y'.repeat(25)}\r\n:7\r\n`);
+    for (const step of [wire.length, 1, 7]) {
+      const d = new RespDecoder();
+      d.maxBulk = 10;
+      const out: RespValue[] = [];
+      for (let i = 0; i < wire.length; i += step) {
+        d.write(wire.subarray(i, i + step));
+        d.drain((v) => out.push(v));
+      }
+      expect(out).toEqual([new SkippedBulk(20), Buffer.from('abc'), [new SkippedBulk(25), 7]]);
+      expect(d.atBoundary).toBe(true);
+    }
   });
 
   it('rejects garbage with a protocol error', () => {

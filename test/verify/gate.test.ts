@@ -98,6 +98,8 @@ describe('the cutover gate (ferry run --verify)', () => {
     expect(done.report.verify).toMatchObject({ mode: 'sample', agree: true });
     expect(done.report.verify.sample[0].statement).toBe('0 differences in 10,000 keys: fewer than 0.03% differ, at 95%');
     expect(done.report.finalCheck).toMatchObject({ mode: 'sample', agree: true });
+    // ferry's own connections (the preflight's permission probes included) never count as clients.
+    expect(jsonEvents(r.stdout).filter((x) => x.event === 'warning' && /still on the old master.*name=ferry/.test(x.message))).toEqual([]);
     const human = await ferry(['status', '--state', e.statePath]);
     expect(human.stdout).toMatch(/\[✓\] verify/);
     const f = await setup(100);

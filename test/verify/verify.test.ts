@@ -182,6 +182,19 @@ describe('ferry verify', () => {
     expect(d.keys).toEqual([{ db: 0, targetDb: 0, key: 'z', class: 'value', detail: 'zset: 1 member with a different score' }]);
   });
 
+  it('a target value far bigger than the source\'s is not read whole: its DUMP is dropped as it arrives, the windows class it', async () => {
+    const { source, target, s, t } = await pair();
+    await s.hset('grown', 'a', '1');
+    await s.set('plain', 'x');
+    await sync(source, target);
+    const fields: string[] = [];
+    for (let i = 0; i < 20_000; i++) fields.push(`f${i}`, `v${i}`);
+    await t.hset('grown', ...fields);
+    const r = await runVerify(verifyOpts(source, target, { rounds: 0 }));
+    expect(r.keys).toEqual([{ db: 0, targetDb: 0, key: 'grown', class: 'value', detail: 'hash: 1 field on the source, 20001 on the target' }]);
+    expect(r.values.windowed).toBe(1);
+  });
+
   it('a filtered sync is verified with the same filter and db mapping', async () => {
     const { source, target, s } = await pair();
     const p = s.pipeline();

@@ -447,6 +447,9 @@ export class KeyWriter {
 function refusalMessage(msg: string): string {
   if (/BUSYKEY/.test(msg)) return `the target already holds a key the source has (${msg}); empty the target or use --replace`;
   if (/payload version or checksum/i.test(msg)) return `the target refused a RESTORE payload (${msg}); use --writer commands`;
+  // TargetConn answers every pending command with this when the connection itself is lost.
+  const lost = /^ERR ferry: (.*)$/.exec(msg);
+  if (lost) return `lost the target during the full sync (${lost[1]}); check that it is up, then run again`;
   return `the target refused a write during the full sync: ${msg}`;
 }
 

@@ -41,6 +41,8 @@ export class TargetConn implements CommandSink {
   // Pending replies, in order: size of each command and its handler (sparse).
   private sizes: number[] = [];
   private handlers: Array<ReplyHandler | undefined> = [];
+  /** Per pending command: the longest bulk string its reply may carry (sparse; absent = no cap). */
+  private caps: Array<number | undefined> = [];
   private head = 0;
   private flushScheduled = false;
   private idleWaiters: Array<() => void> = [];
@@ -78,10 +80,18 @@ export class TargetConn implements CommandSink {
     }
   }
 
-  /** Queues a command; `onReply` gets its reply (errors included). Returns its encoded size. */
-  send(args: readonly Arg[], onReply?: ReplyHandler): number {
+  /**
+   * Queues a command; `onReply` gets its reply (errors included). Returns its encoded size. With
+   * `maxBulk`, a bulk string in its reply longer than that is dropped as it arrives and handed over
+   * as a SkippedBulk (resp/decoder.ts).
+   */
+  send(args: readonly Arg[], onReply?: ReplyHandler, maxBulk?: number): number {
     const n = this.out.push(args);
     this.expect(n, onReply);
+    if (maxBulk !== undefined) {
+      this.caps[this.sizes.length - 1] = maxBulk;
+      if (this.pending === 1) this.decoder.maxBulk = maxBulk; // the next reply is this one's
+    }
     this.afterQueue();
     return n;
   }
@@ -185,6 +195,7 @@ export class TargetConn implements CommandSink {
     if (this.head > 4096 && this.head * 2 > this.sizes.length) {
       this.sizes = this.sizes.slice(this.head);
       this.handlers = this.handlers.slice(this.head);
+      if (this.caps.length) this.caps = this.caps.slice(this.head);
       this.head = 0;
     }
     if (this.windowWaiters.length && this.unanswered < this.windowBytes / 2) {
@@ -204,6 +215,8 @@ export class TargetConn implements CommandSink {
     if (i >= this.sizes.length) throw new Error(`${this.role} sent a reply nobody asked for`);
     this.unanswered -= this.sizes[i];
     this.replies++;
+    // The decoder is between values now: give it the cap of the next reply.
+    if (this.caps.length) this.decoder.maxBulk = this.caps[this.head] ?? Infinity;
     const h = this.handlers[i];
     if (h) {
       this.handlers[i] = undefined;
@@ -223,6 +236,7 @@ export class TargetConn implements CommandSink {
     for (let i = this.head; i < this.handlers.length; i++) this.handlers[i]?.(lost);
     this.sizes = [];
     this.handlers = [];
+    this.caps = [];
     this.head = 0;
     this.wakeAll();
     this.opts.onFatal(err);

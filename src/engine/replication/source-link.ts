@@ -117,14 +117,22 @@ export class SourceLink {
     sock.on('error', (e) => this.close(new LinkError(`source link: ${e.message}`)));
     sock.on('close', () => this.close(new LinkError('source link closed')));
     this.watchSilence();
-    await this.handshake();
+    try {
+      await this.handshake();
+    } catch (e) {
+      // NOTE: a refused handshake (a source still -LOADING, say) must not leave its socket open:
+      // the engine reconnects with a new link, and an open socket would keep the process alive.
+      this.close(e instanceof LinkError ? e : new LinkError(`source link: ${(e as Error).message}`));
+      throw e;
+    }
   }
 
   private async handshake(): Promise<void> {
     const { endpoint } = this.opts;
     const pong = await this.command(['PING']);
     const needAuth = pong instanceof RespError && /NOAUTH|NOPERM|not permitted/i.test(pong.message);
-    if (pong instanceof RespError && !needAuth) throw new LinkError(`source refused PING: ${pong.message}`, true);
+    // NOTE: a source that is restarting answers -LOADING until its dataset is in memory: retry.
+    if (pong instanceof RespError && !needAuth) throw new LinkError(`source refused PING: ${pong.message}`, !/^(LOADING|BUSY|TRYAGAIN)/.test(pong.message));
     if (endpoint.password !== undefined) {
       const args: Arg[] = endpoint.username ? ['AUTH', endpoint.username, endpoint.password] : ['AUTH', endpoint.password];
       const r = await this.command(args);

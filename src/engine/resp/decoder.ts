@@ -22,8 +22,16 @@ export class RespError {
   }
 }
 
+/**
+ * A bulk string longer than the decoder's `maxBulk`: its bytes were read and dropped, never
+ * held (see RespDecoder's constructor). Only a decoder given a cap returns it.
+ */
+export class SkippedBulk {
+  constructor(readonly length: number) {}
+}
+
 /** A decoded RESP2 value. Simple strings are JS strings, bulk strings Buffers, nil is null. */
-export type RespValue = string | number | Buffer | null | RespError | RespValue[];
+export type RespValue = string | number | Buffer | null | RespError | SkippedBulk | RespValue[];
 
 /** Returned by `read()` when the buffered bytes do not yet hold a complete value. */
 export const NEED_MORE: unique symbol = Symbol('resp-need-more');
@@ -66,6 +74,15 @@ export class RespDecoder {
   private bulkLeft = -1;
   private bulkCrlfLeft = 0;
   private bulkParts: Buffer[] = [];
+  /** Length of the bulk being dropped (over maxBulk), or -1. */
+  private skipping = -1;
+
+  /**
+   * A bulk string longer than this is read and dropped as it arrives and comes out as a
+   * SkippedBulk, so a reply bigger than expected cannot fill memory (ferry verify's DUMP of a key it
+   * believed small). Default: no cap. Set it between values (TargetConn sets it per reply).
+   */
+  maxBulk = Infinity;
 
   /** Appends received bytes. */
   write(chunk: Buffer): void {
@@ -115,6 +132,7 @@ export class RespDecoder {
     this.partialLen = 0;
     this.bulkLeft = -1;
     this.bulkParts = [];
+    this.skipping = -1;
   }
 
   /** Calls `onValue(value, byteLength)` for every complete value buffered so far. */
@@ -222,6 +240,7 @@ export class RespDecoder {
         if (len < 0) return null;
         this.bulkLeft = len;
         this.bulkCrlfLeft = 2;
+        if (len > this.maxBulk) this.skipping = len;
         return CONTINUE;
       }
       case 0x2a: {
@@ -244,7 +263,7 @@ export class RespDecoder {
   }
 
   /** Reads (the rest of) a bulk body and its CRLF. */
-  private readBulkBody(): Buffer | typeof NEED_MORE {
+  private readBulkBody(): Buffer | SkippedBulk | typeof NEED_MORE {
     for (;;) {
       const avail = this.buf.length - this.pos;
       if (this.bulkLeft > 0) {
@@ -253,7 +272,7 @@ export class RespDecoder {
           continue;
         }
         const take = Math.min(avail, this.bulkLeft);
-        this.bulkParts.push(this.buf.subarray(this.pos, this.pos + take));
+        if (this.skipping < 0) this.bulkParts.push(this.buf.subarray(this.pos, this.pos + take));
         this.pos += take;
         this.valueBytes += take;
         this.bulkLeft -= take;
@@ -273,6 +292,11 @@ export class RespDecoder {
       const parts = this.bulkParts;
       this.bulkParts = [];
       this.bulkLeft = -1;
+      if (this.skipping >= 0) {
+        const skipped = new SkippedBulk(this.skipping);
+        this.skipping = -1;
+        return skipped;
+      }
       if (parts.length === 1) return parts[0];
       return parts.length === 0 ? EMPTY : Buffer.concat(parts);
     }

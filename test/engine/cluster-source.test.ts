@@ -66,6 +66,10 @@ describe('sync from a 3-master cluster', () => {
     const masters = await currentMasters(source.nodes);
     expect(masters.map((m) => m.port)).toContain(replica.port);
     expect(diffBySlot(await keyDigests(masters), await keyDigests(target.masters, true))).toEqual([]);
+    // ferry verify from cluster to cluster: every key, both directions.
+    const verify = await execa(FERRY, ['verify', '--from', source.url, '--to', target.url, '--json'], { reject: false, timeout: 60_000 });
+    expect(verify.exitCode, verify.stderr).toBe(0);
+    expect(String(verify.stdout)).toMatch(/"agree":true/);
   }, 90_000);
 
   it('ferry sync into one server: SIGKILL in the stream, then every link resumes from its checkpoint', async () => {

@@ -301,9 +301,11 @@ export class SlotRouter implements CommandSink {
   }
 
   /** A single-key command on the key's master (control path: checkpoint reads); errors are replies. */
-  request(args: readonly Arg[], keyIndex = 1): Promise<RespValue> {
+  request(args: readonly Arg[]): Promise<RespValue> {
+    const pos = this.keys.keysOf(args);
+    if (!Array.isArray(pos) || pos.length === 0) return Promise.resolve(new RespError(`ERR ferry: ${Array.isArray(pos) ? 'no key to route' : pos.error}`));
     return new Promise((resolve) => {
-      this.sendSlot({ slot: keySlot(args[keyIndex] as Buffer | string), args, onReply: resolve, ask: null, delay: false, since: Date.now(), seq: this.seq++, reportLost: true });
+      this.sendSlot({ slot: keySlot(args[pos[0]] as Buffer | string), args, onReply: resolve, ask: null, delay: false, since: Date.now(), seq: this.seq++, reportLost: true });
     });
   }
 

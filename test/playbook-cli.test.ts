@@ -30,7 +30,7 @@ describe('ferry plan|run --playbook against real servers', () => {
     expect(r.stdout).toContain(`Plan  redis://127.0.0.1:${a.port} → redis://127.0.0.1:${b.port}  (sync: native)`);
     expect(r.stdout).toMatch(/^ 4 {2}replicate +Start replicating/m);
     expect(r.stdout).toMatch(new RegExp(`^ +target +REPLICAOF 127\\.0\\.0\\.1 ${a.port}$`, 'm'));
-    expect(r.stdout).toMatch(/^11 {2}retire/m);
+    expect(r.stdout).toMatch(/^13 {2}retire/m);
     expect(r.stdout).not.toMatch(/\u001b\[/); // NO_COLOR
   });
 

@@ -60,7 +60,7 @@ describe('sentinel:// URLs', () => {
     expect(s.repoint).toEqual({ kind: 'none' });
     expect(specFromFlags({ from: 'sentinel://127.0.0.1:26379/m', to: 'redis://127.0.0.1:7002', repoint: 'manual' }, {}).repoint).toEqual({ kind: 'manual' });
     expect(() => specFromFlags({ from: 'redis://127.0.0.1:1', to: 'sentinel://127.0.0.1:26379/m' }, {})).toThrow(/--to: a sentinel:\/\/ URL is only for --from/);
-    expect(stepIdsFor(s)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'sentinel-prepare', 'fence', 'sentinel', 'promote', 'reparent', 'retire']);
+    expect(stepIdsFor(s)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'sentinel-prepare', 'fence', 'sentinel', 'promote', 'final-check', 'reparent', 'retire']);
     expect(stepIdsFor(specFromFlags({ from: 'redis://127.0.0.1:1', to: 'redis://127.0.0.1:2' }, {}))).not.toContain('sentinel');
   });
 

@@ -62,7 +62,7 @@ describe('ferry run from a Sentinel-managed master', { timeout: 120_000 }, () =>
       const r = await ferry(['run', '--from', g.url(), '--to', target.url, '--sync', 'native', '--yes', '--json', '--state', state, '--pause-timeout', '3000'], { cwd: dir, timeoutMs: 90_000 });
       expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
       const events = jsonEvents(r.stdout);
-      expect(events.filter((e) => e.event === 'step.done').map((e) => e.step)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'open-writes', 'repoint', 'sentinel-prepare', 'fence', 'sentinel', 'promote', 'reparent', 'retire']);
+      expect(events.filter((e) => e.event === 'step.done').map((e) => e.step)).toEqual(['preflight', 'provision', 'backlog', 'replicate', 'converge', 'verify', 'open-writes', 'repoint', 'sentinel-prepare', 'fence', 'sentinel', 'promote', 'final-check', 'reparent', 'retire']);
       const done = events.find((e) => e.event === 'step.done' && e.step === 'sentinel');
       expect(done?.detail?.failoverOn).toMatch(/^127\.0\.0\.1:\d+$/);
       await new Promise((r) => setTimeout(r, 500));
@@ -149,7 +149,7 @@ describe('ferry run from a Sentinel-managed master', { timeout: 120_000 }, () =>
       const resumed = await ferry(['resume', '--state', state, '--yes', '--json'], { cwd: dir, timeoutMs: 60_000 });
       expect(resumed.code, resumed.stderr).toBe(0);
       const starts = jsonEvents(resumed.stdout).filter((e) => e.event === 'step.start').map((e) => e.step);
-      expect(starts).toEqual(['fence', 'sentinel', 'promote', 'reparent', 'retire']);
+      expect(starts).toEqual(['fence', 'sentinel', 'promote', 'final-check', 'reparent', 'retire']);
       await new Promise((r) => setTimeout(r, 500));
       const report = await load.stop();
       expect(await missingKeys(target.client(), report.acked)).toEqual([]);

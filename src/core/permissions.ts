@@ -20,6 +20,7 @@
  */
 import type { Redis } from 'ioredis';
 import { commandRule } from './acl.js';
+import { ferryClientName } from './connect.js';
 import type { MigrationSpec } from './spec.js';
 
 export type Side = 'source' | 'target';
@@ -74,7 +75,9 @@ export const VERIFY_READS: ReadonlyArray<[string, string[]]> = [
 
 /** Every connection: the client name, INFO (ioredis' ready check, the offsets), SELECT, PING. */
 const BASE: ReadonlyArray<[string, string[]]> = [
-  ['+client|setname', ['CLIENT', 'SETNAME', 'ferry-aclprobe']],
+  // NOTE: the probe renames the connection it runs on (the run's own): the name must still read as
+  // ferry's (isFerryClientName), or the drain waits for ferry's own connection to leave.
+  ['+client|setname', ['CLIENT', 'SETNAME', ferryClientName('aclprobe')]],
   ['+info', ['INFO', 'server']],
   ['+select', ['SELECT', '0']],
   ['+ping', ['PING']],

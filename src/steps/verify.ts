@@ -85,6 +85,8 @@ export async function compareSides(ctx: StepContext, mode: 'sample' | 'full', mo
     tls: s.tls,
     sample: mode === 'sample' ? (s.verifySample ?? 10_000) : undefined,
     filter: { include: s.include, exclude: s.exclude, dbMap: s.dbMap },
+    // The run copies field TTLs only without --drop-field-ttl: with it, their absence is the intent.
+    ignoreFieldTtls: !!s.dropFieldTtl,
     signal: ctx.signal,
     ...more,
   });

@@ -35,6 +35,8 @@ export interface Finding {
 
 export interface CompareOptions {
   ttlToleranceMs: number;
+  /** See VerifyOptions.ignoreFieldTtls. */
+  ignoreFieldTtls?: boolean;
   /** Above this MEMORY USAGE (either side) a key is compared in windows (default 1 MiB). */
   bigKeyBytes?: number;
   /** Cap on DUMP reply bytes in flight (default 64 MiB). */
@@ -163,7 +165,7 @@ export class Comparer {
     if (!pb) return { ref, class: 'missing', detail: 'not on the target', print };
     if (!pa) return { ref, class: 'extra', detail: 'not on the source' };
     const way = { way: 'payload' as CompareWay };
-    const d: ValueDiff | null = comparePayloads(pa, pb, way);
+    const d: ValueDiff | null = comparePayloads(pa, pb, way, { ignoreFieldTtls: this.opts.ignoreFieldTtls });
     if (way.way === 'payload') this.stats.payloadEqual++;
     else if (way.way === 'body') this.stats.bodyEqual++;
     else this.stats.canonical++;

@@ -31,6 +31,8 @@ export interface VerifyOptions {
   sample?: number;
   filter?: FilterOptions;
   ttlToleranceMs?: number;
+  /** Hash-field TTLs are not compared (a sync with --drop-field-ttl leaves them out on purpose). */
+  ignoreFieldTtls?: boolean;
   /** Rechecks of a differing key (default 3). */
   rounds?: number;
   roundIntervalMs?: number;
@@ -119,6 +121,7 @@ class Run {
     const [sKeys, tKeys, tServer] = await Promise.all([keyspace(this.src), keyspace(this.tgt), this.tgt.call(['INFO', 'server'])]);
     this.comparer = new Comparer(this.src, this.tgt, {
       ttlToleranceMs: this.o.ttlToleranceMs,
+      ignoreFieldTtls: this.o.ignoreFieldTtls,
       bigKeyBytes: this.o.bigKeyBytes,
       features: { multiMember: atLeast(infoMap(tServer).redis_version, 6, 2) },
     });

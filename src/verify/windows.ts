@@ -203,7 +203,8 @@ class KeyCmp {
       const name = String(g.get('name'));
       const h = gb.get(name);
       if (!h) return { class: 'value', detail: `stream: group ${JSON.stringify(name)} is not on the target` };
-      for (const field of ['last-delivered-id', 'pending', 'entries-read']) {
+      // NOTE: not entries-read, nor the pending count (see canonical.ts compareGroups).
+      for (const field of ['last-delivered-id']) {
         if (g.has(field) && h.has(field) && String(g.get(field)) !== String(h.get(field))) {
           return { class: 'value', detail: `stream: group ${JSON.stringify(name)} ${field} ${String(g.get(field))} on the source, ${String(h.get(field))} on the target` };
         }

@@ -155,7 +155,7 @@ describe('ferry verify', () => {
     expect(detail['w:zset']).toMatch(/zset: 1 member with a different score/);
     expect(detail['w:hash']).toMatch(/hash: 1 field with a different value/);
     expect(detail['w:string']).toMatch(/string: bytes 2097152-3145727 differ/);
-    expect(detail['w:stream']).toMatch(/group "g" pending 1500 on the source, 1499 on the target/);
+    expect(detail['w:stream']).toMatch(/group "g" pending entr(y .* differs|ies from .* differ in number)/);
   });
 
   it('small keys whose encodings differ are compared element by element (canonical), not as bytes', async () => {

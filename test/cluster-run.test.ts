@@ -3,7 +3,8 @@
  * they outgrow one server), with an application that writes unique keys all along: to the old
  * server through a plain client, then — when the repoint hook names the cluster — through a
  * cluster-aware client. Every acknowledged write is in the cluster at the end and the data is
- * identical per slot. Preflight refuses what a cluster target cannot do (exit 3).
+ * identical per slot; the cutover gate (`--verify full`) reads the cluster. Preflight refuses what a
+ * cluster target cannot do (exit 3).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,10 +94,7 @@ describe('ferry run: one server into a 3-master cluster', () => {
     const native = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none', '--retire', 'keep', '--sync', 'native']);
     expect(native.code).toBe(3);
     expect(native.stderr).toMatch(/cannot REPLICAOF the source; use --sync engine/);
-    const gate = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none', '--retire', 'keep']);
-    expect(gate.code).toBe(3);
-    expect(gate.stderr).toMatch(/cannot read a Redis Cluster target yet; pass --verify off/);
-    const plan = await ferry(['plan', '--from', source.url, '--to', target.url, '--retire', 'keep', '--verify', 'off', '--repoint', 'none']);
+    const plan = await ferry(['plan', '--from', source.url, '--to', target.url, '--retire', 'keep', '--repoint', 'none']);
     expect(plan.code, plan.stderr).toBe(0);
     expect(`${plan.stdout}${plan.stderr}`).toMatch(/Redis Cluster of 3 masters/);
     for (const m of target.masters) expect(await m.client().dbsize()).toBe(0);
@@ -113,12 +111,14 @@ describe('ferry run: one server into a 3-master cluster', () => {
     const load = appLoad(file);
     await new Promise((r) => setTimeout(r, 300));
     const hook = `exec:printf 'cluster %s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${file}.tmp && mv ${file}.tmp ${file}`;
-    const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'off', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 90_000 });
+    const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 90_000 });
     await new Promise((r) => setTimeout(r, 300)); // the app keeps writing to the cluster
     const report = await load.stop();
     expect(run.code, run.stderr.slice(-2000)).toBe(0);
     const events = jsonEvents(run.stdout);
     expect(events[events.length - 1].event).toBe('done');
+    // The cutover gate (--verify full) read the cluster through the slot router before the repoint.
+    expect(events.some((e) => e.event === 'step.done' && /verify/.test(String(e.step)))).toBe(true);
     expect(report.switches).toBe(1);
     expect(report.acked.length).toBeGreaterThan(500);
     const before = await keyDigests([source]);

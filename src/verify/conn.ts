@@ -15,6 +15,7 @@ import { connectEndpoint, ferryClientName } from '../core/connect.js';
 import { type Endpoint, type TlsOptions, tlsSocketOptions } from '../core/endpoint.js';
 import { ExitCode, FerryError } from '../core/errors.js';
 import { TargetConn } from '../engine/apply/target-conn.js';
+import { ClusterBackend, type VerifyBackend } from './cluster-conn.js';
 import { RespError, type RespValue } from '../engine/resp/decoder.js';
 import type { Arg } from '../engine/resp/encoder.js';
 
@@ -27,14 +28,16 @@ export class VerifyConn {
 
   private constructor(
     readonly side: Side,
-    private readonly conn: TargetConn,
+    private readonly conn: VerifyBackend,
   ) {}
 
   /** Checks the address like `ferry run` does, then opens the raw connection and names it. */
   static async open(e: Endpoint, side: Side, tls?: TlsOptions): Promise<VerifyConn> {
     const flag = side === 'source' ? '--from' : '--to';
     const probe = await connectEndpoint(e, { role: `verify${side}`, flag, tls });
+    let cluster = false;
     try {
+      cluster = /^cluster_enabled:1/m.test(await probe.info('cluster'));
       // Every rule verify needs, checked before the first key is read (core/permissions.ts).
       const version = /redis_version:(\S+)/.exec(await probe.info('server'))?.[1] ?? '0';
       const [missing] = await probePermissions(probe, side, verifyPermissions(), version, ferryClientName(`verify${side}`));
@@ -43,6 +46,18 @@ export class VerifyConn {
       probe.disconnect();
     }
     let self: VerifyConn | undefined;
+    if (cluster) {
+      // A Redis Cluster: every master, through the engine's slot router (cluster-conn.ts).
+      try {
+        const backend = await ClusterBackend.open(e, e.tls ? tlsSocketOptions(tls) : undefined, (err) => {
+          if (self) self.dead ??= err;
+        });
+        self = new VerifyConn(side, backend);
+        return self;
+      } catch (err) {
+        throw new FerryError(`${(err as Error).message}; check ${flag}`, ExitCode.usage);
+      }
+    }
     const conn = new TargetConn({
       endpoint: e,
       role: side,

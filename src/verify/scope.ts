@@ -1,8 +1,10 @@
 /**
  * What a verification covers: the keys that pass the sync's `--include/--exclude` (the same
  * KeyFilter the engine uses, src/engine/apply/filter.ts) in the dbs the `--db-map` pairs up, so a
- * filtered sync is verified with the filter and mapping it ran with. ferry's own checkpoint key
- * (`__ferry:sync:checkpoint`, db 0) is never compared.
+ * filtered sync is verified with the filter and mapping it ran with. ferry's own checkpoint keys
+ * (db 0: `__ferry:sync:checkpoint`, a cluster source's `__ferry:sync:checkpoint:<link>`, and a
+ * cluster target's per-slot `__ferry:sync:slot:{tag}:<link>`, engine/cluster/cluster-target.ts)
+ * are never compared.
  */
 import { CHECKPOINT_KEY } from '../engine/checkpoint.js';
 import { type FilterOptions, KeyFilter } from '../engine/apply/filter.js';
@@ -46,7 +48,13 @@ export class Scope {
 
   /** Does a key of source db `db` (or target db `db` on the target side) take part? */
   includes(key: Buffer, db: number): boolean {
-    if (db === 0 && key.length === CHECKPOINT.length && key.equals(CHECKPOINT)) return false;
+    // NOTE: the first byte and the length first: this runs once per key compared.
+    if (db === 0 && key[0] === 0x5f && key.length >= CHECKPOINT.length && isCheckpointKey(key)) return false;
     return this.filter.keyPasses(key);
   }
+}
+
+/** `__ferry:sync:checkpoint`, `…:checkpoint:<n>` or `__ferry:sync:slot:{tag}:<n>`. */
+function isCheckpointKey(key: Buffer): boolean {
+  return /^__ferry:sync:(checkpoint(:\d+)?|slot:\{[0-9a-z]+\}:\d+)$/.test(key.toString('latin1'));
 }

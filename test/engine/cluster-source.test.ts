@@ -40,7 +40,11 @@ describe('sync from a 3-master cluster', () => {
   });
 
   it('follows a CLUSTER FAILOVER of a source master with a partial resync, identical per slot', async () => {
-    const sync = new ClusterSync({ from: parseRedisUrl(source.url, '--from'), to: parseRedisUrl(target.url, '--to') });
+    // The links' events, shown when the sync does not catch up.
+    const events: string[] = [];
+    const sync = new ClusterSync({ from: parseRedisUrl(source.url, '--from'), to: parseRedisUrl(target.url, '--to'), emit: (e) => {
+      if (e.event === 'info' || e.event === 'warning') events.push(e.message);
+    } });
     syncs.push(sync);
     await sync.start();
     await sync.waitStreaming();
@@ -55,7 +59,9 @@ describe('sync from a 3-master cluster', () => {
     await waitFor(async () => (await syncCounters(rc)).partialOk > before.partialOk, 20_000, 'the link to PSYNC the new master');
     await new Promise((r) => setTimeout(r, 500));
     expect(await load.stop()).toBeGreaterThan(0);
-    await sync.waitCaughtUp(100, undefined, 30_000);
+    await sync.waitCaughtUp(100, undefined, 45_000).catch((e: Error) => {
+      throw new Error(`${e.message}; the links said: ${events.slice(-15).join(' | ')}`);
+    });
     const report = await sync.stop({ removeCheckpoint: true });
     const link = report.shards.find((s) => s.master === `127.0.0.1:${replica.port}`)!;
     expect(link, JSON.stringify(report.shards.map((s) => s.master))).toBeDefined();
@@ -66,6 +72,10 @@ describe('sync from a 3-master cluster', () => {
     const masters = await currentMasters(source.nodes);
     expect(masters.map((m) => m.port)).toContain(replica.port);
     expect(diffBySlot(await keyDigests(masters), await keyDigests(target.masters, true))).toEqual([]);
+    // ferry verify from cluster to cluster: every key, both directions.
+    const verify = await execa(FERRY, ['verify', '--from', source.url, '--to', target.url, '--json'], { reject: false, timeout: 60_000 });
+    expect(verify.exitCode, verify.stderr).toBe(0);
+    expect(String(verify.stdout)).toMatch(/"agree":true/);
   }, 90_000);
 
   it('ferry sync into one server: SIGKILL in the stream, then every link resumes from its checkpoint', async () => {

@@ -80,6 +80,15 @@ describe('sync into a 3-master cluster', () => {
         expect(diffBySlot(await keyDigests([src]), await keyDigests(cluster.masters, true))).toEqual([]);
         const fns = await sc.call('FUNCTION', 'LIST');
         for (const m of cluster.masters) expect(await m.client().call('FUNCTION', 'LIST')).toEqual(fns);
+        if (writer === 'auto') {
+          // ferry verify reads a cluster through the slot router: equal, then one key changed.
+          const same = await execa(FERRY, ['verify', '--from', src.url, '--to', cluster.url], { reject: false, timeout: 60_000 });
+          expect(same.exitCode, same.stderr).toBe(0);
+          await watch.set('pop:7', 'changed on the target');
+          const diff = await execa(FERRY, ['verify', '--from', src.url, '--to', cluster.url, '--rounds', '1'], { reject: false, timeout: 60_000 });
+          expect(diff.exitCode).toBe(5);
+          expect(`${diff.stdout}${diff.stderr}`).toMatch(/"pop:7"/);
+        }
       } finally {
         await load.stop();
       }

@@ -16,11 +16,9 @@
  * - Inside MULTI, a command redirected while queued flags the transaction, so EXEC answers
  *   EXECABORT and nothing of it ran; the queued replies say why (MOVED/ASK/…), and it is resent.
  *
- * Speed: the full sync's MSETs of plain strings (key-writer.ts) are taken apart from their bytes
- * (the key's slot computed in place, no Buffer per key) and gathered per slot, so each master gets
- * MSETs of up to 64 keys of one slot instead of one SET per key. A slot's batch goes out when it is
- * full, before any other command for that slot (order), when 16 MiB wait in all batches, and
- * whenever the caller waits for the window or for idle.
+ * Speed: the full sync's MSETs of plain strings (key-writer.ts) are regathered per slot
+ * (mset-gather.ts), so each master gets MSETs of up to 64 keys of one slot instead of one SET per
+ * key; a slot's batch is flushed before any other command for that slot (order).
  *
  * Order: the target must see the commands of one key in the order ferry sent them. A transaction
  * is alone in flight for its slot (the applier's rule), so it is simply resent. For plain commands
@@ -38,9 +36,10 @@ import type { Endpoint } from '../../core/endpoint.js';
 import { TargetConn } from '../apply/target-conn.js';
 import type { CommandSink, ReplyHandler } from '../apply/target.js';
 import { RespError, type RespValue } from '../resp/decoder.js';
-import { writeHeader, type Arg } from '../resp/encoder.js';
+import type { Arg } from '../resp/encoder.js';
 import { CommandKeys } from './command-keys.js';
-import { SLOTS, keySlot, parseClusterNodes, parseClusterShards, slotOfBytes, type ClusterTopology } from './slots.js';
+import { gatheredArgs, gatheredLength, isMset, MsetGatherer, writeGathered, type SlotBatch } from './mset-gather.js';
+import { SLOTS, keySlot, parseClusterNodes, parseClusterShards, type ClusterTopology } from './slots.js';
 
 export interface RouterOptions {
   /** Any node of the cluster: the map is read from it. */
@@ -117,47 +116,6 @@ const SPLIT_KEYS = new Set(['del', 'unlink', 'exists', 'touch']);
  * propagate a MSETNX that set nothing), so per-slot MSETs have the same effect on the target.
  */
 const SPLIT_PAIRS = new Set(['mset', 'msetnx']);
-/** A slot's gathered MSET goes out at this many keys or bytes; all of them at BATCHED_MAX bytes. */
-const BATCH_KEYS = 64;
-const BATCH_BYTES = 64 * 1024;
-const BATCHED_MAX = 16 * 1024 * 1024;
-
-/** One caller's MSET, answered once every slot batch holding some of its keys has answered. */
-interface MsetJob {
-  left: number;
-  err: RespError | null;
-  onReply?: ReplyHandler;
-}
-
-/** Plain strings of one slot waiting for their MSET: where their encoded `$len key $len value` pairs are. */
-interface SlotBatch {
-  /** The MSET each pair came from, and the pair's [start, end) in it. */
-  refs: Buffer[];
-  ranges: number[];
-  count: number;
-  bytes: number;
-  jobs: MsetJob[];
-}
-
-/** Encodes a gathered MSET at `off` of `out`; returns the end. */
-function writeGathered(out: Buffer, off: number, b: SlotBatch): number {
-  let p = writeHeader(out, off, 0x2a, 1 + 2 * b.count);
-  p += out.write('$4\r\nMSET\r\n', p, 'latin1');
-  const { refs, ranges } = b;
-  for (let i = 0; i < refs.length; i++) {
-    const src = refs[i];
-    const end = ranges[2 * i + 1];
-    // NOTE: a loop, not Buffer#copy: the pairs are tens of bytes, where copy's own cost dominates.
-    for (let j = ranges[2 * i]; j < end; j++) out[p++] = src[j];
-  }
-  return p;
-}
-
-/** Encoded size of a gathered MSET. */
-function gatheredLength(b: SlotBatch): number {
-  const argc = 1 + 2 * b.count;
-  return 1 + String(argc).length + 2 + 10 + b.bytes;
-}
 
 /** See the file comment. */
 export class SlotRouter implements CommandSink {
@@ -178,10 +136,10 @@ export class SlotRouter implements CommandSink {
   private brokenErr: BrokenError | null = null;
   private readonly retryMs: number;
   private seq = 0;
-  private batches: Array<SlotBatch | undefined> = new Array(SLOTS);
-  /** Slots that may have a batch (flushBatches walks them). */
-  private batchedSlots: number[] = [];
-  private batchedBytes = 0;
+  /** The full sync's plain strings, gathered per slot into MSETs (mset-gather.ts). */
+  private readonly gather = new MsetGatherer((slot, batch, onReply) =>
+    this.sendSlot({ slot, args: [], gathered: batch, onReply, ask: null, delay: false, since: Date.now(), seq: this.seq++ }),
+  (err) => this.opts.onFatal(err));
 
   constructor(private readonly opts: RouterOptions) {
     this.retryMs = opts.retryMs ?? 60_000;
@@ -274,11 +232,11 @@ export class SlotRouter implements CommandSink {
     }
     if (pos.length === 1) {
       const slot = keySlot(args[pos[0]] as Buffer | string);
-      if (this.batches[slot]) this.flushBatch(slot);
+      this.gather.flushSlot(slot);
       this.sendSlot({ slot, args, onReply, ask: null, delay: false, since: Date.now(), seq: this.seq++ });
       return size;
     }
-    if (this.batchedSlots.length) this.flushBatches();
+    this.gather.flushAll();
     const pairs = SPLIT_PAIRS.has(name);
     if (!pairs && !SPLIT_KEYS.has(name)) {
       const route = this.plan(args);
@@ -301,9 +259,11 @@ export class SlotRouter implements CommandSink {
   }
 
   /** A single-key command on the key's master (control path: checkpoint reads); errors are replies. */
-  request(args: readonly Arg[], keyIndex = 1): Promise<RespValue> {
+  request(args: readonly Arg[]): Promise<RespValue> {
+    const pos = this.keys.keysOf(args);
+    if (!Array.isArray(pos) || pos.length === 0) return Promise.resolve(new RespError(`ERR ferry: ${Array.isArray(pos) ? 'no key to route' : pos.error}`));
     return new Promise((resolve) => {
-      this.sendSlot({ slot: keySlot(args[keyIndex] as Buffer | string), args, onReply: resolve, ask: null, delay: false, since: Date.now(), seq: this.seq++, reportLost: true });
+      this.sendSlot({ slot: keySlot(args[pos[0]] as Buffer | string), args, onReply: resolve, ask: null, delay: false, since: Date.now(), seq: this.seq++, reportLost: true });
     });
   }
 
@@ -316,73 +276,11 @@ export class SlotRouter implements CommandSink {
 
   /** Queues bytes that are one RESP command: an MSET is gathered per slot, anything else decoded and routed. */
   sendRaw(bytes: Buffer, onReply?: ReplyHandler): void {
-    if (isMset(bytes)) this.gatherMset(bytes, onReply);
+    if (isMset(bytes)) this.gather.add(bytes, onReply);
     else this.send(splitCommand(bytes), onReply);
   }
 
-  /**
-   * Takes an encoded MSET apart into the slot batches (see the file comment): per key, its slot
-   * from the bytes and the byte range of its `$len key $len value` pair. Nothing is copied here.
-   */
-  private gatherMset(bytes: Buffer, onReply?: ReplyHandler): void {
-    const job: MsetJob = { left: 0, err: null, onReply };
-    let p = bytes.indexOf(10) + 11; // after `*N\r\n` and `$4\r\nMSET\r\n`
-    const n = bytes.length;
-    while (p < n) {
-      const start = p;
-      let klen = 0;
-      for (p++; bytes[p] !== 13; p++) klen = klen * 10 + bytes[p] - 48;
-      const kdata = p + 2;
-      p = kdata + klen + 2;
-      let vlen = 0;
-      for (p++; bytes[p] !== 13; p++) vlen = vlen * 10 + bytes[p] - 48;
-      p += 2 + vlen + 2;
-      const slot = slotOfBytes(bytes, kdata, kdata + klen);
-      let b = this.batches[slot];
-      if (!b) {
-        b = this.batches[slot] = { refs: [], ranges: [], count: 0, bytes: 0, jobs: [] };
-        this.batchedSlots.push(slot);
-      }
-      b.refs.push(bytes);
-      b.ranges.push(start, p);
-      b.count++;
-      b.bytes += p - start;
-      this.batchedBytes += p - start;
-      if (b.jobs[b.jobs.length - 1] !== job) {
-        b.jobs.push(job);
-        job.left++;
-      }
-      if (b.count >= BATCH_KEYS || b.bytes >= BATCH_BYTES) this.flushBatch(slot);
-    }
-    if (job.left === 0) onReply?.('OK');
-    if (this.batchedBytes >= BATCHED_MAX) this.flushBatches();
-  }
 
-  /** Sends a slot's gathered strings as one MSET. */
-  private flushBatch(slot: number): void {
-    const b = this.batches[slot];
-    if (!b) return;
-    this.batches[slot] = undefined;
-    this.batchedBytes -= b.bytes;
-    const jobs = b.jobs;
-    const onReply: ReplyHandler = (r) => {
-      for (const j of jobs) {
-        if (r instanceof RespError) j.err ??= r;
-        if (--j.left === 0) {
-          if (j.onReply) j.onReply(j.err ?? 'OK');
-          else if (j.err) this.opts.onFatal(new Error(`target replied: ${j.err.message}`));
-        }
-      }
-    };
-    this.sendSlot({ slot, args: [], gathered: b, onReply, ask: null, delay: false, since: Date.now(), seq: this.seq++ });
-  }
-
-  /** Sends every slot's gathered strings. */
-  flushBatches(): void {
-    const slots = this.batchedSlots;
-    this.batchedSlots = [];
-    for (const slot of slots) this.flushBatch(slot);
-  }
 
   /**
    * Sends `MULTI cmds… EXEC` to the owner of `slot`, resent on redirects until it runs or fails.
@@ -394,7 +292,7 @@ export class SlotRouter implements CommandSink {
   }
 
   private attemptTx(slot: number, cmds: readonly (readonly Arg[])[], done: (err: Error | null, replies?: RespValue[]) => void, ask: NodeLink | null, since: number): number {
-    if (this.batches[slot]) this.flushBatch(slot);
+    this.gather.flushSlot(slot);
     if (this.brokenErr) {
       done(this.brokenErr);
       return 0;
@@ -472,13 +370,13 @@ export class SlotRouter implements CommandSink {
 
   /** Resolves once every master's window has room. */
   async waitForWindow(): Promise<void> {
-    this.flushBatches();
+    this.gather.flushAll();
     await Promise.all([...this.nodes.values()].map((n) => (n.conn && !n.broken ? n.conn.waitForWindow() : undefined)));
   }
 
   /** Resolves when every command sent has its final reply (retries included). */
   async whenIdle(): Promise<void> {
-    this.flushBatches();
+    this.gather.flushAll();
     for (;;) {
       if (this.brokenErr) throw this.brokenErr;
       await Promise.all([...this.nodes.values()].map((n) => (n.conn && !n.broken ? n.conn.whenIdle() : undefined)));
@@ -507,9 +405,7 @@ export class SlotRouter implements CommandSink {
     this.timers.clear();
     this.held.clear();
     this.releasing.clear();
-    this.batches.fill(undefined);
-    this.batchedSlots = [];
-    this.batchedBytes = 0;
+    this.gather.clear();
     this.inflight.fill(0);
     this.waiting = 0;
     let last: Error = this.brokenErr;
@@ -612,12 +508,7 @@ export class SlotRouter implements CommandSink {
 
   /** A gathered MSET as one SET per key, in its place in the order, answering the MSET's caller once. */
   private singles(p: Pending): Pending[] {
-    const g = p.gathered!;
-    const argv: Buffer[] = [Buffer.from('MSET')];
-    for (let i = 0; i < g.refs.length; i++) {
-      const pair = g.refs[i].subarray(g.ranges[2 * i], g.ranges[2 * i + 1]);
-      argv.push(...splitCommand(Buffer.concat([Buffer.from('*2\r\n'), pair])));
-    }
+    const argv = gatheredArgs(p.gathered!);
     let left = (argv.length - 1) / 2;
     let err: RespValue | null = null;
     const each: ReplyHandler = (r) => {
@@ -804,12 +695,6 @@ function keyText(a: Arg): string {
   return s.length > 40 ? `${s.slice(0, 40)}…` : s;
 }
 
-/** True when `bytes` is an encoded MSET (`*N\r\n$4\r\nMSET\r\n…`, any case). */
-function isMset(bytes: Buffer): boolean {
-  const nl = bytes.indexOf(10);
-  if (nl < 0 || bytes[nl + 1] !== 0x24 || bytes[nl + 2] !== 0x34) return false;
-  return bytes.toString('latin1', nl + 5, nl + 9).toUpperCase() === 'MSET';
-}
 
 /** The arguments of one encoded RESP command (views into `bytes`). */
 export function splitCommand(bytes: Buffer): Buffer[] {

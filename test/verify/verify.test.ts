@@ -158,6 +158,49 @@ describe('ferry verify', () => {
     expect(detail['w:stream']).toMatch(/group "g" pending entr(y .* differs|ies from .* differ in number)/);
   });
 
+  it('plain strings are read by MGET in the first pass, and every class of difference in a string is still found', async () => {
+    const { source, target, s, t } = await pair();
+    const p = s.pipeline();
+    for (let i = 0; i < 3000; i++) p.set(`s:${i}`, `value-${i}`);
+    p.set('s:long', 'y'.repeat(10_000)); // over the MGET cap: DUMPed instead
+    p.set(Buffer.from([0xff, 0, 1]), Buffer.from([0, 1, 2, 255]));
+    p.set('s:ttl', 'v', 'PX', 600_000);
+    p.hset('h', 'a', '1');
+    await p.exec();
+    await sync(source, target);
+    expect(await digest(t)).toBe(await digest(s));
+    const opts = verifyOpts(source, target, { rounds: 0 });
+    const same = await runVerify(opts);
+    expect(same.agree).toBe(true);
+    expect(same.values.stringEqual).toBe(3002);
+    expect(same.values.payloadEqual).toBe(2); // s:long and h
+    await t.set('s:1', 'value-X'); // value, same length
+    await t.set('s:2', 'value-2 '); // value, longer
+    await t.del('s:3');
+    await t.rpush('s:3', 'value-3'); // type
+    await t.del('s:4'); // missing
+    await t.set('s:long', `${'y'.repeat(9_999)}z`); // value of a long string
+    await t.set(Buffer.from([0xff, 0, 1]), Buffer.from([0, 1, 2, 254])); // value, binary key and value
+    await t.pexpire('s:5', 600_000); // ttl: none on the source
+    await t.pexpire('s:ttl', 1_200_000); // ttl: 600 s apart
+    await t.set('s:extra', 'x'); // extra
+    expect(await digest(t)).not.toBe(await digest(s));
+    const d = await runVerify(opts);
+    const classOf = Object.fromEntries(d.keys.map((k) => [typeof k.key === 'string' ? k.key : `base64:${k.key.base64}`, k.class]));
+    expect(classOf).toEqual({
+      's:1': 'value',
+      's:2': 'value',
+      's:3': 'type',
+      's:4': 'missing',
+      's:long': 'value',
+      [`base64:${Buffer.from([0xff, 0, 1]).toString('base64')}`]: 'value',
+      's:5': 'ttl',
+      's:ttl': 'ttl',
+      's:extra': 'extra',
+    });
+    expect(d.differences).toEqual({ missing: 1, extra: 1, type: 1, value: 4, ttl: 2 });
+  });
+
   it('a big stream compared in windows leaves out the pending entries of deleted entries, as the canonical comparison does', async () => {
     const { source, target, s, t } = await pair();
     const p = s.pipeline();

@@ -3,13 +3,16 @@
  * command renders it, the run's gate stores it).
  *
  *   full:    SCAN each source db, compare every key with its target db (compare.ts);
- *            then SCAN each target db and look for keys the source lacks (EXISTS k1 … kn, one
- *            command per SCAN batch; only a batch that comes up short is looked at key by key)
+ *            at the same time SCAN each target db and look for keys the source lacks (EXISTS k1 …
+ *            kn, one command per SCAN batch; only a batch that comes up short is looked at key by
+ *            key): the first direction already read every source key's value, so the second only
+ *            needs to know which target keys the source has
  *   sample:  per db, RANDOMKEY draws on the source and on the target (half each), compared the
  *            same way; a db with no more keys than the sample is checked whole
  *   then:    the rounds (rounds.ts) recheck what differed; what persists is reported
  *
- * Memory is bounded by the SCAN batches in flight (4 × --scan-count keys), the DUMP byte budget,
+ * Memory is bounded by the SCAN batches in flight (4 × --scan-count keys per direction; MGET
+ * replies of at most 4 KiB per string), the DUMP byte budget,
  * one window per big key (two big keys at a time) and --max-recheck differing keys.
  */
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';

@@ -211,6 +211,25 @@ describe('ferry verify', () => {
     expect(d.differences).toEqual({ missing: 1, extra: 1, type: 1, value: 4, ttl: 2 });
   });
 
+  it('strings over the MGET cap: after a batch of mostly such strings the next batches skip MGET (their bytes are not sent twice)', async () => {
+    const { source, target, s, t } = await pair();
+    const v = 'x'.repeat(5000);
+    for (const c of [s, t]) {
+      const p = c.pipeline();
+      for (let i = 0; i < 10_000; i++) p.set(`long:${i}`, v);
+      await p.exec();
+    }
+    await s.config('RESETSTAT');
+    const r = await checked(s, t, verifyOpts(source, target, { rounds: 0 }));
+    expect(r.agree).toBe(true);
+    expect(r.values.payloadEqual).toBe(10_000);
+    // ~10 SCAN batches of ~1,000 keys; only those already in flight (4) when the first MGET's
+    // reply came back used MGET.
+    const calls = Number(/cmdstat_mget:calls=(\d+)/.exec(await s.info('commandstats'))?.[1] ?? 0);
+    expect(calls).toBeGreaterThanOrEqual(1);
+    expect(calls).toBeLessThanOrEqual(5);
+  });
+
   it('a big stream compared in windows leaves out the pending entries of deleted entries, as the canonical comparison does', async () => {
     const { source, target, s, t } = await pair();
     const p = s.pipeline();

@@ -336,6 +336,23 @@ describe('ferry verify', () => {
     expect(rep.dbs[0].sample.bound).toBeGreaterThan(0.05);
   });
 
+  it('--rate KEYS/S: each side is read at no more than the rate (both directions share it)', async () => {
+    const { source, target, s, t } = await pair();
+    const p = s.pipeline();
+    for (let i = 0; i < 4000; i++) p.set(`k:${i}`, String(i));
+    await p.exec();
+    await sync(source, target);
+    const t0 = Date.now();
+    const r = await checked(s, t, verifyOpts(source, target, { rate: 2000 }));
+    const ms = Date.now() - t0;
+    expect(r.agree).toBe(true);
+    expect(r.checked).toEqual({ source: 4000, target: 4000 });
+    // 8,000 keys read from the source (4,000 compared, 4,000 looked up for the second direction)
+    // at 2,000/s, the bucket full (1 s) at the start: at least 3 s, however fast the machine.
+    expect(ms).toBeGreaterThanOrEqual(2900);
+    expect(r.keysPerSecond).toBeLessThanOrEqual(4000 / 2.9);
+  });
+
   it('bad input: a one-line error naming the flag (exit 2)', async () => {
     const r = await ferry(['verify', '--from', 'redis://127.0.0.1:1', '--to', 'redis://127.0.0.1:2']);
     expect(r.code).toBe(2);

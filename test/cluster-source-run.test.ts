@@ -14,7 +14,7 @@ import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { keySlot } from '../src/engine/cluster/slots.js';
 import { diffBySlot, keyDigests, slotWorkload, startCluster, type TestCluster } from './helpers/cluster.js';
-import { ferry, jsonEvents } from './helpers/cli.js';
+import { ferry, jsonEvents, spawnFerry } from './helpers/cli.js';
 import { trackLoad, untrackLoad } from './helpers/loads.js';
 import { startRedis, type TestServer } from './helpers/redis-server.js';
 
@@ -296,6 +296,60 @@ describe('ferry run from a Redis Cluster', () => {
       await Promise.all([source.stop(), target.stop()]);
     }
   }, 150_000);
+});
+
+describe('ferry run from a Redis Cluster: interrupted in the fence, then resumed', () => {
+  it('SIGINT while every master is paused: all unpaused at once (exit 130); ferry resume finishes with 0 acknowledged writes lost', async () => {
+    // Each master's backlog covers the time ferry is away, so every link resumes with +CONTINUE.
+    const [source, target] = await Promise.all([startCluster({ masters: 2, args: ['--repl-backlog-size', '64mb'] }), startRedis({ args: ['--enable-debug-command', 'yes'] })]);
+    try {
+      await seed(source);
+      const dir = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
+      const file = join(dir, 'where');
+      const state = join(dir, 'state.json');
+      writeFileSync(file, `cluster 127.0.0.1:${source.masters[0].port}\n`);
+      const load = appLoad(file);
+      let app: AppReport | undefined;
+      try {
+        const hook = `exec:printf 'single %s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${file}.tmp && mv ${file}.tmp ${file}`;
+        const child = spawnFerry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'off', '--yes', '--json', '--state', state, '--drain-timeout', '10000', '--pause-timeout', '30000'], { cwd: dir, env: { FERRY_TEST_FENCE_HOLD_MS: '40000' } });
+        let out = '';
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`ferry never paused the source masters:\n${out.slice(-3000)}`)), 60_000);
+          child.stdout!.on('data', (chunk: Buffer) => {
+            out += chunk.toString();
+            if (/old masters \(2: .*\) paused for writes/.test(out)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+        });
+        child.kill('SIGINT');
+        const r = await child;
+        expect(r.exitCode, String(r.stderr)).toBe(130);
+        expect(JSON.parse(readFileSync(state, 'utf8')).steps.fence.status).toBe('failed');
+        // Both masters unpaused: a write on each is answered within 1 s (the pause would hold it 30 s).
+        await assertWritable(source.masters);
+        const resumed = await ferry(['resume', '--state', state, '--yes', '--json'], { cwd: dir, timeoutMs: 120_000 });
+        expect(resumed.code, resumed.stderr.slice(-3000)).toBe(0);
+        const done = jsonEvents(resumed.stdout).pop()!;
+        expect(Object.keys(done.report.finalOffsets as Record<string, number>).length).toBe(2);
+        // The links resumed from their checkpoints (partial resyncs), not a second full sync.
+        expect(resumed.stdout).toMatch(/resuming 2 shard links from their checkpoints/);
+        await new Promise((res) => setTimeout(res, 200));
+      } finally {
+        app = await load.stop();
+      }
+      expect(app.switches).toBe(1);
+      assertNoLostWrites(app, await keyDigests([target]), await readCounters(target.client(), app));
+      const before = await keyDigests(source.masters);
+      const after = withoutLaterWrites(await keyDigests([target], true));
+      expect(diffBySlot(before, after)).toEqual([]);
+      await assertWritable(source.masters);
+    } finally {
+      await Promise.all([source.stop(), target.stop()]);
+    }
+  }, 180_000);
 });
 
 /** keyDigests on cluster replicas (READONLY first, so key commands are answered there). */

@@ -220,7 +220,8 @@ describe('ferry run from a Redis Cluster', () => {
       const load = appLoad(file);
       await new Promise((res) => setTimeout(res, 300));
       const hook = `exec:printf 'cluster %s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${file}.tmp && mv ${file}.tmp ${file}`;
-      const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
+      const backlogs = await Promise.all(source.masters.map(async (m) => ((await m.client().config('GET', 'repl-backlog-size')) as string[])[1]));
+      const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--backlog', '8mb', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
       await new Promise((res) => setTimeout(res, 300)); // the app keeps writing to the target cluster
       const app = await load.stop();
       expect(run.code, run.stderr.slice(-3000)).toBe(0);
@@ -234,6 +235,11 @@ describe('ferry run from a Redis Cluster', () => {
       expect(Object.keys(offsets).sort()).toEqual(source.masters.map((m) => `127.0.0.1:${m.port}`).sort());
       expect(done.report.finalOffset).toBe(Object.values(offsets).reduce((a, b) => a + b, 0));
       expect(events.find((e) => e.event === 'step.done' && e.step === 'verify')?.detail?.agree).toBe(true);
+      // --backlog 8mb raised every master's backlog for the run, and the end put each one back.
+      const sized = events.find((e) => e.event === 'step.done' && e.step === 'backlog')?.detail;
+      expect(sized.set).toBe(8 * 1024 * 1024);
+      expect(Object.values(sized.otherMasters as Record<string, { set: number }>).map((m) => m.set)).toEqual([8 * 1024 * 1024, 8 * 1024 * 1024]);
+      for (const [i, m] of source.masters.entries()) expect(((await m.client().config('GET', 'repl-backlog-size')) as string[])[1]).toBe(backlogs[i]);
       const tc = target.client();
       assertNoLostWrites(app, await keyDigests(target.masters), await readCounters(tc, app));
       // Identical key by key (the frozen source against the target without the later writes), and ferry verify agrees.

@@ -28,7 +28,8 @@ describe('MSET gathering per slot', () => {
       throw e;
     });
     const pairs: Array<[string, Buffer]> = [];
-    for (let i = 0; i < 40; i++) pairs.push([i % 5 === 0 ? `{tag}:${i}` : `key:${i}`, Buffer.from(`v${i}\r\n\u00ff`, 'latin1')]);
+    // 31 keys: below the sweep's 32, so nothing goes out before flushAll.
+    for (let i = 0; i < 31; i++) pairs.push([i % 5 === 0 ? `{tag}:${i}` : `key:${i}`, Buffer.from(`v${i}\r\n\u00ff`, 'latin1')]);
     const mset = encodeCommand(['MSET', ...pairs.flat()]);
     expect(isMset(mset)).toBe(true);
     expect(isMset(encodeCommand(['SET', 'a', 'b']))).toBe(false);
@@ -85,16 +86,25 @@ describe('MSET gathering per slot', () => {
     const sent: Array<[number, number]> = [];
     const g = new MsetGatherer((slot, batch) => sent.push([batch.count, batch.cmd.length]), () => {});
     const pairs: string[] = [];
-    for (let i = 10; i < 80; i++) pairs.push(`{same}:${i}`, 'x'); // 22 bytes a pair
+    for (let i = 10; i < 22; i++) pairs.push(`{same}:${i}`, 'v'.repeat(100)); // 12 pairs of 123 bytes
     g.add(encodeCommand(['MSET', ...pairs]));
-    expect(sent).toHaveLength(1);
-    expect(sent[0][1]).toBeLessThanOrEqual(1024);
-    expect(sent[0][1]).toBeGreaterThan(1024 - 22 - 16);
-    const first = sent[0][0];
+    expect(sent).toEqual([[8, 8 * 123 + 15]]); // a region holds 8 (its header included)
     g.flushSlot(keySlot('{same}'));
-    expect(sent.map(([n]) => n)).toEqual([first, 70 - first]);
+    expect(sent.map(([n]) => n)).toEqual([8, 4]);
     g.flushAll();
     expect(sent).toHaveLength(2);
+  });
+
+  it('sends the oldest open batch every 32 keys (the masters get work all along)', () => {
+    const sent: number[] = [];
+    const g = new MsetGatherer((slot) => sent.push(slot), () => {});
+    const keys = Array.from({ length: 32 }, (_, i) => `{s${i}}`);
+    g.add(encodeCommand(['MSET', ...keys.flatMap((k) => [k, 'x'])]));
+    expect(sent).toEqual([keySlot(keys[0])]);
+    g.add(encodeCommand(['MSET', ...keys.slice(1, 31).flatMap((k) => [`${k}:b`, 'x']), '{s0}:b', 'x', '{s0}:c', 'x']));
+    expect(sent).toEqual([keySlot(keys[0]), keySlot(keys[1])]); // {s1} holds 2 keys now
+    g.flushAll();
+    expect(sent.slice(2).sort()).toEqual(keys.slice(2).map(keySlot).concat(keySlot(keys[0])).sort());
   });
 
   it('gathers parser-made string keys straight from the RDB bytes: raw and int values, long keys, a pair over 64 KiB alone', () => {

@@ -6,9 +6,11 @@
  * key's bytes (slots.ts slotOfBytes) and its `$len key $len value` pair is written once, from the
  * parser's input, into the slot's region of one arena (`addStrings`: no Buffer and no object per
  * key; an encoded MSET is taken apart the same way by `add`). A slot's batch goes out as one MSET
- * when its region is full (SLOT_BYTES: ~30 small keys), and when the router flushes it
- * (before any other command for the slot, and whenever the engine waits for the window or for
- * idle). A pair too big for a region goes out alone, right after its slot's batch.
+ * when its region is full (SLOT_BYTES: ~30 small keys), when it is the oldest open batch and
+ * SWEEP_KEYS more keys came in (so the masters work while the RDB is read, and little is left for
+ * them at its end), and when the router flushes it (before any other command for the slot, and
+ * whenever the engine waits for the window or for idle). A pair too big for a region goes out
+ * alone, right after its slot's batch.
  *
  * NOTE (why one arena): the keys of an RDB come in hash-table order, so consecutive keys land in
  * random slots. With one Buffer (and a list of callers) per slot, each key touched three or four
@@ -29,6 +31,12 @@ import { SLOTS, keySlot, slotOfBytes } from './slots.js';
 
 /** Bytes of a slot's region in the arena (SLOTS of them: 16 MiB), the MSET's header space included. */
 const SLOT_BYTES = 1024;
+/**
+ * One batch goes out, the oldest open one, per this many keys gathered: the masters get MSETs all
+ * along (not the whole arena at the end), of about SWEEP_KEYS keys each once every slot has an
+ * open batch (a batch then lives while SWEEP_KEYS keys times the open slots go by).
+ */
+const SWEEP_KEYS = 32;
 /** Room kept at the start of a region for `*<argc>\r\n$4\r\nMSET\r\n` (a pair is at least 11 bytes). */
 const HEAD = 1 + decimalLength(1 + 2 * Math.floor(SLOT_BYTES / 11)) + 2 + 10;
 /** Keys up to this long get their slot from a scratch copy (no Buffer view made). */
@@ -55,8 +63,12 @@ export class MsetGatherer {
   private readonly end = new Int32Array(SLOTS).fill(HEAD);
   private readonly count = new Int32Array(SLOTS);
   private readonly seqOf = new Float64Array(SLOTS);
-  /** Slots that may have keys (flushAll walks them). */
-  private batchedSlots: number[] = [];
+  /** The open batches, oldest first (a slot with the batch's number; stale once it went out). */
+  private openSlots: number[] = [];
+  private openSeqs: number[] = [];
+  private openHead = 0;
+  /** Keys gathered since the oldest batch was last sent (see SWEEP_KEYS). */
+  private sinceSweep = 0;
   private readonly scratch = Buffer.allocUnsafe(SCRATCH);
   /** Batches are numbered from 0 as they open; every batch below `low` has answered. */
   private nextSeq = 0;
@@ -145,16 +157,20 @@ export class MsetGatherer {
 
   /** Sends every slot's gathered strings. */
   flushAll(): void {
-    const slots = this.batchedSlots;
-    this.batchedSlots = [];
-    for (const slot of slots) this.flushSlot(slot);
+    const slots = this.openSlots;
+    for (let i = this.openHead; i < slots.length; i++) this.flushSlot(slots[i]);
+    this.openSlots = [];
+    this.openSeqs = [];
+    this.openHead = 0;
   }
 
   /** Drops every batch and every waiting caller (the router starts over after a lost master). */
   clear(): void {
     this.end.fill(HEAD);
     this.count.fill(0);
-    this.batchedSlots = [];
+    this.openSlots = [];
+    this.openSeqs = [];
+    this.openHead = 0;
     this.low = this.nextSeq;
     this.answeredAbove.clear();
     this.waiters = [];
@@ -168,12 +184,36 @@ export class MsetGatherer {
     return slot * SLOT_BYTES + this.end[slot];
   }
 
-  /** A pair of `n` bytes was written at the slot's end: counts it, opens the batch. */
+  /** A pair of `n` bytes was written at the slot's end: counts it, opens the batch; the sweep. */
   private added(slot: number, n: number): void {
     this.end[slot] += n;
     if (++this.count[slot] === 1) {
-      this.seqOf[slot] = this.nextSeq++;
-      this.batchedSlots.push(slot);
+      this.seqOf[slot] = this.nextSeq;
+      this.openSlots.push(slot);
+      this.openSeqs.push(this.nextSeq++);
+    }
+    if (++this.sinceSweep >= SWEEP_KEYS) {
+      this.sinceSweep = 0;
+      this.flushOldest();
+    }
+  }
+
+  /** Sends the batch open the longest (SWEEP_KEYS). */
+  private flushOldest(): void {
+    const slots = this.openSlots;
+    const seqs = this.openSeqs;
+    while (this.openHead < slots.length) {
+      const i = this.openHead++;
+      const slot = slots[i];
+      if (this.count[slot] > 0 && this.seqOf[slot] === seqs[i]) {
+        this.flushSlot(slot);
+        break;
+      }
+    }
+    if (this.openHead > 4096 && this.openHead * 2 > slots.length) {
+      this.openSlots = slots.slice(this.openHead);
+      this.openSeqs = seqs.slice(this.openHead);
+      this.openHead = 0;
     }
   }
 

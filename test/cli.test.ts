@@ -64,6 +64,13 @@ describe('ferry --help', () => {
     expect(r.stdout).toContain('Run ferry with no arguments in a terminal for the wizard');
     expect(r.stdout).toMatch(/Exit codes: 0 done, 1 internal error \(a bug\), 2 bad input, 3 refused by a safety check \(nothing changed\),\n4 a step failed/);
   });
+
+  it.each(['run', 'plan', 'sync', 'verify'])('ferry %s --help: repeatable flags show no "(default: [])"', async (cmd) => {
+    const r = await ferry([cmd, '--help'], { cwd: tmp });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--include <glob> .*\(repeatable\)/);
+    expect(r.stdout).not.toContain('(default: [])');
+  });
 });
 
 describe('usage errors from the command line parser', () => {

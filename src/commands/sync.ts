@@ -16,6 +16,7 @@
  *   applied offset (+CONTINUE: no second full sync while the source's backlog covers the gap).
  */
 import type { Command } from 'commander';
+import { collect } from '../core/spec-from-flags.js';
 import { type Endpoint, type TlsOptions, parseRedisUrl, tlsSocketOptions, toPublicUrl, withSentinelAuth } from '../core/endpoint.js';
 import { InterruptedError, SafetyError, UsageError } from '../core/errors.js';
 import type { FerryEvent } from '../core/events.js';
@@ -29,9 +30,9 @@ interface SyncFlags {
   state?: string;
   untilCaughtUp?: boolean;
   json?: boolean;
-  include: string[];
-  exclude: string[];
-  dbMap: string[];
+  include?: string[];
+  exclude?: string[];
+  dbMap?: string[];
   writer: string;
   replace?: boolean;
   flushTarget?: boolean;
@@ -43,10 +44,6 @@ interface SyncFlags {
   tlsInsecure?: boolean;
 }
 
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
-
 export function register(program: Command): void {
   program
     .command('sync')
@@ -56,9 +53,9 @@ export function register(program: Command): void {
     .option('--state <file>', 'state file mirroring the applied offset (resume with the same flag)')
     .option('--until-caught-up', 'exit 0 once the target has applied everything the source has')
     .option('--json', 'one JSON event per line on stdout')
-    .option('--include <glob>', 'only keys matching (repeatable)', collect, [])
-    .option('--exclude <glob>', 'skip keys matching (repeatable)', collect, [])
-    .option('--db-map <src:dst>', 'write source db SRC into target db DST (repeatable)', collect, [])
+    .option('--include <glob>', 'only keys matching (repeatable)', collect)
+    .option('--exclude <glob>', 'skip keys matching (repeatable)', collect)
+    .option('--db-map <src:dst>', 'write source db SRC into target db DST (repeatable)', collect)
     .option('--writer <mode>', 'full-sync writer: auto, restore or commands', 'auto')
     .option('--replace', 'overwrite keys that already exist on the target')
     .option('--flush-target', 'FLUSHALL a non-empty target before the first full sync')
@@ -82,7 +79,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
   if (!['auto', 'restore', 'commands'].includes(flags.writer)) {
     throw new UsageError(`--writer "${flags.writer}" must be auto, restore or commands`);
   }
-  const dbMap = parseDbMap(flags.dbMap);
+  const dbMap = parseDbMap(flags.dbMap ?? []);
   const backlog = parseBacklogFlag(flags.backlog);
   const tls = { ca: flags.tlsCa, cert: flags.tlsCert, key: flags.tlsKey, insecure: flags.tlsInsecure ?? false };
   tlsSocketOptions(tls); // an unreadable certificate file fails here, naming its flag
@@ -99,7 +96,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
     from,
     to,
     statePath: flags.state,
-    filter: { include: flags.include, exclude: flags.exclude, dbMap },
+    filter: { include: flags.include ?? [], exclude: flags.exclude ?? [], dbMap },
     writer: flags.writer as 'auto' | 'restore' | 'commands',
     replace: flags.replace,
     flushTarget: flags.flushTarget,

@@ -5,11 +5,8 @@
  * report); progress goes to stderr (bars on a terminal).
  */
 import type { Command } from 'commander';
+import { collect } from '../core/spec-from-flags.js';
 import { VERIFY_DEFAULTS } from '../verify/options.js';
-
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
 
 export function register(program: Command): void {
   program
@@ -24,9 +21,9 @@ export function register(program: Command): void {
     .option('--round-interval <ms>', `time between rechecks (default ${VERIFY_DEFAULTS.roundIntervalMs})`)
     .option('--max-keys <n>', `differing keys named in the report (default ${VERIFY_DEFAULTS.maxKeys})`)
     .option('--max-recheck <n>', `differing keys kept for the rechecks; more are only counted (default ${VERIFY_DEFAULTS.maxRecheck})`)
-    .option('--include <glob>', 'only keys matching (repeatable), as the sync ran', collect, [])
-    .option('--exclude <glob>', 'skip keys matching (repeatable), as the sync ran', collect, [])
-    .option('--db-map <src:dst>', 'source db SRC was written to target db DST (repeatable), as the sync ran', collect, [])
+    .option('--include <glob>', 'only keys matching (repeatable), as the sync ran', collect)
+    .option('--exclude <glob>', 'skip keys matching (repeatable), as the sync ran', collect)
+    .option('--db-map <src:dst>', 'source db SRC was written to target db DST (repeatable), as the sync ran', collect)
     .option('--drop-field-ttl', 'the sync ran with --drop-field-ttl: compare hash fields without their TTLs')
     .option('--json', 'JSON lines on stdout: progress, then done/failed with the report')
     .option('--tls-ca <file>', 'CA certificate for rediss:// URLs')

@@ -58,7 +58,7 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--drain-timeout <ms>', `how long to wait for clients to leave the old master (default ${DEFAULTS.drainTimeoutMs})`)
     .option('--hook-timeout <ms>', `how long the repoint hook may run (default ${DEFAULTS.hookTimeoutMs})`)
     .option('--data-dir <dir>', 'for --to start: where config, data, log and pid file go (default ./.ferry/<port>)')
-    .option('--server-arg <arg>', "for --to start: a redis-server config line, e.g. 'appendonly yes' (repeatable)", collect, [] as string[])
+    .option('--server-arg <arg>', "for --to start: a redis-server config line, e.g. 'appendonly yes' (repeatable)", collect)
     .option('--verify <mode>', `the cutover gate after converge, before any client moves: off, sample or full (default ${DEFAULTS.verify})`)
     .option('--verify-sample <n>', `keys drawn per db by --verify sample and the final check after promote (default ${DEFAULTS.verifySample})`)
     .option('--flush-target', 'accept that the target holds keys: they are deleted (FLUSHALL) before the sync')
@@ -67,13 +67,14 @@ export function addMigrationOptions(cmd: Command): Command {
     .option('--tls-cert <file>', 'client certificate for rediss:// URLs')
     .option('--tls-key <file>', 'client key for rediss:// URLs')
     .option('--tls-insecure', 'do not verify TLS certificates')
-    .option('--include <glob>', 'engine only: copy only keys matching (repeatable)', collect, [] as string[])
-    .option('--exclude <glob>', 'engine only: skip keys matching (repeatable)', collect, [] as string[])
-    .option('--db-map <src:dst>', 'engine only: write source db SRC into target db DST (repeatable)', collect, [] as string[])
+    .option('--include <glob>', 'engine only: copy only keys matching (repeatable)', collect)
+    .option('--exclude <glob>', 'engine only: skip keys matching (repeatable)', collect)
+    .option('--db-map <src:dst>', 'engine only: write source db SRC into target db DST (repeatable)', collect)
     .option('--drop-field-ttl', 'engine only: into a target without hash-field TTLs (before Redis 7.4), copy such fields without their TTL');
 }
 
-function collect(value: string, previous: string[]): string[] {
+/** Commander's parser for a repeatable flag; no default, so `--help` shows none (absent: undefined). */
+export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

@@ -174,7 +174,7 @@ describe('ferry run from a Redis Cluster', () => {
       const client = source.client();
       for (let i = 0; i < 300; i++) await client.set(`k:${i}`, `v${i}`);
       client.disconnect();
-      const backlogs = await Promise.all(source.masters.map(async (m) => ((await m.client().config('GET', 'repl-backlog-size')) as string[])[1]));
+      const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
       const replica = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none']);
       expect(replica.code, replica.stderr).toBe(3);
       expect(replica.stderr).toMatch(/--retire replica: the source is a Redis Cluster, and a cluster node refuses REPLICAOF .*use --retire keep .* or --retire shutdown/);
@@ -220,7 +220,7 @@ describe('ferry run from a Redis Cluster', () => {
       const load = appLoad(file);
       await new Promise((res) => setTimeout(res, 300));
       const hook = `exec:printf 'cluster %s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${file}.tmp && mv ${file}.tmp ${file}`;
-      const backlogs = await Promise.all(source.masters.map(async (m) => ((await m.client().config('GET', 'repl-backlog-size')) as string[])[1]));
+      const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
       const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--backlog', '8mb', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
       await new Promise((res) => setTimeout(res, 300)); // the app keeps writing to the target cluster
       const app = await load.stop();
@@ -235,11 +235,13 @@ describe('ferry run from a Redis Cluster', () => {
       expect(Object.keys(offsets).sort()).toEqual(source.masters.map((m) => `127.0.0.1:${m.port}`).sort());
       expect(done.report.finalOffset).toBe(Object.values(offsets).reduce((a, b) => a + b, 0));
       expect(events.find((e) => e.event === 'step.done' && e.step === 'verify')?.detail?.agree).toBe(true);
+      // The drain watched every master: the application's cluster client left all of them.
+      expect(events.find((e) => e.event === 'step.done' && e.step === 'repoint')?.detail?.remainingClients).toBe(0);
       // --backlog 8mb raised every master's backlog for the run, and the end put each one back.
       const sized = events.find((e) => e.event === 'step.done' && e.step === 'backlog')?.detail;
       expect(sized.set).toBe(8 * 1024 * 1024);
       expect(Object.values(sized.otherMasters as Record<string, { set: number }>).map((m) => m.set)).toEqual([8 * 1024 * 1024, 8 * 1024 * 1024]);
-      for (const [i, m] of source.masters.entries()) expect(((await m.client().config('GET', 'repl-backlog-size')) as string[])[1]).toBe(backlogs[i]);
+      for (const [i, m] of source.masters.entries()) expect(await backlogOf(m)).toBe(backlogs[i]);
       const tc = target.client();
       assertNoLostWrites(app, await keyDigests(target.masters), await readCounters(tc, app));
       // Identical key by key (the frozen source against the target without the later writes), and ferry verify agrees.
@@ -270,9 +272,12 @@ describe('ferry run from a Redis Cluster', () => {
       await new Promise((res) => setTimeout(res, 300));
       const app = await load.stop();
       expect(run.code, run.stderr.slice(-3000)).toBe(0);
-      const done = jsonEvents(run.stdout).pop()!;
+      const events = jsonEvents(run.stdout);
+      const done = events[events.length - 1];
       expect(done.event).toBe('done');
       expect(Object.keys(done.report.finalOffsets).length).toBe(2);
+      expect(events.find((e) => e.event === 'step.done' && e.step === 'repoint')?.detail?.remainingClients).toBe(0);
+      expect(events.find((e) => e.event === 'step.done' && e.step === 'retire')?.detail.masters.sort()).toEqual(source.masters.map((m) => `127.0.0.1:${m.port}`).sort());
       expect(app.switches).toBe(1);
       expect(app.sets.size).toBeGreaterThan(200);
       const tc = target.client();
@@ -357,6 +362,16 @@ describe('ferry run from a Redis Cluster: interrupted in the fence, then resumed
     }
   }, 180_000);
 });
+
+/** repl-backlog-size of a server, on a connection closed right after (the drain waits for every client). */
+async function backlogOf(s: TestServer): Promise<string> {
+  const c = new Redis({ port: s.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    return ((await c.config('GET', 'repl-backlog-size')) as string[])[1];
+  } finally {
+    c.disconnect();
+  }
+}
 
 /** keyDigests on cluster replicas (READONLY first, so key commands are answered there). */
 async function replicaDigests(replicas: TestServer[]): Promise<Map<string, string>> {

@@ -184,6 +184,17 @@ describe('ferry run from a Redis Cluster', () => {
       const fits = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep']);
       expect(fits.code).toBe(3);
       expect(fits.stderr).toMatch(/the data does not fit in one server/);
+      // A slot migration open on a source master (here slot 0, MIGRATING to another master).
+      const m0 = new Redis({ port: source.masters[0].port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await m0.call('CLUSTER', 'SETSLOT', '0', 'MIGRATING', source.ids.get(source.masters[1].port)!);
+        const migrating = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none', '--retire', 'keep']);
+        expect(migrating.code).toBe(3);
+        expect(migrating.stderr).toMatch(/slot 0 is migrating on the source master 127\.0\.0\.1:\d+; ferry cannot migrate a cluster while slots move/);
+      } finally {
+        await m0.call('CLUSTER', 'SETSLOT', '0', 'STABLE');
+        m0.disconnect();
+      }
       // Nothing changed: the targets are empty, every source master has its keys, backlog and role.
       for (const m of target.masters) expect(await m.client().dbsize()).toBe(0);
       expect(await small.client().dbsize()).toBe(0);

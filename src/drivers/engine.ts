@@ -58,7 +58,7 @@ export class EngineDriver implements ReplicationDriver {
           // A cluster source: one link per master, each with its own checkpoint (engine/cluster/orchestrator.ts).
           return [
             cmd('source', ['CLUSTER', 'NODES'], `the masters and their slots; a slot migration open on any of them stops the run${filters.length ? `; filters: ${filters.join(' ')}` : ''}`),
-            ...masters.map((m, i) => cmd(m.on, ['PSYNC', '?', -1], `link ${i}: ferry connects to ${m.addr} as a replica (REPLCONF capa eof psync2); ${writer}`)),
+            ...masters.map((m) => cmd(m.on, ['PSYNC', '?', -1], `a link of its own: ferry connects to ${m.addr} as a replica (REPLCONF capa eof psync2); ${writer}`)),
             cmd('target', ['RESTORE|MSET|…', '…'], `the RDB keys of every shard, pipelined; then each link's command stream in MULTI/EXEC batches with its own checkpoint key (${CHECKPOINT_KEY}:<link>)`),
           ];
         }

@@ -1,16 +1,19 @@
 /**
  * The per-slot MSET gathering of the cluster full sync (src/engine/cluster/mset-gather.ts), without
- * servers: an encoded MSET taken apart by slot and regathered, each slot's MSET encoded in place
- * and decoded back to the same pairs, a slot flushed at 64 keys, the caller answered once every
- * batch holding its keys has answered (with the first error), and the pairs recovered as SET
- * arguments for a resend.
+ * servers: an encoded MSET taken apart by slot and regathered, and parser-made string keys gathered
+ * straight from an RDB's bytes, each slot's MSET decoded back to the same pairs, a slot flushed at
+ * 64 keys, the caller answered once every batch holding its keys has answered (with the first
+ * error).
  */
 import { describe, expect, it } from 'vitest';
 import type { ReplyHandler } from '../../src/engine/apply/target.js';
-import { gatheredArgs, gatheredLength, isMset, MsetGatherer, writeGathered, type SlotBatch } from '../../src/engine/cluster/mset-gather.js';
+import { isMset, MsetGatherer, type SlotBatch } from '../../src/engine/cluster/mset-gather.js';
 import { keySlot } from '../../src/engine/cluster/slots.js';
+import type { KeyEntry } from '../../src/engine/entry.js';
+import { parseRdbBuffer } from '../../src/engine/rdb/index.js';
 import { RespDecoder, RespError } from '../../src/engine/resp/decoder.js';
 import { encodeCommand } from '../../src/engine/resp/encoder.js';
+import { RdbBuilder, str } from '../rdb/rdb-builder.js';
 
 function decode(b: Buffer): Buffer[] {
   const d = new RespDecoder();
@@ -25,7 +28,8 @@ describe('MSET gathering per slot', () => {
       throw e;
     });
     const pairs: Array<[string, Buffer]> = [];
-    for (let i = 0; i < 40; i++) pairs.push([i % 5 === 0 ? `{tag}:${i}` : `key:${i}`, Buffer.from(`v${i}\r\n\u00ff`, 'latin1')]);
+    // 31 keys: below the sweep's 32, so nothing goes out before flushAll.
+    for (let i = 0; i < 31; i++) pairs.push([i % 5 === 0 ? `{tag}:${i}` : `key:${i}`, Buffer.from(`v${i}\r\n\u00ff`, 'latin1')]);
     const mset = encodeCommand(['MSET', ...pairs.flat()]);
     expect(isMset(mset)).toBe(true);
     expect(isMset(encodeCommand(['SET', 'a', 'b']))).toBe(false);
@@ -37,36 +41,114 @@ describe('MSET gathering per slot', () => {
     expect(new Set(sent.map((s) => s.slot))).toEqual(slots);
     const seen = new Map<string, string>();
     for (const s of sent) {
-      const out = Buffer.alloc(gatheredLength(s.batch) + 8);
-      const end = writeGathered(out, 4, s.batch);
-      expect(end - 4).toBe(gatheredLength(s.batch));
-      const argv = decode(out.subarray(4, end));
+      const argv = decode(s.batch.cmd);
       expect(argv[0].toString()).toBe('MSET');
-      expect(gatheredArgs(s.batch).map((b) => b.toString('latin1'))).toEqual(argv.map((b) => b.toString('latin1')));
+      expect(argv.length).toBe(1 + 2 * s.batch.count);
       for (let i = 1; i < argv.length; i += 2) {
         expect(keySlot(argv[i])).toBe(s.slot);
         seen.set(argv[i].toString(), argv[i + 1].toString('latin1'));
       }
     }
     expect(seen).toEqual(new Map(pairs.map(([k, v]) => [k, v.toString('latin1')])));
-    // The caller's MSET is answered when the last batch answers, with the first error.
-    sent.forEach((s, i) => {
-      expect(answer).toBe('none');
-      s.onReply(i === 1 ? new RespError('OOM command not allowed') : 'OK');
-    });
+    // The caller's MSET is answered once: when the last batch answers, or at once with the first error.
+    let answers = 0;
+    g.add(encodeCommand(['MSET', 'a', '1']), () => answers++);
+    sent[0].onReply('OK');
+    expect(answer).toBe('none');
+    sent[1].onReply(new RespError('OOM command not allowed'));
     expect(answer).toBeInstanceOf(RespError);
+    expect(answers).toBe(1); // the later MSET waited for the failed batch too: it has its error
+    for (const s of sent.slice(2)) s.onReply('OK');
+    expect(answers).toBe(1);
+    // A caller after the error learns it at once.
+    let late: unknown = 'none';
+    g.add(encodeCommand(['MSET', 'b', '2']), (r) => (late = r));
+    expect(late).toBeInstanceOf(RespError);
   });
 
-  it('sends a slot at 64 keys, and flushSlot sends what one slot holds', () => {
-    const sent: number[] = [];
-    const g = new MsetGatherer((slot, batch) => sent.push(batch.count), () => {});
-    const pairs: string[] = [];
-    for (let i = 0; i < 70; i++) pairs.push(`{same}:${i}`, 'x');
-    g.add(encodeCommand(['MSET', ...pairs]));
-    expect(sent).toEqual([64]);
-    g.flushSlot(keySlot('{same}'));
-    expect(sent).toEqual([64, 6]);
+  it('answers a caller only once every batch opened before its call ended has answered', () => {
+    const sent: Array<{ slot: number; onReply: ReplyHandler }> = [];
+    const g = new MsetGatherer((slot, _batch, onReply) => sent.push({ slot, onReply }), (e) => {
+      throw e;
+    });
+    const answers: string[] = [];
+    g.add(encodeCommand(['MSET', '{a}1', 'x']), () => answers.push('first'));
+    g.add(encodeCommand(['MSET', '{b}1', 'x', '{a}2', 'x']), () => answers.push('second'));
+    g.flushSlot(keySlot('{b}'));
+    sent[0].onReply('OK'); // {b}: the second caller also has a key in {a}, still gathered
+    expect(answers).toEqual([]);
     g.flushAll();
-    expect(sent).toEqual([64, 6]);
+    sent[1].onReply('OK');
+    expect(answers).toEqual(['first', 'second']);
+  });
+
+  it('sends a slot when its KiB is full, and flushSlot sends what one slot holds', () => {
+    const sent: Array<[number, number]> = [];
+    const g = new MsetGatherer((slot, batch) => sent.push([batch.count, batch.cmd.length]), () => {});
+    const pairs: string[] = [];
+    for (let i = 10; i < 22; i++) pairs.push(`{same}:${i}`, 'v'.repeat(100)); // 12 pairs of 123 bytes
+    g.add(encodeCommand(['MSET', ...pairs]));
+    expect(sent).toEqual([[8, 8 * 123 + 15]]); // a region holds 8 (its header included)
+    g.flushSlot(keySlot('{same}'));
+    expect(sent.map(([n]) => n)).toEqual([8, 4]);
+    g.flushAll();
+    expect(sent).toHaveLength(2);
+  });
+
+  it('sends the oldest open batch every 32 keys (the masters get work all along)', () => {
+    const sent: number[] = [];
+    const g = new MsetGatherer((slot) => sent.push(slot), () => {});
+    const keys = Array.from({ length: 32 }, (_, i) => `{s${i}}`);
+    g.add(encodeCommand(['MSET', ...keys.flatMap((k) => [k, 'x'])]));
+    expect(sent).toEqual([keySlot(keys[0])]);
+    g.add(encodeCommand(['MSET', ...keys.slice(1, 31).flatMap((k) => [`${k}:b`, 'x']), '{s0}:b', 'x', '{s0}:c', 'x']));
+    expect(sent).toEqual([keySlot(keys[0]), keySlot(keys[1])]); // {s1} holds 2 keys now
+    g.flushAll();
+    expect(sent.slice(2).sort()).toEqual(keys.slice(2).map(keySlot).concat(keySlot(keys[0])).sort());
+  });
+
+  it('gathers parser-made string keys straight from the RDB bytes: raw and int values, long keys, a pair over 64 KiB alone', () => {
+    const rdb = new RdbBuilder(9);
+    const want = new Map<string, string>();
+    const add = (k: string, v: Buffer, shown: string): void => {
+      rdb.key(0, k, v);
+      want.set(k, shown);
+    };
+    for (let i = 0; i < 300; i++) add(i % 7 === 0 ? `{user${i % 3}}:${i}` : `key:${i}`, str(`value:${i}`), `value:${i}`);
+    add('int8', Buffer.from([0xc0, 0xfb]), '-5');
+    add('int16', Buffer.from([0xc1, 0x39, 0x30]), '12345');
+    add('int32', Buffer.from([0xc2, 0x15, 0xcd, 0x5b, 0x07]), '123456789');
+    const longKey = `long:${'k'.repeat(2000)}`; // past the gatherer's scratch: sloted from the key itself
+    add(longKey, str('lv'), 'lv');
+    add('big', str('b'.repeat(100 * 1024)), 'b'.repeat(100 * 1024));
+    const { records } = parseRdbBuffer(rdb.build(), { mode: 'payload' });
+    const keys = records.filter((r): r is KeyEntry => r.kind === 'key');
+    expect(keys).toHaveLength(want.size);
+    const sent: SlotBatch[] = [];
+    const replies: ReplyHandler[] = [];
+    const g = new MsetGatherer((slot, batch, onReply) => {
+      sent.push(batch);
+      replies.push(onReply);
+      const argv = decode(batch.cmd);
+      for (let i = 1; i < argv.length; i += 2) expect(keySlot(argv[i])).toBe(slot);
+    }, (e) => {
+      throw e;
+    });
+    let answers = 0;
+    g.addStrings(keys.slice(0, 200), () => answers++);
+    g.addStrings(keys.slice(200), () => answers++);
+    expect(sent.filter((b) => b.count === 1 && b.cmd.length > 100 * 1024)).toHaveLength(1); // the big pair went at once
+    g.flushAll();
+    const seen = new Map<string, string>();
+    for (const b of sent) {
+      const argv = decode(b.cmd);
+      expect(argv[0].toString()).toBe('MSET');
+      expect(argv.length).toBe(1 + 2 * b.count);
+      for (let i = 1; i < argv.length; i += 2) seen.set(argv[i].toString(), argv[i + 1].toString());
+    }
+    expect(seen).toEqual(want);
+    for (const r of replies) r('OK');
+    expect(answers).toBe(2);
   });
 });
+

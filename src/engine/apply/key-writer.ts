@@ -119,37 +119,48 @@ function writeBulk(out: Buffer, p: number, i: number, itemLength: (i: number) =>
   return p;
 }
 
+/** Encoded size of a plain-string key's `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n` (an MSET's pair). */
+export function stringPairLength(e: KeyEntry): number {
+  const klen = e.keyLength ?? e.key.length;
+  const vlen = e.valueLength ?? e.value!.length;
+  return 1 + decimalLength(klen) + 2 + klen + 2 + 1 + decimalLength(vlen) + 2 + vlen + 2;
+}
+
 /**
- * `MSET k1 v1 k2 v2 …` for plain-string keys, encoded straight from the parser's input.
+ * Writes a plain-string key's MSET pair (see stringPairLength) at out[p]; returns the end.
  * NOTE: through writeKey/writeValue (RdbKeyEntry) no Buffer view is made per key or value: with
  * two views per key the views were the largest cost of a full sync of small strings (profile).
  */
-function encodeMset(entries: KeyEntry[], argBytes: number): Buffer {
+export function writeStringPair(out: Buffer, p: number, e: KeyEntry): number {
+  if (e.writeKey && e.keyLength !== undefined) {
+    p = writeHeader(out, p, 0x24, e.keyLength);
+    p = e.writeKey(out, p);
+  } else {
+    p = writeHeader(out, p, 0x24, e.key.length);
+    p += e.key.copy(out, p);
+  }
+  out[p++] = 13;
+  out[p++] = 10;
+  if (e.writeValue && e.valueLength !== undefined) {
+    p = writeHeader(out, p, 0x24, e.valueLength);
+    p = e.writeValue(out, p);
+  } else {
+    const v = e.value!;
+    p = writeHeader(out, p, 0x24, v.length);
+    p += v.copy(out, p);
+  }
+  out[p++] = 13;
+  out[p++] = 10;
+  return p;
+}
+
+/** `MSET k1 v1 k2 v2 …` for plain-string keys, encoded straight from the parser's input. */
+function encodeMset(entries: readonly KeyEntry[], argBytes: number): Buffer {
   const argc = 1 + 2 * entries.length;
   const out = Buffer.allocUnsafe(1 + decimalLength(argc) + 2 + 10 + argBytes); // 10: $4\r\nMSET\r\n
   let p = writeHeader(out, 0, 0x2a, argc);
   p += out.write('$4\r\nMSET\r\n', p, 'latin1');
-  for (const e of entries) {
-    if (e.writeKey && e.keyLength !== undefined) {
-      p = writeHeader(out, p, 0x24, e.keyLength);
-      p = e.writeKey(out, p);
-    } else {
-      p = writeHeader(out, p, 0x24, e.key.length);
-      p += e.key.copy(out, p);
-    }
-    out[p++] = 13;
-    out[p++] = 10;
-    if (e.writeValue && e.valueLength !== undefined) {
-      p = writeHeader(out, p, 0x24, e.valueLength);
-      p = e.writeValue(out, p);
-    } else {
-      const v = e.value!;
-      p = writeHeader(out, p, 0x24, v.length);
-      p += v.copy(out, p);
-    }
-    out[p++] = 13;
-    out[p++] = 10;
-  }
+  for (const e of entries) p = writeStringPair(out, p, e);
   if (p !== out.length) throw new Error(`MSET encoding: wrote ${p} bytes, expected ${out.length}`);
   return out;
 }
@@ -252,7 +263,9 @@ export class KeyWriter {
 
   private flushStrings(): void {
     if (this.mset.length === 0) return;
-    this.conn.sendRaw(encodeMset(this.mset, this.msetBytes), this.onReply);
+    // A sink that routes strings itself (the cluster router regathers them per slot) takes the keys.
+    if (this.conn.sendStrings) this.conn.sendStrings(this.mset, this.onReply);
+    else this.conn.sendRaw(encodeMset(this.mset, this.msetBytes), this.onReply);
     for (const [k, at] of this.expires) this.conn.send(['PEXPIREAT', k, at], this.onReply);
     this.mset = [];
     this.msetBytes = 0;

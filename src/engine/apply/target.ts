@@ -11,6 +11,7 @@
  *   settle                             after a link ends: everything sent answered, position exact
  */
 import type { Checkpoint } from '../checkpoint.js';
+import type { KeyEntry } from '../entry.js';
 import type { Arg } from '../resp/encoder.js';
 import type { RespError, RespValue } from '../resp/decoder.js';
 import type { Dialect } from './dialect.js';
@@ -28,6 +29,12 @@ export interface CommandSink {
   sendRaw(bytes: Buffer, onReply?: ReplyHandler): void;
   /** Queues one command of `n` bytes that `fill` encodes in place (returns the end offset). */
   sendWith(n: number, fill: (buf: Buffer, off: number) => number, onReply?: ReplyHandler): void;
+  /**
+   * Optional: plain-string keys of the full sync (raw or int-encoded values, key-writer.ts), to be
+   * written as by one MSET, `onReply` answered once. Without it the KeyWriter encodes the MSET
+   * itself and sends it with sendRaw; the cluster router takes the keys to regather them per slot.
+   */
+  sendStrings?(entries: readonly KeyEntry[], onReply?: ReplyHandler): void;
 }
 
 /** The stream applier as the engine drives it (stream-applier.ts, cluster/slot-applier.ts). */

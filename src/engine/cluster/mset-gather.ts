@@ -2,67 +2,82 @@
  * The full sync's plain strings into a cluster, gathered per slot (router.ts uses it).
  *
  * The KeyWriter batches plain strings into MSETs of ~1000 keys, which a cluster refuses (their keys
- * span slots). Here such an MSET is taken apart from its bytes — for each key, its slot computed
- * in place (slots.ts slotOfBytes) and the byte range of its `$len key $len value` pair, nothing
- * copied — and the pairs are regathered per slot. A slot's batch goes out as one MSET (encoded
- * straight into the master's connection buffer, writeGathered) when it holds 64 keys or 64 KiB,
- * when 16 MiB wait in all batches, or when the router flushes it (before any other command for the
- * slot, and whenever the engine waits for the window or for idle). Each caller's MSET is answered
- * once every batch holding some of its keys has answered.
+ * span slots). Here each key goes straight into its slot's batch: its slot is computed from the
+ * key's bytes (slots.ts slotOfBytes) and its `$len key $len value` pair is written once, from the
+ * parser's input, into the slot's region of one arena (`addStrings`: no Buffer and no object per
+ * key; an encoded MSET is taken apart the same way by `add`). A slot's batch goes out as one MSET
+ * when its region is full (SLOT_BYTES: ~30 small keys), when it is the oldest open batch and
+ * SWEEP_KEYS more keys came in (so the masters work while the RDB is read, and little is left for
+ * them at its end), and when the router flushes it (before any other command for the slot, and
+ * whenever the engine waits for the window or for idle). A pair too big for a region goes out
+ * alone, right after its slot's batch.
+ *
+ * NOTE (why one arena): the keys of an RDB come in hash-table order, so consecutive keys land in
+ * random slots. With one Buffer (and a list of callers) per slot, each key touched three or four
+ * objects scattered over the heap, and the cache misses plus the garbage cost ~1 µs per key, more
+ * than parsing it; in one arena of SLOTS regions a key costs one write where its slot's region is.
+ *
+ * Replies: batches are numbered as they open; a caller is answered once every batch opened before
+ * its call ended has answered (all that can hold its keys: a batch opened later cannot), or at the
+ * first error among them, at once. Callers in the same stretch may share an error that was
+ * another's key: every caller (the KeyWriter) treats a refused full-sync write as fatal anyway.
  */
+import type { KeyEntry } from '../entry.js';
+import { stringPairLength, writeStringPair } from '../apply/key-writer.js';
 import type { ReplyHandler } from '../apply/target.js';
-import { RespError } from '../resp/decoder.js';
-import { writeHeader } from '../resp/encoder.js';
-import { SLOTS, slotOfBytes } from './slots.js';
+import { RespError, type RespValue } from '../resp/decoder.js';
+import { decimalLength, writeHeader } from '../resp/encoder.js';
+import { SLOTS, keySlot, slotOfBytes } from './slots.js';
 
-/** A slot's gathered MSET goes out at this many keys or bytes; all of them at BATCHED_MAX bytes. */
-const BATCH_KEYS = 64;
-const BATCH_BYTES = 64 * 1024;
-const BATCHED_MAX = 16 * 1024 * 1024;
+/** Bytes of a slot's region in the arena (SLOTS of them: 16 MiB), the MSET's header space included. */
+const SLOT_BYTES = 1024;
+/**
+ * One batch goes out, the oldest open one, per this many keys gathered: the masters get MSETs all
+ * along (not the whole arena at the end), of about SWEEP_KEYS keys each once every slot has an
+ * open batch (a batch then lives while SWEEP_KEYS keys times the open slots go by).
+ */
+const SWEEP_KEYS = 32;
+/** Room kept at the start of a region for `*<argc>\r\n$4\r\nMSET\r\n` (a pair is at least 11 bytes). */
+const HEAD = 1 + decimalLength(1 + 2 * Math.floor(SLOT_BYTES / 11)) + 2 + 10;
+/** Keys up to this long get their slot from a scratch copy (no Buffer view made). */
+const SCRATCH = 1024;
 
-/** One caller's MSET, answered once every slot batch holding some of its keys has answered. */
-interface MsetJob {
-  left: number;
-  err: RespError | null;
-  onReply?: ReplyHandler;
-}
-
-/** Plain strings of one slot waiting for their MSET: where their encoded `$len key $len value` pairs are. */
+/** One slot's gathered strings, ready to send. */
 export interface SlotBatch {
-  /** The MSET each pair came from, and the pair's [start, end) in it. */
-  refs: Buffer[];
-  ranges: number[];
+  /** The encoded `MSET k v …` command (its own Buffer: kept for a resend until answered). */
+  cmd: Buffer;
+  /** Keys in it. */
   count: number;
-  bytes: number;
-  jobs: MsetJob[];
 }
 
-/** Encodes a gathered MSET at `off` of `out`; returns the end. */
-export function writeGathered(out: Buffer, off: number, b: SlotBatch): number {
-  let p = writeHeader(out, off, 0x2a, 1 + 2 * b.count);
-  p += out.write('$4\r\nMSET\r\n', p, 'latin1');
-  const { refs, ranges } = b;
-  for (let i = 0; i < refs.length; i++) {
-    const src = refs[i];
-    const end = ranges[2 * i + 1];
-    // NOTE: a loop, not Buffer#copy: the pairs are tens of bytes, where copy's own cost dominates.
-    for (let j = ranges[2 * i]; j < end; j++) out[p++] = src[j];
-  }
-  return p;
-}
-
-/** Encoded size of a gathered MSET. */
-export function gatheredLength(b: SlotBatch): number {
-  const argc = 1 + 2 * b.count;
-  return 1 + String(argc).length + 2 + 10 + b.bytes;
+/** A caller waiting for the batches opened before `mark`. */
+interface Waiter {
+  mark: number;
+  onReply: ReplyHandler;
 }
 
 /** See the file comment. */
 export class MsetGatherer {
-  private batches: Array<SlotBatch | undefined> = new Array(SLOTS);
-  /** Slots that may have a batch (flushAll walks them). */
-  private batchedSlots: number[] = [];
-  private batchedBytes = 0;
+  private arena: Buffer | null = null;
+  /** Per slot: the end of what its region holds (offset in the region), its keys, its batch number. */
+  private readonly end = new Int32Array(SLOTS).fill(HEAD);
+  private readonly count = new Int32Array(SLOTS);
+  private readonly seqOf = new Float64Array(SLOTS);
+  /** The open batches, oldest first (a slot with the batch's number; stale once it went out). */
+  private openSlots: number[] = [];
+  private openSeqs: number[] = [];
+  private openHead = 0;
+  /** Keys gathered since the oldest batch was last sent (see SWEEP_KEYS). */
+  private sinceSweep = 0;
+  private readonly scratch = Buffer.allocUnsafe(SCRATCH);
+  /** Batches are numbered from 0 as they open; every batch below `low` has answered. */
+  private nextSeq = 0;
+  private low = 0;
+  private answeredAbove = new Set<number>();
+  private waiters: Waiter[] = [];
+  private waitersHead = 0;
+  /** Errors of answered batches, in the order they came: [seq, error]. */
+  private errors: Array<[number, RespError]> = [];
 
   constructor(
     /** Sends one slot's batch as an MSET (the router's per-slot ordered path). */
@@ -70,12 +85,37 @@ export class MsetGatherer {
     private readonly onFatal: (err: Error) => void,
   ) {}
 
+  /** Gathers plain-string keys (CommandSink.sendStrings): each pair written once, into its slot's region. */
+  addStrings(entries: readonly KeyEntry[], onReply?: ReplyHandler): void {
+    const arena = (this.arena ??= Buffer.allocUnsafe(SLOTS * SLOT_BYTES));
+    const scratch = this.scratch;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      const klen = e.keyLength ?? e.key.length;
+      let slot: number;
+      if (e.writeKey && klen <= SCRATCH) {
+        e.writeKey(scratch, 0);
+        slot = slotOfBytes(scratch, 0, klen);
+      } else slot = keySlot(e.key);
+      const n = stringPairLength(e);
+      if (n > SLOT_BYTES - HEAD) {
+        this.sendAlone(slot, n, (out, p) => writeStringPair(out, p, e));
+        continue;
+      }
+      const at = this.room(slot, n);
+      const end = writeStringPair(arena, at, e);
+      if (end !== at + n) throw new Error(`MSET gathering: wrote ${end - at} bytes, expected ${n}`);
+      this.added(slot, n);
+    }
+    this.wait(onReply);
+  }
+
   /**
    * Takes an encoded MSET apart into the slot batches (see the file comment): per key, its slot
-   * from the bytes and the byte range of its `$len key $len value` pair. Nothing is copied here.
+   * from the bytes, and its `$len key $len value` pair copied into the slot's region.
    */
   add(bytes: Buffer, onReply?: ReplyHandler): void {
-    const job: MsetJob = { left: 0, err: null, onReply };
+    const arena = (this.arena ??= Buffer.allocUnsafe(SLOTS * SLOT_BYTES));
     let p = bytes.indexOf(10) + 11; // after `*N\r\n` and `$4\r\nMSET\r\n`
     const n = bytes.length;
     while (p < n) {
@@ -88,57 +128,148 @@ export class MsetGatherer {
       for (p++; bytes[p] !== 13; p++) vlen = vlen * 10 + bytes[p] - 48;
       p += 2 + vlen + 2;
       const slot = slotOfBytes(bytes, kdata, kdata + klen);
-      let b = this.batches[slot];
-      if (!b) {
-        b = this.batches[slot] = { refs: [], ranges: [], count: 0, bytes: 0, jobs: [] };
-        this.batchedSlots.push(slot);
+      if (p - start > SLOT_BYTES - HEAD) {
+        this.sendAlone(slot, p - start, (out, at) => at + bytes.copy(out, at, start, p));
+        continue;
       }
-      b.refs.push(bytes);
-      b.ranges.push(start, p);
-      b.count++;
-      b.bytes += p - start;
-      this.batchedBytes += p - start;
-      if (b.jobs[b.jobs.length - 1] !== job) {
-        b.jobs.push(job);
-        job.left++;
-      }
-      if (b.count >= BATCH_KEYS || b.bytes >= BATCH_BYTES) this.flushSlot(slot);
+      bytes.copy(arena, this.room(slot, p - start), start, p);
+      this.added(slot, p - start);
     }
-    if (job.left === 0) onReply?.('OK');
-    if (this.batchedBytes >= BATCHED_MAX) this.flushAll();
+    this.wait(onReply);
   }
 
   /** Sends a slot's gathered strings as one MSET (nothing when it has none). */
   flushSlot(slot: number): void {
-    const b = this.batches[slot];
-    if (!b) return;
-    this.batches[slot] = undefined;
-    this.batchedBytes -= b.bytes;
-    const jobs = b.jobs;
-    const onReply: ReplyHandler = (r) => {
-      for (const j of jobs) {
-        if (r instanceof RespError) j.err ??= r;
-        if (--j.left === 0) {
-          if (j.onReply) j.onReply(j.err ?? 'OK');
-          else if (j.err) this.onFatal(new Error(`target replied: ${j.err.message}`));
-        }
-      }
-    };
-    this.send(slot, b, onReply);
+    const count = this.count[slot];
+    if (count === 0) return;
+    const base = slot * SLOT_BYTES;
+    const argc = 1 + 2 * count;
+    const start = HEAD - (1 + decimalLength(argc) + 2 + 10);
+    const arena = this.arena!;
+    writeHeader(arena, base + start, 0x2a, argc);
+    arena.write('$4\r\nMSET\r\n', base + HEAD - 10, 'latin1');
+    const cmd = Buffer.allocUnsafe(this.end[slot] - start);
+    arena.copy(cmd, 0, base + start, base + this.end[slot]);
+    this.end[slot] = HEAD;
+    this.count[slot] = 0;
+    this.send(slot, { cmd, count }, this.answerer(this.seqOf[slot]));
   }
 
   /** Sends every slot's gathered strings. */
   flushAll(): void {
-    const slots = this.batchedSlots;
-    this.batchedSlots = [];
-    for (const slot of slots) this.flushSlot(slot);
+    const slots = this.openSlots;
+    for (let i = this.openHead; i < slots.length; i++) this.flushSlot(slots[i]);
+    this.openSlots = [];
+    this.openSeqs = [];
+    this.openHead = 0;
   }
 
-  /** Drops every batch (the router starts over after a lost master). */
+  /** Drops every batch and every waiting caller (the router starts over after a lost master). */
   clear(): void {
-    this.batches.fill(undefined);
-    this.batchedSlots = [];
-    this.batchedBytes = 0;
+    this.end.fill(HEAD);
+    this.count.fill(0);
+    this.openSlots = [];
+    this.openSeqs = [];
+    this.openHead = 0;
+    this.low = this.nextSeq;
+    this.answeredAbove.clear();
+    this.waiters = [];
+    this.waitersHead = 0;
+    this.errors = [];
+  }
+
+  /** The arena offset where the slot's next `n` bytes go (its batch flushed first when full). */
+  private room(slot: number, n: number): number {
+    if (this.end[slot] + n > SLOT_BYTES) this.flushSlot(slot);
+    return slot * SLOT_BYTES + this.end[slot];
+  }
+
+  /** A pair of `n` bytes was written at the slot's end: counts it, opens the batch; the sweep. */
+  private added(slot: number, n: number): void {
+    this.end[slot] += n;
+    if (++this.count[slot] === 1) {
+      this.seqOf[slot] = this.nextSeq;
+      this.openSlots.push(slot);
+      this.openSeqs.push(this.nextSeq++);
+    }
+    if (++this.sinceSweep >= SWEEP_KEYS) {
+      this.sinceSweep = 0;
+      this.flushOldest();
+    }
+  }
+
+  /** Sends the batch open the longest (SWEEP_KEYS). */
+  private flushOldest(): void {
+    const slots = this.openSlots;
+    const seqs = this.openSeqs;
+    while (this.openHead < slots.length) {
+      const i = this.openHead++;
+      const slot = slots[i];
+      if (this.count[slot] > 0 && this.seqOf[slot] === seqs[i]) {
+        this.flushSlot(slot);
+        break;
+      }
+    }
+    if (this.openHead > 4096 && this.openHead * 2 > slots.length) {
+      this.openSlots = slots.slice(this.openHead);
+      this.openSeqs = seqs.slice(this.openHead);
+      this.openHead = 0;
+    }
+  }
+
+  /** A pair too big for a region: the slot's batch first (order), then a one-key MSET of its own. */
+  private sendAlone(slot: number, n: number, fill: (out: Buffer, at: number) => number): void {
+    this.flushSlot(slot);
+    const head = 1 + 1 + 2 + 10; // *3\r\n$4\r\nMSET\r\n
+    const cmd = Buffer.allocUnsafe(head + n);
+    const p = writeHeader(cmd, 0, 0x2a, 3);
+    cmd.write('$4\r\nMSET\r\n', p, 'latin1');
+    if (fill(cmd, head) !== head + n) throw new Error('MSET gathering: a pair of the wrong size');
+    this.send(slot, { cmd, count: 1 }, this.answerer(this.nextSeq++));
+  }
+
+  /** A caller's keys are all in batches opened so far: answer it once they have answered. */
+  private wait(onReply?: ReplyHandler): void {
+    if (!onReply) onReply = (r) => r instanceof RespError && this.onFatal(new Error(`target replied: ${r.message}`));
+    const err = this.errorBelow(this.nextSeq);
+    if (err || this.low >= this.nextSeq) onReply(err ?? 'OK');
+    else this.waiters.push({ mark: this.nextSeq, onReply });
+  }
+
+  /** The reply handler of batch `seq`: moves `low` on, answers the callers it covers now. */
+  private answerer(seq: number): ReplyHandler {
+    return (r: RespValue) => {
+      if (seq < this.low) return; // cleared meanwhile
+      const ws = this.waiters;
+      if (r instanceof RespError) {
+        // Every caller waiting for this batch gets an error whatever else answers: tell them now
+        // (their marks are in order, so they are the queue's tail).
+        this.errors.push([seq, r]);
+        let i = ws.length;
+        while (i > this.waitersHead && ws[i - 1].mark > seq) i--;
+        for (const w of ws.splice(i)) w.onReply(this.errorBelow(w.mark)!);
+      }
+      if (seq !== this.low) {
+        this.answeredAbove.add(seq);
+        return;
+      }
+      this.low++;
+      while (this.answeredAbove.delete(this.low)) this.low++;
+      while (this.waitersHead < ws.length && ws[this.waitersHead].mark <= this.low) {
+        const w = ws[this.waitersHead++];
+        w.onReply(this.errorBelow(w.mark) ?? 'OK');
+      }
+      if (this.waitersHead > 1024 && this.waitersHead * 2 > ws.length) {
+        this.waiters = ws.slice(this.waitersHead);
+        this.waitersHead = 0;
+      }
+    };
+  }
+
+  /** The first error of a batch below `mark`. */
+  private errorBelow(mark: number): RespError | null {
+    for (const [seq, err] of this.errors) if (seq < mark) return err;
+    return null;
   }
 }
 
@@ -147,20 +278,4 @@ export function isMset(bytes: Buffer): boolean {
   const nl = bytes.indexOf(10);
   if (nl < 0 || bytes[nl + 1] !== 0x24 || bytes[nl + 2] !== 0x34) return false;
   return bytes.toString('latin1', nl + 5, nl + 9).toUpperCase() === 'MSET';
-}
-
-/** A gathered MSET as arguments (`MSET k v …`, views into the original MSETs): for a resend as SETs. */
-export function gatheredArgs(g: SlotBatch): Buffer[] {
-  const argv: Buffer[] = [Buffer.from('MSET')];
-  for (let i = 0; i < g.refs.length; i++) {
-    const src = g.refs[i];
-    let p = g.ranges[2 * i];
-    for (let k = 0; k < 2; k++) {
-      let len = 0;
-      for (p++; src[p] !== 13; p++) len = len * 10 + src[p] - 48;
-      argv.push(src.subarray(p + 2, p + 2 + len));
-      p += 2 + len + 2;
-    }
-  }
-  return argv;
 }

@@ -16,9 +16,9 @@
  * - Inside MULTI, a command redirected while queued flags the transaction, so EXEC answers
  *   EXECABORT and nothing of it ran; the queued replies say why (MOVED/ASK/…), and it is resent.
  *
- * Speed: the full sync's MSETs of plain strings (key-writer.ts) are regathered per slot
- * (mset-gather.ts), so each master gets MSETs of up to 64 keys of one slot instead of one SET per
- * key; a slot's batch is flushed before any other command for that slot (order).
+ * Speed: the full sync's plain strings (key-writer.ts, handed over by `sendStrings`) are gathered
+ * per slot (mset-gather.ts), so each master gets MSETs of up to 64 keys of one slot instead of one
+ * SET per key; a slot's batch is flushed before any other command for that slot (order).
  *
  * Order: the target must see the commands of one key in the order ferry sent them. A transaction
  * is alone in flight for its slot (the applier's rule), so it is simply resent. For plain commands
@@ -35,10 +35,11 @@
 import type { Endpoint } from '../../core/endpoint.js';
 import { TargetConn } from '../apply/target-conn.js';
 import type { CommandSink, ReplyHandler } from '../apply/target.js';
+import type { KeyEntry } from '../entry.js';
 import { RespError, type RespValue } from '../resp/decoder.js';
 import type { Arg } from '../resp/encoder.js';
 import { CommandKeys } from './command-keys.js';
-import { gatheredArgs, gatheredLength, isMset, MsetGatherer, writeGathered, type SlotBatch } from './mset-gather.js';
+import { isMset, MsetGatherer, type SlotBatch } from './mset-gather.js';
 import { SLOTS, keySlot, parseClusterNodes, parseClusterShards, type ClusterTopology } from './slots.js';
 
 export interface RouterOptions {
@@ -96,7 +97,7 @@ interface Pending {
   seq: number;
   slot: number;
   args: readonly Arg[];
-  /** A gathered MSET (args unused): encoded straight into the connection's buffer. */
+  /** A gathered MSET (args unused): its encoded command, copied whole into the connection's buffer. */
   gathered?: SlotBatch;
   onReply?: ReplyHandler;
   ask: NodeLink | null;
@@ -278,6 +279,11 @@ export class SlotRouter implements CommandSink {
   sendRaw(bytes: Buffer, onReply?: ReplyHandler): void {
     if (isMset(bytes)) this.gather.add(bytes, onReply);
     else this.send(splitCommand(bytes), onReply);
+  }
+
+  /** The full sync's plain strings (CommandSink.sendStrings): gathered per slot into MSETs. */
+  sendStrings(entries: readonly KeyEntry[], onReply?: ReplyHandler): void {
+    this.gather.addStrings(entries, onReply);
   }
 
 
@@ -470,10 +476,8 @@ export class SlotRouter implements CommandSink {
     p.ask = null;
     if (ask) node.conn.send(['ASKING'], IGNORE);
     this.inflight[p.slot]++;
-    if (p.gathered) {
-      const g = p.gathered;
-      node.conn.sendWith(gatheredLength(g), (out, off) => writeGathered(out, off, g), (reply) => this.onSlotReply(p, reply));
-    } else node.conn.send(p.args, (reply) => this.onSlotReply(p, reply));
+    if (p.gathered) node.conn.sendRaw(p.gathered.cmd, (reply) => this.onSlotReply(p, reply));
+    else node.conn.send(p.args, (reply) => this.onSlotReply(p, reply));
   }
 
   private onSlotReply(p: Pending, reply: RespValue): void {
@@ -508,7 +512,7 @@ export class SlotRouter implements CommandSink {
 
   /** A gathered MSET as one SET per key, in its place in the order, answering the MSET's caller once. */
   private singles(p: Pending): Pending[] {
-    const argv = gatheredArgs(p.gathered!);
+    const argv = splitCommand(p.gathered!.cmd);
     let left = (argv.length - 1) / 2;
     let err: RespValue | null = null;
     const each: ReplyHandler = (r) => {

@@ -45,6 +45,8 @@ export interface SlotApplierOptions extends ApplierOptions {
   router: SlotRouter;
   /** Slot checkpoint key names (index = slot) and the link's checkpoint key. */
   slotKeys: string[];
+  /** Set to 1 for each slot whose checkpoint key the applier writes (cluster-target.ts removeCheckpoint). */
+  slotKeyWritten: Uint8Array;
   checkpointKey: string;
   /** Resume: the slot checkpoints the target holds (0 = none); a command at or before its slot's is skipped. */
   skip: Float64Array | null;
@@ -402,6 +404,7 @@ export class SlotApplier implements Applier {
     // failover may rewind the engine over such a tail, sync.ts rewindNeutralTail).
     const cp = units[units.length - 1].last;
     cmds.push(['SET', this.opts.slotKeys[w.slot], cp]);
+    this.opts.slotKeyWritten[w.slot] = 1;
     w.inflight = true;
     this.opts.stats.slotTransactions++;
     this.opts.router.sendTx(w.slot, cmds, (err, replies) => this.onTx(w, units, err, replies));

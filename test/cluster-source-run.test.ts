@@ -175,20 +175,23 @@ describe('ferry run from a Redis Cluster', () => {
       for (let i = 0; i < 300; i++) await client.set(`k:${i}`, `v${i}`);
       client.disconnect();
       const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
-      const replica = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none']);
+      // A directory of its own: a run without --state names its state file by the second, so
+      // two test files refused in the same second must not share a directory.
+      const cwd = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
+      const replica = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none'], { cwd });
       expect(replica.code, replica.stderr).toBe(3);
       expect(replica.stderr).toMatch(/--retire replica: the source is a Redis Cluster, and a cluster node refuses REPLICAOF .*use --retire keep .* or --retire shutdown/);
-      const native = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep', '--sync', 'native']);
+      const native = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep', '--sync', 'native'], { cwd });
       expect(native.code).toBe(3);
       expect(native.stderr).toMatch(/native replication cannot follow/);
-      const fits = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep']);
+      const fits = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep'], { cwd });
       expect(fits.code).toBe(3);
       expect(fits.stderr).toMatch(/the data does not fit in one server/);
       // A slot migration open on a source master (here slot 0, MIGRATING to another master).
       const m0 = new Redis({ port: source.masters[0].port, maxRetriesPerRequest: 0, retryStrategy: () => null });
       try {
         await m0.call('CLUSTER', 'SETSLOT', '0', 'MIGRATING', source.ids.get(source.masters[1].port)!);
-        const migrating = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none', '--retire', 'keep']);
+        const migrating = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none', '--retire', 'keep'], { cwd });
         expect(migrating.code).toBe(3);
         expect(migrating.stderr).toMatch(/slot 0 is migrating on the source master 127\.0\.0\.1:\d+; ferry cannot migrate a cluster while slots move/);
       } finally {
@@ -207,7 +210,7 @@ describe('ferry run from a Redis Cluster', () => {
       }
       expect(keys).toBe(300);
       // The plan names every source master's commands: its link, its pause, its retire command.
-      const plan = await ferry(['plan', '--from', source.url, '--to', target.url, '--retire', 'shutdown', '--repoint', 'none', '--json']);
+      const plan = await ferry(['plan', '--from', source.url, '--to', target.url, '--retire', 'shutdown', '--repoint', 'none', '--json'], { cwd });
       expect(plan.code, plan.stderr).toBe(0);
       const p = JSON.parse(plan.stdout);
       const on = (step: string, command: RegExp): string[] => p.steps.find((s: { id: string }) => s.id === step).commands.filter((c: { command: string }) => command.test(c.command)).map((c: { on: string }) => c.on);
@@ -232,6 +235,9 @@ describe('ferry run from a Redis Cluster', () => {
       await new Promise((res) => setTimeout(res, 300));
       const hook = `exec:printf 'cluster %s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${file}.tmp && mv ${file}.tmp ${file}`;
       const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
+      // A directory of its own: a run without --state names its state file by the second, so
+      // two test files refused in the same second must not share a directory.
+      const cwd = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
       const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--backlog', '8mb', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
       await new Promise((res) => setTimeout(res, 300)); // the app keeps writing to the target cluster
       const app = await load.stop();

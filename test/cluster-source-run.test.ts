@@ -326,6 +326,59 @@ describe('ferry run from a Redis Cluster', () => {
   }, 150_000);
 });
 
+describe('ferry run from a Redis Cluster: a source failover during the run', () => {
+  it('CLUSTER FAILOVER of a source master in the repoint hook: the fence pauses the promoted replica, 0 acknowledged writes lost, identical', async () => {
+    const [source, target] = await Promise.all([startCluster({ masters: 2, replicas: 1 }), startRedis({ args: ['--enable-debug-command', 'yes'] })]);
+    try {
+      await seed(source);
+      const dir = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
+      const file = join(dir, 'where');
+      writeFileSync(file, `cluster 127.0.0.1:${source.masters[0].port}\n`);
+      // The replica of masters[0] (startCluster: replicas[i] follows masters[i % masters]).
+      const promoted = source.replicas[0].port;
+      // The hook fails masters[0] over to its replica (asked again if a busy machine lets a manual
+      // failover time out; 30 s at most), then moves the application to the target.
+      const script = join(dir, 'hook.sh');
+      writeFileSync(script, [
+        'for try in 1 2 3 4; do',
+        `  redis-cli -p ${promoted} CLUSTER FAILOVER >/dev/null`,
+        '  for i in $(seq 70); do',
+        `    if redis-cli -p ${promoted} ROLE | head -1 | grep -q master; then printf 'single %s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${file}.tmp && mv ${file}.tmp ${file}; exit 0; fi`,
+        '    sleep 0.1',
+        '  done',
+        'done',
+        'exit 1',
+        '',
+      ].join('\n'));
+      const load = appLoad(file);
+      let app: AppReport | undefined;
+      let run;
+      try {
+        await new Promise((res) => setTimeout(res, 300));
+        run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', `exec:sh ${script}`, '--retire', 'keep', '--verify', 'sample', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
+        await new Promise((res) => setTimeout(res, 300));
+      } finally {
+        app = await load.stop();
+      }
+      expect(run.code, run.stderr.slice(-3000)).toBe(0);
+      const done = jsonEvents(run.stdout).pop()!;
+      expect(done.event).toBe('done');
+      // The fence paused the shard's master NOW (the promoted replica), not the old one.
+      expect(Object.keys(done.report.finalOffsets as Record<string, number>).sort()).toEqual([`127.0.0.1:${promoted}`, `127.0.0.1:${source.masters[1].port}`].sort());
+      expect(app.switches).toBe(1);
+      assertNoLostWrites(app, await keyDigests([target]), await readCounters(target.client(), app));
+      const now = [source.replicas[0], source.masters[1]];
+      const before = await keyDigests(now);
+      const after = withoutLaterWrites(await keyDigests([target], true));
+      expect(diffBySlot(before, after)).toEqual([]);
+      await assertWritable(now);
+      expect(((await source.masters[0].client().call('ROLE')) as unknown[])[0]).toBe('slave');
+    } finally {
+      await Promise.all([source.stop(), target.stop()]);
+    }
+  }, 180_000);
+});
+
 describe('ferry run from a Redis Cluster: interrupted in the fence, then resumed', () => {
   it('SIGINT while every master is paused: all unpaused at once (exit 130); ferry resume finishes with 0 acknowledged writes lost', async () => {
     // Each master's backlog covers the time ferry is away, so every link resumes with +CONTINUE.

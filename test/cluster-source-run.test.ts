@@ -379,6 +379,35 @@ describe('ferry run from a Redis Cluster: a source failover during the run', () 
   }, 180_000);
 });
 
+describe('ferry run from a Redis Cluster: killed, then rolled back', () => {
+  it('SIGKILL after converge, then ferry rollback: every link checkpoint leaves the target, every master gets its backlog back', async () => {
+    const [source, target] = await Promise.all([startCluster({ masters: 2 }), startRedis()]);
+    try {
+      await seed(source);
+      const dir = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
+      const state = join(dir, 'state.json');
+      const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
+      const killed = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', 'none', '--retire', 'keep', '--backlog', '8mb', '--yes', '--json', '--state', state], { cwd: dir, env: { FERRY_TEST_KILL_AFTER: 'converge' }, timeoutMs: 90_000 });
+      expect(killed.signal, killed.stderr.slice(-2000)).toBe('SIGKILL');
+      // Killed mid-run: both masters' backlogs are still raised, both link checkpoints in the target.
+      for (const m of source.masters) expect(await backlogOf(m)).toBe(String(8 * 1024 * 1024));
+      const t = new Redis({ port: target.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        expect((await t.keys('__ferry:*')).sort()).toEqual(['__ferry:sync:checkpoint', '__ferry:sync:checkpoint:1']);
+        const r = await ferry(['rollback', '--state', state, '--yes', '--json'], { cwd: dir });
+        expect(r.code, r.stderr).toBe(0);
+        expect(jsonEvents(r.stdout).pop()).toMatchObject({ event: 'done', report: { undone: ['replicate', 'backlog'] } });
+        expect(await t.keys('__ferry:*')).toEqual([]);
+      } finally {
+        t.disconnect();
+      }
+      for (const [i, m] of source.masters.entries()) expect(await backlogOf(m)).toBe(backlogs[i]);
+    } finally {
+      await Promise.all([source.stop(), target.stop()]);
+    }
+  }, 120_000);
+});
+
 describe('ferry run from a Redis Cluster: interrupted in the fence, then resumed', () => {
   it('SIGINT while every master is paused: all unpaused at once (exit 130); ferry resume finishes with 0 acknowledged writes lost', async () => {
     // Each master's backlog covers the time ferry is away, so every link resumes with +CONTINUE.

@@ -251,6 +251,8 @@ describe('ferry run from a Redis Cluster', () => {
       const offsets = done.report.finalOffsets as Record<string, number>;
       expect(Object.keys(offsets).sort()).toEqual(source.masters.map((m) => `127.0.0.1:${m.port}`).sort());
       expect(done.report.finalOffset).toBe(Object.values(offsets).reduce((a, b) => a + b, 0));
+      const status = await ferry(['status', '--state', join(dir, 'state.json')], { cwd: dir });
+      expect(status.stdout).toMatch(new RegExp(`per source master: .*127\\.0\\.0\\.1:${source.masters[0].port} ${offsets[`127.0.0.1:${source.masters[0].port}`]}`));
       expect(events.find((e) => e.event === 'step.done' && e.step === 'verify')?.detail?.agree).toBe(true);
       // The drain watched every master: the application's cluster client left all of them.
       expect(events.find((e) => e.event === 'step.done' && e.step === 'repoint')?.detail?.remainingClients).toBe(0);

@@ -169,7 +169,7 @@ function withoutLaterWrites(m: Map<string, string>): Map<string, string> {
 
 describe('ferry run from a Redis Cluster', () => {
   it('refuses in preflight what a cluster source cannot do (exit 3, nothing changed), and plans every master', async () => {
-    const [source, target, small] = await Promise.all([startCluster({ masters: 3 }), startCluster({ masters: 2 }), startRedis({ args: ['--maxmemory', '1mb'] })]);
+    const [source, target, small, bare] = await Promise.all([startCluster({ masters: 3 }), startCluster({ masters: 2 }), startRedis({ args: ['--maxmemory', '1mb'] }), startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] })]);
     try {
       const client = source.client();
       for (let i = 0; i < 300; i++) await client.set(`k:${i}`, `v${i}`);
@@ -187,6 +187,13 @@ describe('ferry run from a Redis Cluster', () => {
       const fits = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep'], { cwd });
       expect(fits.code).toBe(3);
       expect(fits.stderr).toMatch(/the data does not fit in one server/);
+      // A cluster node whose cluster serves no slot, on either side.
+      const noSlotsTo = await ferry(['run', '--from', source.url, '--to', bare.url, '--yes', '--repoint', 'none', '--retire', 'keep'], { cwd });
+      expect(noSlotsTo.code).toBe(3);
+      expect(noSlotsTo.stderr).toMatch(/no master of its cluster serves slots: assign the slots first/);
+      const noSlotsFrom = await ferry(['run', '--from', bare.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep'], { cwd });
+      expect(noSlotsFrom.code).toBe(3);
+      expect(noSlotsFrom.stderr).toMatch(/no master of its cluster serves slots \(CLUSTER NODES\): there is nothing to migrate/);
       // A slot migration open on a source master (here slot 0, MIGRATING to another master).
       const m0 = new Redis({ port: source.masters[0].port, maxRetriesPerRequest: 0, retryStrategy: () => null });
       try {
@@ -220,7 +227,7 @@ describe('ferry run from a Redis Cluster', () => {
       expect(on('retire', /^SHUTDOWN$/).sort()).toEqual(masters);
       expect(p.findings.refusals).toEqual([]);
     } finally {
-      await Promise.all([source.stop(), target.stop(), small.stop()]);
+      await Promise.all([source.stop(), target.stop(), small.stop(), bare.stop()]);
     }
   }, 90_000);
 

@@ -9,6 +9,10 @@
  * - open-writes: nothing to do, the target is already writable;
  * - fence (the step sends CLIENT PAUSE WRITE): applied offset == master_repl_offset;
  * - promote: stop the engine after the final offset and remove its checkpoint key from the target.
+ *
+ * A Redis Cluster source runs the orchestrator instead (engine/cluster/orchestrator.ts, one link
+ * per master, seen through engine-links.ts): every phase above is then per link, each link's
+ * applied offset against its own master's master_repl_offset.
  */
 import { hostPort } from '../core/endpoint.js';
 import { FerryError } from '../core/errors.js';

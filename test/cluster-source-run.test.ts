@@ -245,7 +245,7 @@ describe('ferry run from a Redis Cluster', () => {
       // A directory of its own: a run without --state names its state file by the second, so
       // two test files refused in the same second must not share a directory.
       const cwd = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
-      const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--backlog', '8mb', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
+      const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--backlog', '8mb', '--pause-timeout', '20000', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
       await new Promise((res) => setTimeout(res, 300)); // the app keeps writing to the target cluster
       const app = await load.stop();
       expect(run.code, run.stderr.slice(-3000)).toBe(0);
@@ -261,6 +261,9 @@ describe('ferry run from a Redis Cluster', () => {
       const status = await ferry(['status', '--state', join(dir, 'state.json')], { cwd: dir });
       expect(status.stdout).toMatch(new RegExp(`per source master: .*127\\.0\\.0\\.1:${source.masters[0].port} ${offsets[`127.0.0.1:${source.masters[0].port}`]}`));
       expect(events.find((e) => e.event === 'step.done' && e.step === 'verify')?.detail?.agree).toBe(true);
+      // The final check read the frozen source cluster (every master still paused) against the target.
+      expect(done.report.finalCheck?.skipped).toBeUndefined();
+      expect(done.report.finalCheck?.checked?.source).toBeGreaterThan(0);
       // The drain watched every master: the application's cluster client left all of them.
       expect(events.find((e) => e.event === 'step.done' && e.step === 'repoint')?.detail?.remainingClients).toBe(0);
       // --backlog 8mb raised every master's backlog for the run, and the end put each one back.

@@ -92,18 +92,19 @@ export class MsetGatherer {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       const klen = e.keyLength ?? e.key.length;
+      const vlen = e.valueLength ?? e.value!.length;
       let slot: number;
       if (e.writeKey && klen <= SCRATCH) {
         e.writeKey(scratch, 0);
         slot = slotOfBytes(scratch, 0, klen);
       } else slot = keySlot(e.key);
-      const n = stringPairLength(e);
+      const n = stringPairLength(klen, vlen);
       if (n > SLOT_BYTES - HEAD) {
-        this.sendAlone(slot, n, (out, p) => writeStringPair(out, p, e));
+        this.sendAlone(slot, n, (out, p) => writeStringPair(out, p, e, klen, vlen));
         continue;
       }
       const at = this.room(slot, n);
-      const end = writeStringPair(arena, at, e);
+      const end = writeStringPair(arena, at, e, klen, vlen);
       if (end !== at + n) throw new Error(`MSET gathering: wrote ${end - at} bytes, expected ${n}`);
       this.added(slot, n);
     }

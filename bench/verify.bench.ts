@@ -8,10 +8,14 @@
  *   (b) one hash of 3M fields (identical on both), where ferry reads windows and the script DUMPs it whole
  *
  * keys/s = source keys / wall time of the process (ferry also does the target → source direction
- * and the TTLs, which the script does not). (a) is timed ROUNDS times alternating, medians reported.
+ * and the TTLs, which the script does not). (a) and (a') are timed ROUNDS times alternating,
+ * medians reported, with the CPU seconds of each process (the tool's from /proc/PID/stat, each
+ * server's from INFO cpu) and the 1-minute load average (the machine is shared).
+ * FERRY_BENCH_VERIFY_ROWS=a,ttl,b picks rows (default all).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
@@ -22,14 +26,27 @@ const FERRY = join(root, 'bin', 'ferry');
 const SCRIPT = join(root, 'dist', 'bench', 'verify-script.js');
 const ROUNDS = Number(process.env.FERRY_BENCH_ROUNDS ?? 3);
 
+const ROWS = (process.env.FERRY_BENCH_VERIFY_ROWS ?? 'a,ttl,b').split(',');
+
 interface Timed {
   secs: number;
   rssMb: number;
   out: string;
+  /** CPU seconds: the tool's process, the source's, the target's. */
+  cpu: { tool: number; source: number; target: number };
+  /** 1-minute load average at the end of the run. */
+  load: number;
 }
 
-/** Runs a node child to completion, polling its peak RSS. */
-async function timeChild(args: string[], okCodes = [0]): Promise<Timed> {
+/** CPU seconds a server has spent (user + system, its forks excluded). */
+async function serverCpu(c: Redis): Promise<number> {
+  const info = await c.info('cpu');
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+}
+
+/** Runs a node child to completion against servers `a` and `b`, polling its peak RSS and CPU time. */
+async function timeChild(args: string[], a: BenchServer, b: BenchServer, okCodes = [0]): Promise<Timed> {
+  const [ca, cb] = await Promise.all([serverCpu(a.client), serverCpu(b.client)]);
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -37,32 +54,52 @@ async function timeChild(args: string[], okCodes = [0]): Promise<Timed> {
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   let peakKb = 0;
+  let ticks = 0;
   const poll = setInterval(() => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      // Fields 14 and 15 of /proc/PID/stat (after the parenthesized name): utime, stime in ticks (USER_HZ 100).
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks = Number(f[11]) + Number(f[12]);
     } catch {
       /* exited */
     }
   }, 20);
   const code = await new Promise<number | null>((r) => child.once('exit', r));
   clearInterval(poll);
+  const secs = (performance.now() - t0) / 1000;
   if (!okCodes.includes(code ?? -1)) throw new Error(`${args.join(' ')} exited ${code}: ${err.slice(-1000)}`);
-  return { secs: (performance.now() - t0) / 1000, rssMb: peakKb / 1024, out };
+  const [da, db] = await Promise.all([serverCpu(a.client), serverCpu(b.client)]);
+  return { secs, rssMb: peakKb / 1024, out, cpu: { tool: ticks / 100, source: da - ca, target: db - cb }, load: loadavg()[0] };
 }
 
 function ferryVerify(a: BenchServer, b: BenchServer): Promise<Timed> {
-  return timeChild([FERRY, 'verify', '--from', `redis://127.0.0.1:${a.port}`, '--to', `redis://127.0.0.1:${b.port}`, '--json']);
+  return timeChild([FERRY, 'verify', '--from', `redis://127.0.0.1:${a.port}`, '--to', `redis://127.0.0.1:${b.port}`, '--json'], a, b);
 }
 
 function script(a: BenchServer, b: BenchServer): Promise<Timed> {
-  return timeChild([SCRIPT, String(a.port), String(b.port)]);
+  return timeChild([SCRIPT, String(a.port), String(b.port)], a, b);
 }
 
-function agreed(t: Timed): void {
+interface Phases {
+  sourcePassMs: number;
+  targetPassMs: number;
+  roundsMs: number;
+}
+
+/** Throws unless ferry's report says the sides agree; returns its phase timings. */
+function agreed(t: Timed): Phases {
   const last = t.out.trim().split('\n').pop() ?? '';
-  const e = JSON.parse(last) as { event: string; report?: { agree: boolean } };
+  const e = JSON.parse(last) as { event: string; report?: { agree: boolean; phases?: Phases } };
   if (e.event !== 'done' || !e.report?.agree) throw new Error(`ferry verify did not agree: ${last.slice(0, 500)}`);
+  return e.report.phases ?? { sourcePassMs: 0, targetPassMs: 0, roundsMs: 0 };
+}
+
+/** "tool / source / target" CPU seconds, medians. */
+function cpuText(xs: Timed[]): string {
+  return (['tool', 'source', 'target'] as const).map((k) => median(xs.map((x) => x.cpu[k])).toFixed(1)).join(' / ');
 }
 
 function median(xs: number[]): number {
@@ -94,46 +131,57 @@ async function bigHash(c: Redis, fields: number): Promise<void> {
 export async function run(): Promise<void> {
   const rows: string[] = [];
   for (const withTtl of [false, true]) {
+    if (!ROWS.includes(withTtl ? 'ttl' : 'a')) continue;
     const [a, b] = await Promise.all([startServer(), startServer()]);
     try {
       await Promise.all([a.client.call('DEBUG', 'POPULATE', '1000000'), b.client.call('DEBUG', 'POPULATE', '1000000')]);
       if (withTtl) await Promise.all([a.client, b.client].map((c) => expireAll(c, 1_000_000, Date.now() + 3_600_000)));
       const ferryRuns: Timed[] = [];
       const scriptRuns: Timed[] = [];
+      const phases: Phases[] = [];
       for (let i = 0; i < ROUNDS; i++) {
         const f = await ferryVerify(a, b);
-        agreed(f);
+        phases.push(agreed(f));
         ferryRuns.push(f);
-        scriptRuns.push(await script(a, b));
+        const sc = await script(a, b);
+        scriptRuns.push(sc);
+        const p = phases[i];
+        process.stdout.write(
+          `  round ${i + 1}: ferry ${f.secs.toFixed(2)} s (source pass ${(p.sourcePassMs / 1000).toFixed(2)} s, target pass ${(p.targetPassMs / 1000).toFixed(2)} s; CPU ferry/source/target ${f.cpu.tool.toFixed(1)}/${f.cpu.source.toFixed(1)}/${f.cpu.target.toFixed(1)} s; load ${f.load.toFixed(1)}), ` +
+            `script ${sc.secs.toFixed(2)} s (CPU script/source/target ${sc.cpu.tool.toFixed(1)}/${sc.cpu.source.toFixed(1)}/${sc.cpu.target.toFixed(1)} s; load ${sc.load.toFixed(1)})\n`,
+        );
       }
       const fs = median(ferryRuns.map((r) => r.secs));
       const ss = median(scriptRuns.map((r) => r.secs));
       const range = (xs: Timed[]) => `${Math.min(...xs.map((x) => x.secs)).toFixed(2)}-${Math.max(...xs.map((x) => x.secs)).toFixed(2)} s`;
       const name = withTtl ? "(a') 1M small keys, each with a TTL" : '(a) 1M small keys';
-      process.stdout.write(`${name}: ferry ${range(ferryRuns)}, script ${range(scriptRuns)} over ${ROUNDS} rounds\n`);
+      const loads = [...ferryRuns, ...scriptRuns].map((r) => r.load);
+      process.stdout.write(`${name}: ferry ${range(ferryRuns)}, script ${range(scriptRuns)} over ${ROUNDS} rounds, load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}\n`);
+      const ps = median(phases.map((p) => p.sourcePassMs)) / 1000;
+      const pt = median(phases.map((p) => p.targetPassMs)) / 1000;
       rows.push(
-        `| ${name} | ${fs.toFixed(2)} s · ${Math.round(1e6 / fs).toLocaleString('en-US')} keys/s | ${Math.max(...ferryRuns.map((r) => r.rssMb)).toFixed(0)} MB | ${ss.toFixed(2)} s · ${Math.round(1e6 / ss).toLocaleString('en-US')} keys/s | ${Math.max(...scriptRuns.map((r) => r.rssMb)).toFixed(0)} MB | ${(ss / fs).toFixed(2)}x |`,
+        `| ${name} | ${fs.toFixed(2)} s · ${Math.round(1e6 / fs).toLocaleString('en-US')} keys/s (passes ${ps.toFixed(2)} + ${pt.toFixed(2)} s) | ${cpuText(ferryRuns)} | ${Math.max(...ferryRuns.map((r) => r.rssMb)).toFixed(0)} MB | ${ss.toFixed(2)} s · ${Math.round(1e6 / ss).toLocaleString('en-US')} keys/s | ${cpuText(scriptRuns)} | ${Math.max(...scriptRuns.map((r) => r.rssMb)).toFixed(0)} MB | ${(ss / fs).toFixed(2)}x |`,
       );
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
   }
-  {
+  if (ROWS.includes('b')) {
     const [a, b] = await Promise.all([startServer(), startServer()]);
     try {
       await Promise.all([bigHash(a.client, 3_000_000), bigHash(b.client, 3_000_000)]);
       const f = await ferryVerify(a, b);
       agreed(f);
       const s = await script(a, b);
-      rows.push(`| (b) one hash of 3M fields | ${f.secs.toFixed(2)} s | ${f.rssMb.toFixed(0)} MB | ${s.secs.toFixed(2)} s | ${s.rssMb.toFixed(0)} MB | ${(s.secs / f.secs).toFixed(2)}x |`);
+      rows.push(`| (b) one hash of 3M fields (1 run) | ${f.secs.toFixed(2)} s | ${cpuText([f])} | ${f.rssMb.toFixed(0)} MB | ${s.secs.toFixed(2)} s | ${cpuText([s])} | ${s.rssMb.toFixed(0)} MB | ${(s.secs / f.secs).toFixed(2)}x |`);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
   }
   process.stdout.write(
     [
-      `| dataset | ferry verify (both directions, TTLs; median of ${ROUNDS}) | ferry peak RSS | script (SCAN + DUMP both sides) | script peak RSS | script time / ferry time |`,
-      '|---|---|---|---|---|---|',
+      `| dataset | ferry verify (both directions, TTLs; median of ${ROUNDS}) | CPU s ferry / source / target | ferry peak RSS | script (SCAN + DUMP both sides) | CPU s script / source / target | script peak RSS | script time / ferry time |`,
+      '|---|---|---|---|---|---|---|---|',
       ...rows,
     ].join('\n') + '\n',
   );

@@ -44,7 +44,11 @@ export interface ServerFacts {
    * A Redis Cluster node (`cluster_enabled:1`): its masters with their slot counts and key counts
    * (`keys` and `keysByDb` are then the sums over the masters).
    */
-  cluster?: { masters: Array<{ addr: string; slots: number; keys: number }> };
+  cluster?: {
+    masters: Array<{ addr: string; slots: number; keys: number; usedMemory?: number }>;
+    /** An open slot migration a master reports on its own line of CLUSTER NODES (`[slot->-id]`), as text. */
+    openMigration?: string;
+  };
 }
 
 /** Everything the plan depends on. */
@@ -119,7 +123,8 @@ export async function readServerFacts(client: Redis, url: string): Promise<Serve
  */
 async function clusterFacts(client: Redis): Promise<Partial<ServerFacts>> {
   const text = String(await client.call('CLUSTER', 'NODES'));
-  const masters: Array<{ addr: string; slots: number; keys: number }> = [];
+  const masters: Array<{ addr: string; slots: number; keys: number; usedMemory: number }> = [];
+  let openMigration: string | undefined;
   for (const line of text.split('\n')) {
     const f = line.trim().split(' ');
     if (f.length < 8 || !f[2].split(',').includes('master')) continue;
@@ -137,13 +142,19 @@ async function clusterFacts(client: Redis): Promise<Partial<ServerFacts>> {
     const node = new RedisClient({ ...client.options, host, port, lazyConnect: true, enableOfflineQueue: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     node.on('error', () => {});
     try {
-      masters.push({ addr: `${host}:${port}`, slots, keys: await node.dbsize() });
+      const mem = Number(/^used_memory:(\d+)/m.exec(await node.info('memory'))?.[1] ?? 0);
+      masters.push({ addr: `${host}:${port}`, slots, keys: await node.dbsize(), usedMemory: mem });
+      // A master reports its open migrations only on its own (`myself`) line: redis 7.0 src/cluster.c
+      // clusterGenNodeDescription, "Just for MYSELF node we also dump info about slots that we are migrating".
+      const own = String(await node.call('CLUSTER', 'NODES')).split('\n').find((l) => l.split(' ')[2]?.split(',').includes('myself'));
+      const mig = /\[(\d+)-([<>])-([0-9a-f]+)\]/.exec(own ?? '');
+      if (mig && !openMigration) openMigration = `slot ${mig[1]} is ${mig[2] === '>' ? 'migrating' : 'importing'} on the source master ${host}:${port}`;
     } finally {
       node.disconnect();
     }
   }
   const keys = masters.reduce((n, m) => n + m.keys, 0);
-  return { cluster: { masters }, keys, keysByDb: keys ? { 0: keys } : {} };
+  return { cluster: { masters, ...(openMigration ? { openMigration } : {}) }, keys, keysByDb: keys ? { 0: keys } : {} };
 }
 
 /** FUNCTION LIST's library count; null before 7.0 (no FUNCTION command) or when it is refused. */
@@ -291,5 +302,8 @@ export async function gatherFacts(source: Redis, sourceUrl: string, target: Redi
  * is the one the source sees, which need not be the one ferry was given).
  */
 export function otherReplicas(facts: Facts, targetPort: number | undefined): ServerFacts['replicas'] {
+  // A cluster source's replicas belong to its cluster: they cannot REPLICAOF a server outside it
+  // (see core/cluster-safety.ts), so reparent leaves them alone (retire says what becomes of them).
+  if (facts.source.cluster) return [];
   return facts.source.replicas.filter((r) => r.port !== targetPort);
 }

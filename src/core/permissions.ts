@@ -48,6 +48,7 @@ export const VERIFY_READS: ReadonlyArray<[string, string[]]> = [
   ['+scan', ['SCAN', '0', 'COUNT', '1']],
   ['+randomkey', ['RANDOMKEY']],
   ['+exists', ['EXISTS', KEY]],
+  ['+mget', ['MGET', KEY]],
   ['+pttl', ['PTTL', KEY]],
   ['+memory|usage', ['MEMORY', 'USAGE', KEY]],
   ['+dump', ['DUMP', KEY]],

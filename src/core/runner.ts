@@ -10,20 +10,21 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { connectEndpoint } from './connect.js';
-import { type Endpoint } from './endpoint.js';
+import { type Endpoint, hostPort } from './endpoint.js';
 import { ExitCode, FerryError, InterruptedError, StepError, UsageError, exitCodeOf } from './errors.js';
 import type { EventBus, FerryEvent } from './events.js';
 import type { Facts } from './facts.js';
 import { targetEndpoint } from './plan.js';
 import { pickFreePort } from './provision-server.js';
 import { resolveMaster } from './sentinel.js';
+import { NodePool, isClusterSource, liveClusterMasters } from './source-nodes.js';
 import type { MigrationSpec } from './spec.js';
 import { type RunState, lockState, loadState, newState, recordEvent, saveState, stateExists } from './state.js';
 import { driverFor } from '../drivers/index.js';
 import type { ReplicationDriver } from '../drivers/driver.js';
 import { stepsFor } from '../steps/index.js';
 import { keepBacklogForResume, restoreBacklog } from '../steps/backlog.js';
-import { isPausedByFerry, unpause } from '../steps/fence.js';
+import { isPausedByFerry, unpauseAll } from '../steps/fence.js';
 import type { Step, StepContext, StepId } from '../steps/step.js';
 
 /** How to run. */
@@ -49,8 +50,10 @@ export interface RunReport {
   steps: Array<{ id: StepId; ms?: number; skipped?: boolean }>;
   /** How long the old master refused writes (CLIENT PAUSE → UNPAUSE), ms. */
   pauseMs?: number;
-  /** The source's replication offset at the cutover. */
+  /** The source's replication offset at the cutover (a cluster source: the sum over its masters). */
   finalOffset?: number;
+  /** A cluster source: each master's offset at the cutover. */
+  finalOffsets?: Record<string, number>;
   /** --drop-field-ttl: hash-field TTLs the target did not get. */
   fieldTtlsDropped?: number;
   /** Pending entries of consumer groups the commands writer could not recreate (entry deleted). */
@@ -143,6 +146,8 @@ export async function rollbackMigration(spec: MigrationSpec, opts: Omit<RunOptio
 class Run {
   private sourceClient?: Redis;
   private targetClient?: Redis;
+  /** The other nodes of a cluster source (its masters), by address. */
+  private nodes: NodePool;
   private stopRecording: () => void;
   readonly ctx: StepContext;
   /** The steps of this run, in order. */
@@ -159,6 +164,7 @@ class Run {
   ) {
     // Progress is a stream of samples (10 per second while converging): the state keeps the rest.
     this.steps = stepsFor(spec);
+    this.nodes = new NodePool(spec.from, spec.tls);
     this.stopRecording = opts.bus.add((e) => e.event !== 'progress' && recordEvent(state, e as unknown as Record<string, unknown>));
     const run = this;
     this.ctx = {
@@ -176,6 +182,8 @@ class Run {
       yes: opts.yes,
       confirm: (q) => run.confirm(q),
       sourceClient: () => run.source(),
+      sourceMasters: () => run.sourceMasters(),
+      sourceNode: (addr) => run.sourceNode(addr),
       targetClient: () => run.targetConn(),
       save: async () => run.save(),
       warn: (message) => opts.bus.emit({ event: 'warning', message }),
@@ -227,8 +235,7 @@ class Run {
     if (this.state.steps.promote.status === 'done' || (this.promotionMayHaveStarted() && (await this.driver.isPromoted(this.ctx)))) {
       throw new UsageError(`the new instance was already promoted; to go back, migrate again: ferry run --from <new> --to <old> (the old master is its replica with --retire replica)`);
     }
-    const source = await this.source();
-    await unpause(source, this.state);
+    await unpauseAll(this.ctx);
     const undone: StepId[] = [];
     for (const step of [...this.steps].reverse()) {
       const rec = this.state.steps[step.id];
@@ -258,6 +265,7 @@ class Run {
       steps: this.steps.map((s) => ({ id: s.id, ms: this.state.steps[s.id].ms, skipped: this.state.steps[s.id].skipped })),
       pauseMs: this.state.cutover.pauseMs,
       finalOffset: this.state.cutover.finalOffset,
+      ...(this.state.cutover.finalOffsets ? { finalOffsets: this.state.cutover.finalOffsets } : {}),
       ...(this.state.cutover.fieldTtlsDropped !== undefined ? { fieldTtlsDropped: this.state.cutover.fieldTtlsDropped } : {}),
       ...(this.state.cutover.pendingSkipped ? { pendingSkipped: this.state.cutover.pendingSkipped } : {}),
       target: { host: t.host, port: t.port, pid: t.pid, dataDir: t.dataDir },
@@ -361,6 +369,18 @@ class Run {
     return this.sourceClient;
   }
 
+  /** See StepContext.sourceMasters (a cluster source: its masters now, core/source-nodes.ts). */
+  private async sourceMasters(): Promise<Array<{ addr: string; client: Redis }>> {
+    const source = await this.source();
+    if (!isClusterSource(this.state.facts)) return [{ addr: hostPort(this.spec.from), client: source }];
+    const addrs = await liveClusterMasters(source, this.spec.from);
+    return Promise.all(addrs.map(async (addr) => ({ addr, client: await this.sourceNode(addr) })));
+  }
+
+  private async sourceNode(addr: string): Promise<Redis> {
+    return addr === hostPort(this.spec.from) ? this.source() : this.nodes.get(addr);
+  }
+
   private async targetConn(): Promise<Redis> {
     if (this.targetClient?.status !== 'ready') {
       this.targetClient?.disconnect();
@@ -380,7 +400,7 @@ class Run {
   async close(): Promise<void> {
     if (isPausedByFerry(this.state) && this.state.status !== 'done') {
       try {
-        await unpause(await this.source(), this.state);
+        await unpauseAll(this.ctx);
       } catch {
         /* the pause ends by itself after --pause-timeout */
       }
@@ -394,6 +414,7 @@ class Run {
     this.stopRecording();
     this.sourceClient?.disconnect();
     this.targetClient?.disconnect();
+    this.nodes.close();
     await this.driver.close();
   }
 }

@@ -62,6 +62,8 @@ export interface RunState {
   cutover: {
     pauseMs?: number;
     finalOffset?: number;
+    /** A cluster source: each master's master_repl_offset at the fence (finalOffset is their sum). */
+    finalOffsets?: Record<string, number>;
     /** Engine: hash-field TTLs not copied (--drop-field-ttl), pending entries it could not recreate. */
     fieldTtlsDropped?: number;
     pendingSkipped?: number;

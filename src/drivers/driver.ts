@@ -27,11 +27,19 @@ import type { StepContext, PlanContext, PlannedCommand } from '../steps/step.js'
 /** The driver-specific phases of the migration. */
 export type DriverPhase = 'replicate' | 'converge' | 'open-writes' | 'fence' | 'promote';
 
-/** Offsets read at one moment; replicaOffset is what the target has applied. */
+/**
+ * Offsets read at one moment; replicaOffset is what the target has applied. With several links (a
+ * cluster source: one per master) masterOffset is the sum of the masters' offsets and
+ * replicaOffset the sum of each link's applied offset capped at its own master's, so
+ * `replicaOffset >= masterOffset` holds exactly when EVERY link has caught up with its master;
+ * `links` has each one.
+ */
 export interface ReplicationOffsets {
   masterOffset: number;
   replicaOffset: number;
   linkUp: boolean;
+  /** Each link (engine, cluster source): its master (host:port) and that master's offsets. */
+  links?: Array<{ master: string; masterOffset: number; replicaOffset: number; linkUp: boolean }>;
   /** A full sync (RDB transfer/load) is still running. */
   syncing?: boolean;
   /** Bytes of the initial sync received so far / expected (-1 when unknown). */

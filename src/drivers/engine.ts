@@ -15,7 +15,8 @@ import { FerryError } from '../core/errors.js';
 import type { WriterChoice } from '../engine/apply/writer-choice.js';
 import { chooseWriter } from '../engine/apply/writer-choice.js';
 import { CHECKPOINT_KEY } from '../engine/checkpoint.js';
-import type { SyncEngine } from '../engine/sync.js';
+import { isClusterSource, plannedSourceMasters } from '../core/source-nodes.js';
+import { type EngineLinks, engineLinks, linkOffsets } from './engine-links.js';
 import { cmd, type PlanContext, type PlannedCommand, type StepContext } from '../steps/step.js';
 import type { DriverPhase, ReplicationDriver, ReplicationOffsets } from './driver.js';
 
@@ -35,7 +36,7 @@ export function plannedWriter(pc: PlanContext): WriterChoice | null {
 /** The embedded-engine replication driver. */
 export class EngineDriver implements ReplicationDriver {
   readonly mode = 'engine' as const;
-  private engine: SyncEngine | null = null;
+  private engine: EngineLinks | null = null;
   private failure: Error | null = null;
 
   describe(phase: DriverPhase, pc: PlanContext): PlannedCommand[] {
@@ -52,27 +53,39 @@ export class EngineDriver implements ReplicationDriver {
           ...(f.exclude ?? []).map((g) => `--exclude ${g}`),
           ...Object.entries(f.dbMap ?? {}).map(([a, b]) => `--db-map ${a}:${b}`),
         ];
+        const masters = plannedSourceMasters(pc.spec.from, pc.facts);
+        if (masters.length > 1 || isClusterSource(pc.facts)) {
+          // A cluster source: one link per master, each with its own checkpoint (engine/cluster/orchestrator.ts).
+          return [
+            cmd('source', ['CLUSTER', 'NODES'], `the masters and their slots; a slot migration open on any of them stops the run${filters.length ? `; filters: ${filters.join(' ')}` : ''}`),
+            ...masters.map((m, i) => cmd(m.on, ['PSYNC', '?', -1], `link ${i}: ferry connects to ${m.addr} as a replica (REPLCONF capa eof psync2); ${writer}`)),
+            cmd('target', ['RESTORE|MSET|…', '…'], `the RDB keys of every shard, pipelined; then each link's command stream in MULTI/EXEC batches with its own checkpoint key (${CHECKPOINT_KEY}:<link>)`),
+          ];
+        }
         return [
           cmd('source', ['PSYNC', '?', -1], `ferry connects to ${src} as a replica (REPLCONF capa eof psync2); ${writer}${filters.length ? `; filters: ${filters.join(' ')}` : ''}`),
           cmd('target', ['RESTORE|MSET|…', '…'], 'the RDB keys, pipelined; then the command stream in MULTI/EXEC batches with a checkpoint key'),
         ];
       }
       case 'converge':
-        return [cmd('source', ['INFO', 'replication'], "repeat until the engine's applied offset is within the lag threshold of master_repl_offset")];
+        return plannedSourceMasters(pc.spec.from, pc.facts).map((m) => cmd(m.on, ['INFO', 'replication'], `repeat until the engine's applied offset${m.on === 'source' ? '' : ' of its link'} is within the lag threshold of master_repl_offset`));
       case 'open-writes':
         return [];
       case 'fence':
-        return [cmd('source', ['INFO', 'replication'], "repeat until the engine's applied offset equals master_repl_offset")];
-      case 'promote':
+        return plannedSourceMasters(pc.spec.from, pc.facts).map((m) => cmd(m.on, ['INFO', 'replication'], `repeat until the engine's applied offset${m.on === 'source' ? '' : ' of its link'} equals master_repl_offset`));
+      case 'promote': {
+        const n = plannedSourceMasters(pc.spec.from, pc.facts).length;
+        if (n > 1 || isClusterSource(pc.facts)) return [cmd('local', ['stop every link'], `the ${n} links, after the final offsets`), cmd('target', ['DEL', `${CHECKPOINT_KEY}:<link>`], "each link's checkpoint key (and its slot checkpoints on a cluster target)")];
         return [cmd('local', ['stop the engine'], 'after the final offset'), cmd('target', ['DEL', CHECKPOINT_KEY], "the engine's checkpoint key")];
+      }
     }
   }
 
   async start(ctx: StepContext): Promise<void> {
-    if (this.engine && this.engine.phase !== 'stopped') return;
+    if (this.engine?.running) return;
     if (ctx.state.data[PROMOTED] === true) return;
-    const { SyncEngine } = await import('../engine/sync.js');
-    const engine = new SyncEngine({
+    // A cluster source: one link per master (engine/cluster/orchestrator.ts), each resumed from its own checkpoint.
+    const engine = await engineLinks({
       from: ctx.spec.from,
       to: ctx.target,
       tls: ctx.spec.tls,
@@ -89,7 +102,7 @@ export class EngineDriver implements ReplicationDriver {
         if (e.event === 'progress') return; // converge reports progress from offsets()
         ctx.bus.emit({ ...e, step: 'replicate' } as never);
       },
-    });
+    }, isClusterSource(ctx.facts));
     await engine.start();
     this.engine = engine;
     if (ctx.state.steps.converge.status === 'done') {
@@ -107,28 +120,25 @@ export class EngineDriver implements ReplicationDriver {
   }
 
   async isReplicating(_ctx: StepContext): Promise<boolean> {
-    return !!this.engine && this.engine.phase !== 'stopped';
+    return !!this.engine?.running;
   }
 
   async offsets(ctx: StepContext, known: { masterOffset?: number } = {}): Promise<ReplicationOffsets> {
     if (this.failure) throw new FerryError(`the engine stopped: ${this.failure.message}`, 4);
     const engine = this.engine;
     if (!engine) throw new FerryError('the engine is not running; resume the run', 4);
-    const masterOffset = known.masterOffset ?? Number(/master_repl_offset:(\d+)/.exec(await (await ctx.sourceClient()).info('replication'))?.[1] ?? 0);
-    const s = engine.status();
-    if (s.checkpoint && s.checkpoint.offset >= 0 && Date.now() - Number(ctx.state.data[`${CHECKPOINT}.at`] ?? 0) > 1000) {
-      ctx.state.data[CHECKPOINT] = s.checkpoint;
-      ctx.state.data[`${CHECKPOINT}.at`] = Date.now();
+    const links = engine.links();
+    // Each link's master, asked first (its applied offset can only grow meanwhile).
+    const masters = links.length === 1 && known.masterOffset !== undefined ? [known.masterOffset] : await Promise.all(links.map(async (l) => Number(/master_repl_offset:(\d+)/.exec(await (await ctx.sourceNode(hostPort(l.master))).info('replication'))?.[1] ?? 0)));
+    const o = linkOffsets(links, masters);
+    if (Date.now() - Number(ctx.state.data[`${CHECKPOINT}.at`] ?? 0) > 1000) {
+      const cps = links.map((l) => l.status().checkpoint);
+      if (cps.every((cp) => cp && cp.offset >= 0)) {
+        ctx.state.data[CHECKPOINT] = cps.length === 1 ? cps[0] : cps;
+        ctx.state.data[`${CHECKPOINT}.at`] = Date.now();
+      }
     }
-    return {
-      masterOffset,
-      replicaOffset: Math.max(s.appliedOffset, 0),
-      receivedOffset: s.receivedOffset,
-      linkUp: s.linkUp,
-      syncing: s.phase !== 'stream',
-      syncBytes: s.phase === 'rdb' ? { done: s.rdbBytes, total: s.rdbTotal } : undefined,
-      keysApplied: s.keysApplied,
-    };
+    return o;
   }
 
   async openWrites(_ctx: StepContext): Promise<void> {}
@@ -138,7 +148,7 @@ export class EngineDriver implements ReplicationDriver {
   async stop(ctx: StepContext): Promise<void> {
     if (this.engine) {
       const report = await this.engine.stop({ removeCheckpoint: true });
-      ctx.state.data[CHECKPOINT] = { replid: report.replid, offset: report.appliedOffset };
+      ctx.state.data[CHECKPOINT] = report.shards ? report.shards.map((r) => { const x = r as { master: string; replid: string; appliedOffset: number }; return { master: x.master, replid: x.replid, offset: x.appliedOffset }; }) : { replid: report.replid, offset: report.appliedOffset };
       if (ctx.spec.dropFieldTtl) ctx.state.cutover.fieldTtlsDropped = report.fieldTtlsDropped;
       if (report.pendingSkipped) ctx.state.cutover.pendingSkipped = report.pendingSkipped;
     } else {
@@ -172,5 +182,7 @@ export class EngineDriver implements ReplicationDriver {
 async function removeCheckpoint(ctx: StepContext): Promise<void> {
   const { removeEngineCheckpoint } = await import('../engine/targets.js');
   const { tlsSocketOptions } = await import('../core/endpoint.js');
-  await removeEngineCheckpoint(ctx.target, ctx.target.tls ? tlsSocketOptions(ctx.spec.tls) : undefined);
+  // A cluster source wrote one link checkpoint per master (link ids 0…n-1).
+  const links = plannedSourceMasters(ctx.spec.from, ctx.facts).length;
+  await removeEngineCheckpoint(ctx.target, ctx.target.tls ? tlsSocketOptions(ctx.spec.tls) : undefined, Array.from({ length: links }, (_, i) => i));
 }

@@ -51,23 +51,27 @@ export async function openTarget(o: OpenTargetOptions): Promise<EngineTarget> {
 
 /**
  * Deletes the engine's checkpoint from a target (a run resumed after the engine stopped, or rolled
- * back): the one key of a single server, or the link and slot checkpoint keys of a cluster.
+ * back): the one key of a single server, or the link and slot checkpoint keys of a cluster; for
+ * a cluster source, those of each link in `linkIds`.
  */
-export async function removeEngineCheckpoint(endpoint: Endpoint, tls?: OpenTargetOptions['tls']): Promise<void> {
-  let failure: Error | null = null;
-  const target = await openTarget({
-    endpoint,
-    tls,
-    onFatal: (e) => (failure = e),
-    onRestart: (e) => (failure = e),
-    warn: () => {},
-    info: () => {},
-  });
-  try {
-    await target.removeCheckpoint();
-    if (failure) throw failure;
-  } finally {
-    target.close();
+export async function removeEngineCheckpoint(endpoint: Endpoint, tls?: OpenTargetOptions['tls'], linkIds: number[] = [0]): Promise<void> {
+  for (const linkId of linkIds) {
+    let failure: Error | null = null;
+    const target = await openTarget({
+      endpoint,
+      tls,
+      role: { linkId },
+      onFatal: (e) => (failure = e),
+      onRestart: (e) => (failure = e),
+      warn: () => {},
+      info: () => {},
+    });
+    try {
+      await target.removeCheckpoint();
+      if (failure) throw failure;
+    } finally {
+      target.close();
+    }
   }
 }
 

@@ -9,10 +9,19 @@
 import { type BacklogRecord, backlogInputs, decideBacklog, readBacklogSize, restoreBacklogSize, restoreMessage, setBacklogSize } from '../core/backlog.js';
 import { StepError } from '../core/errors.js';
 import { fmtSize } from '../core/size.js';
+import { info } from '../core/connect.js';
+import { hostPort } from '../core/endpoint.js';
+import { isClusterSource, plannedSourceMasters } from '../core/source-nodes.js';
 import { cmd, type Step, type StepContext } from './step.js';
 
 /** state.data key: the BacklogRecord (value found, value set) while ferry's change is in place. */
 export const BACKLOG_RECORD = 'backlog.record';
+/**
+ * state.data key: a cluster source's other masters (not the `--from` node): host:port → their
+ * BacklogRecord. Each master is sized by the same rule, with its own repl-backlog-size and memory
+ * (INFO memory, read when the step runs) and the write rate preflight measured on `--from`.
+ */
+export const BACKLOG_OTHERS = 'backlog.others';
 
 export const backlog: Step = {
   id: 'backlog',
@@ -23,10 +32,14 @@ export const backlog: Step = {
     // NOTE: a source without replicas has no replication stream yet; preflight then measured the
     // bytes clients sent (core/facts.ts sampleWriteRate), and the plan says so.
     const how = pc.facts.writeRateMethod === 'client-input' && d.writeRate > 0 ? '; the rate is the bytes clients sent (no replica yet, so no replication stream to measure)' : '';
-    if (d.set === null || d.current === null) return [cmd('source', ['CONFIG', 'GET', 'repl-backlog-size'], d.why + how)];
+    const others = plannedSourceMasters(pc.spec.from, pc.facts).filter((m) => m.addr !== hostPort(pc.spec.from) && isClusterSource(pc.facts));
+    const more = others.map((m) => cmd(m.on, ['CONFIG', 'SET', 'repl-backlog-size', '<by the same rule>'], `another master of the source cluster: sized as above with its own repl-backlog-size and memory (read at run time) and the write rate measured on ${hostPort(pc.spec.from)}; put back as above`));
+    const on = isClusterSource(pc.facts) ? `source ${hostPort(pc.spec.from)}` : 'source';
+    if (d.set === null || d.current === null) return [cmd(on, ['CONFIG', 'GET', 'repl-backlog-size'], d.why + how), ...more];
     return [
-      cmd('source', ['CONFIG', 'SET', 'repl-backlog-size', d.set], d.why + how),
-      cmd('source', ['CONFIG', 'SET', 'repl-backlog-size', d.current], 'puts the old value back when the migration ends (after retire), on rollback, and when the run fails or is interrupted; a value changed by someone else meanwhile is left alone'),
+      cmd(on, ['CONFIG', 'SET', 'repl-backlog-size', d.set], d.why + how),
+      cmd(on, ['CONFIG', 'SET', 'repl-backlog-size', d.current], 'puts the old value back when the migration ends (after retire), on rollback, and when the run fails or is interrupted; a value changed by someone else meanwhile is left alone'),
+      ...more,
     ];
   },
   async check() {
@@ -34,6 +47,17 @@ export const backlog: Step = {
   },
   async run(ctx) {
     if (ctx.spec.backlog.kind === 'keep') return { policy: 'keep' };
+    const detail = await sizeFromNode(ctx);
+    if (!isClusterSource(ctx.facts)) return detail;
+    return { ...detail, otherMasters: await sizeOtherMasters(ctx) };
+  },
+  async undo(ctx) {
+    await restoreBacklog(ctx, 'rollback');
+  },
+};
+
+/** The `--from` node's backlog (a single source: the old master). */
+async function sizeFromNode(ctx: StepContext): Promise<Record<string, unknown>> {
     const source = await ctx.sourceClient();
     const current = await readBacklogSize(source);
     const d = decideBacklog(ctx.spec.backlog, { ...backlogInputs(ctx.facts), current });
@@ -63,11 +87,43 @@ export const backlog: Step = {
     }
     ctx.info(`repl-backlog-size on the source raised from ${fmtSize(current)} to ${fmtSize(d.set)} (${d.why})`);
     return detail;
-  },
-  async undo(ctx) {
-    await restoreBacklog(ctx, 'rollback');
-  },
-};
+}
+
+/** Every other master of a cluster source, by the same rule (see BACKLOG_OTHERS). */
+async function sizeOtherMasters(ctx: StepContext): Promise<Record<string, unknown>> {
+  const policy = ctx.spec.backlog;
+  const records = (ctx.state.data[BACKLOG_OTHERS] ?? {}) as Record<string, BacklogRecord>;
+  const out: Record<string, unknown> = {};
+  for (const m of await ctx.sourceMasters()) {
+    if (m.addr === hostPort(ctx.spec.from)) continue;
+    const current = await readBacklogSize(m.client);
+    const mem = await info(m.client, 'memory');
+    const d = decideBacklog(policy, { writeRate: ctx.facts.writeRateBytesPerSec, current, usedMemory: Number(mem.used_memory ?? 0), maxmemory: Number(mem.maxmemory ?? 0), totalSystemMemory: Number(mem.total_system_memory ?? 0) });
+    if (d.set === null || current === null) {
+      out[m.addr] = { current, set: null };
+      continue;
+    }
+    records[m.addr] = { original: records[m.addr]?.original ?? current, set: d.set };
+    ctx.state.data[BACKLOG_OTHERS] = records;
+    await ctx.save();
+    try {
+      await setBacklogSize(m.client, d.set);
+      out[m.addr] = { current, set: d.set };
+    } catch (err) {
+      delete records[m.addr];
+      await ctx.save();
+      const why = (err as Error).message.split('\n')[0];
+      if (policy.kind === 'auto') {
+        ctx.warn(`the source master ${m.addr} refused CONFIG SET repl-backlog-size ${d.set} (${why}): going on with ${fmtSize(current)}`);
+        out[m.addr] = { current, set: null, refused: why };
+        continue;
+      }
+      throw new StepError('backlog', `the source master ${m.addr} refused CONFIG SET repl-backlog-size ${d.set} (${why}); allow it, or run again with --backlog keep`);
+    }
+    ctx.info(`repl-backlog-size on the source master ${m.addr} raised from ${fmtSize(current)} to ${fmtSize(d.set)}`);
+  }
+  return out;
+}
 
 /**
  * Puts the recorded repl-backlog-size back (see the module comment). `end`: the migration is
@@ -76,6 +132,7 @@ export const backlog: Step = {
  * retries) and gets a warning naming the command to run.
  */
 export async function restoreBacklog(ctx: StepContext, when: 'end' | 'abort' | 'rollback'): Promise<void> {
+  await restoreOtherMasters(ctx, when);
   const rec = ctx.state.data[BACKLOG_RECORD] as BacklogRecord | undefined;
   if (!rec) return;
   const forget = async (): Promise<void> => {
@@ -99,6 +156,31 @@ export async function restoreBacklog(ctx: StepContext, when: 'end' | 'abort' | '
     const next = when === 'end' ? `run CONFIG SET repl-backlog-size ${rec.original} on it` : 'ferry resume or ferry rollback will try again';
     ctx.warn(`could not put repl-backlog-size back to ${fmtSize(rec.original)} (${rec.original}) on ${where}: ${(err as Error).message.split('\n')[0]}; ${next}`);
   }
+}
+
+/** restoreBacklog for a cluster source's other masters (BACKLOG_OTHERS); a record whose master cannot be reached stays. */
+async function restoreOtherMasters(ctx: StepContext, when: 'end' | 'abort' | 'rollback'): Promise<void> {
+  const records = ctx.state.data[BACKLOG_OTHERS] as Record<string, BacklogRecord> | undefined;
+  if (!records) return;
+  const shutdown = ctx.spec.retire === 'shutdown' && ctx.state.steps.retire.status === 'done';
+  for (const [addr, rec] of Object.entries(records)) {
+    if (!shutdown) {
+      try {
+        const outcome = await restoreBacklogSize(await ctx.sourceNode(addr), rec);
+        const message = restoreMessage(rec, outcome, `the source master ${addr}`);
+        if (outcome.kind === 'changed-since') ctx.warn(message);
+        else ctx.info(message);
+      } catch (err) {
+        ctx.warn(`could not put repl-backlog-size back to ${fmtSize(rec.original)} (${rec.original}) on the source master ${addr}: ${(err as Error).message.split('\n')[0]}; ${when === 'end' ? `run CONFIG SET repl-backlog-size ${rec.original} on it` : 'ferry resume or ferry rollback will try again'}`);
+        continue;
+      }
+    }
+    delete records[addr];
+  }
+  if (Object.keys(records).length === 0) delete ctx.state.data[BACKLOG_OTHERS];
+  // As for the --from node: after an abort or a rollback the step counts as not done (resume raises them again).
+  if (when !== 'end') Object.assign(ctx.state.steps.backlog, { status: 'pending', skipped: undefined, error: undefined });
+  await ctx.save();
 }
 
 /**

@@ -31,14 +31,17 @@ import type { Redis } from 'ioredis';
 import { hasWritePause } from '../core/compat.js';
 import { StepError } from '../core/errors.js';
 import type { RunState } from '../core/state.js';
+import { isClusterSource, plannedSourceMasters } from '../core/source-nodes.js';
 import { waitConverged } from './converge.js';
-import { cmd, sleep, type Step } from './step.js';
+import { cmd, sleep, type Step, type StepContext } from './step.js';
 
 /** state.data key: when ferry sent CLIENT PAUSE (epoch ms) and until when it lasts. */
 export const PAUSED_AT = 'fence.pausedAt';
 export const PAUSED_UNTIL = 'fence.pausedUntil';
 /** state.data key: the pause holds every client (a source before 6.2, no CLIENT UNPAUSE). */
 export const PAUSED_ALL = 'fence.pausedAll';
+/** state.data key: the addresses ferry paused when they are a cluster source's masters (absent: the old master). */
+export const PAUSED_NODES = 'fence.pausedNodes';
 
 export const fence: Step = {
   id: 'fence',
@@ -54,11 +57,13 @@ export const fence: Step = {
         ...pc.driver.describe('fence', pc),
       ];
     }
+    const masters = plannedSourceMasters(pc.spec.from, pc.facts);
+    const every = masters.length > 1 || isClusterSource(pc.facts) ? ' (on every source master, then every link\'s offset against its own master)' : '';
     return [
-      cmd('source', ['CLIENT', 'PAUSE', pc.spec.pauseTimeoutMs, 'WRITE'], 'once the target has caught up (as in converge); writes on the old master wait; the pause ends by itself after the timeout'),
-      cmd('source', ['INFO', 'replication'], 'master_repl_offset: the final offset'),
+      ...masters.map((m) => cmd(m.on, ['CLIENT', 'PAUSE', pc.spec.pauseTimeoutMs, 'WRITE'], `once the target has caught up (as in converge); writes on the old master wait; the pause ends by itself after the timeout${every}`)),
+      ...masters.map((m) => cmd(m.on, ['INFO', 'replication'], 'master_repl_offset: the final offset')),
       ...pc.driver.describe('fence', pc),
-      cmd('source', ['CLIENT', 'UNPAUSE'], 'only if the offsets do not meet in time (then the step fails)'),
+      ...masters.map((m) => cmd(m.on, ['CLIENT', 'UNPAUSE'], 'only if the offsets do not meet in time (then the step fails), or ferry is interrupted')),
     ];
   },
   async check() {
@@ -81,30 +86,49 @@ export const fence: Step = {
     if (all) ctx.state.data[PAUSED_ALL] = true;
     else delete ctx.state.data[PAUSED_ALL];
     await ctx.save();
-    const known = all ? { masterOffset: await pauseEveryClient(source, ms) } : {};
-    if (!all) await source.call('CLIENT', 'PAUSE', String(ms), 'WRITE');
     try {
-      ctx.info(all ? `old master paused for every client, reads too (no CLIENT PAUSE WRITE before Redis 6.2), for ${ms} ms; final offset ${known.masterOffset}` : `old master paused for writes (at most ${ms} ms)`);
+      const known = all ? { masterOffset: await pauseEveryClient(source, ms) } : {};
+      const paused = all ? [] : await pauseWrites(ctx, ms);
+      ctx.info(all ? `old master paused for every client, reads too (no CLIENT PAUSE WRITE before Redis 6.2), for ${ms} ms; final offset ${known.masterOffset}` : `old master${paused.length > 1 ? `s (${paused.length}: ${paused.join(', ')})` : ''} paused for writes (at most ${ms} ms)`);
       await testHold(ctx.signal);
       for (;;) {
         const o = await ctx.driver.offsets(ctx, known);
         if (o.replicaOffset >= o.masterOffset && o.linkUp) {
           if (!all) await ctx.driver.assertWritesIntact?.(ctx);
           ctx.state.cutover.finalOffset = o.masterOffset;
-          return { finalOffset: o.masterOffset, fenceMs: Date.now() - pausedAt };
+          const perMaster = o.links && o.links.length > 1 ? Object.fromEntries(o.links.map((l) => [l.master, l.masterOffset])) : undefined;
+          if (perMaster) ctx.state.cutover.finalOffsets = perMaster;
+          return { finalOffset: o.masterOffset, ...(perMaster ? { finalOffsets: perMaster } : {}), fenceMs: Date.now() - pausedAt };
         }
         if (Date.now() - pausedAt > waitMs) {
           const received = o.receivedOffset !== undefined ? `, engine received ${o.receivedOffset}` : '';
-          throw new StepError('fence', `the target did not reach the source's offset ${o.masterOffset} (at ${o.replicaOffset}${received}, link ${o.linkUp ? 'up' : 'down'}) within the pause; writes resumed on the old master, nothing lost: resume, or raise --pause-timeout`);
+          const behind = (o.links ?? []).filter((l) => l.replicaOffset < l.masterOffset || !l.linkUp).map((l) => `${l.master}: ${l.replicaOffset} of ${l.masterOffset}${l.linkUp ? '' : ', link down'}`);
+          const which = o.links && o.links.length > 1 ? ` (behind: ${behind.join('; ')})` : '';
+          throw new StepError('fence', `the target did not reach the source's offset ${o.masterOffset} (at ${o.replicaOffset}${received}, link ${o.linkUp ? 'up' : 'down'})${which} within the pause; writes resumed on the old master, nothing lost: resume, or raise --pause-timeout`);
         }
         await sleep(2, ctx.signal);
       }
     } catch (err) {
-      await unpause(source, ctx.state);
+      await unpauseAll(ctx);
       throw err;
     }
   },
 };
+
+/**
+ * `CLIENT PAUSE <ms> WRITE` on every source master (one for a single source), recorded in the
+ * state first (PAUSED_NODES) so that every way out lifts it on each of them. Returns their addresses.
+ */
+export async function pauseWrites(ctx: StepContext, ms: number, step: 'fence' | 'verify' = 'fence'): Promise<string[]> {
+  const masters = await ctx.sourceMasters();
+  if (masters.length > 1 || isClusterSource(ctx.facts)) ctx.state.data[PAUSED_NODES] = masters.map((m) => m.addr);
+  else delete ctx.state.data[PAUSED_NODES];
+  await ctx.save();
+  const res = await Promise.allSettled(masters.map((m) => m.client.call('CLIENT', 'PAUSE', String(ms), 'WRITE')));
+  const failed = res.findIndex((r) => r.status === 'rejected');
+  if (failed >= 0) throw new StepError(step, `the source master ${masters[failed].addr} refused CLIENT PAUSE: ${((res[failed] as PromiseRejectedResult).reason as Error).message}`);
+  return masters.map((m) => m.addr);
+}
 
 /**
  * Test-only: FERRY_TEST_FENCE_HOLD_MS keeps the fence waiting that long after the pause, so a
@@ -135,10 +159,15 @@ export function forgetPause(state: RunState): void {
   delete state.data[PAUSED_AT];
   delete state.data[PAUSED_UNTIL];
   delete state.data[PAUSED_ALL];
+  delete state.data[PAUSED_NODES];
 }
 
-/** Lifts ferry's pause on the old master (best effort) and records how long it lasted. */
-export async function unpause(source: Redis, state: RunState): Promise<void> {
+/**
+ * Lifts ferry's pause (best effort) on every node it paused (PAUSED_NODES: each master of a cluster
+ * source; absent: the old master) and records how long it lasted.
+ */
+export async function unpauseAll(ctx: Pick<StepContext, 'state' | 'sourceClient' | 'sourceNode'>, opts: { record?: boolean } = {}): Promise<void> {
+  const state = ctx.state;
   const at = state.data[PAUSED_AT];
   if (typeof at !== 'number') return;
   if (state.data[PAUSED_ALL] === true) {
@@ -147,11 +176,16 @@ export async function unpause(source: Redis, state: RunState): Promise<void> {
     forgetPause(state);
     return;
   }
-  try {
-    await source.call('CLIENT', 'UNPAUSE');
-  } catch {
-    /* the pause times out by itself */
-  }
-  state.cutover.pauseMs = Math.min(Date.now(), Number(state.data[PAUSED_UNTIL] ?? Infinity)) - at;
+  const nodes = state.data[PAUSED_NODES] as string[] | undefined;
+  const lift = async (client: () => Promise<Redis>): Promise<void> => {
+    try {
+      await (await client()).call('CLIENT', 'UNPAUSE');
+    } catch {
+      /* the pause times out by itself */
+    }
+  };
+  if (nodes) await Promise.all(nodes.map((addr) => lift(() => ctx.sourceNode(addr))));
+  else await lift(() => ctx.sourceClient());
+  if (opts.record !== false) state.cutover.pauseMs = Math.min(Date.now(), Number(state.data[PAUSED_UNTIL] ?? Infinity)) - at;
   forgetPause(state);
 }

@@ -7,6 +7,7 @@
 import type { Redis } from 'ioredis';
 import { execa } from 'execa';
 import { isFerryClientName } from '../core/connect.js';
+import { plannedSourceMasters } from '../core/source-nodes.js';
 import { StepError } from '../core/errors.js';
 import { cmd, sleep, type Step, type StepContext } from './step.js';
 
@@ -22,8 +23,9 @@ export const repoint: Step = {
         : r.kind === 'manual'
           ? [cmd('local', ['(you)', 'repoint the clients'], 'ferry waits for your confirmation (--yes: it only drains)')]
           : [];
-    if (r.kind === 'none') return [cmd('source', ['CLIENT', 'LIST', 'TYPE', 'normal'], pc.spec.from.sentinel ? 'report only: clients move when Sentinel names the new master (step sentinel)' : 'report only: --repoint none')];
-    return [...first, cmd('source', ['CLIENT', 'LIST', 'TYPE', 'normal'], `repeat until only ferry's connections remain (at most ${pc.spec.drainTimeoutMs} ms)`)];
+    const masters = plannedSourceMasters(pc.spec.from, pc.facts);
+    if (r.kind === 'none') return masters.map((m) => cmd(m.on, ['CLIENT', 'LIST', 'TYPE', 'normal'], pc.spec.from.sentinel ? 'report only: clients move when Sentinel names the new master (step sentinel)' : 'report only: --repoint none'));
+    return [...first, ...masters.map((m) => cmd(m.on, ['CLIENT', 'LIST', 'TYPE', 'normal'], `repeat until only ferry's connections remain (at most ${pc.spec.drainTimeoutMs} ms)`))];
   },
   async check() {
     return false; // a hook is not observable: it runs again if ferry stopped while it ran
@@ -31,7 +33,8 @@ export const repoint: Step = {
   async run(ctx, progress) {
     const r = ctx.spec.repoint;
     if (r.kind === 'exec') await runHook(ctx, r.command, r.timeoutMs);
-    const source = await ctx.sourceClient();
+    // Every source master is watched (a cluster source's clients are connected to each).
+    const source = async (): Promise<ClientInfo[]> => (await Promise.all((await ctx.sourceMasters()).map((m) => appClients(m.client)))).flat();
     if (r.kind === 'manual' && !ctx.yes) {
       // NOTE: while the operator works, report who is still connected (the wizard shows it live).
       const watch = watchClients(source, progress);
@@ -43,7 +46,7 @@ export const repoint: Step = {
       }
     }
     if (r.kind === 'none') {
-      const clients = await appClients(source);
+      const clients = await source();
       if (clients.length && ctx.spec.from.sentinel) ctx.info(`${clients.length} client(s) on the old master move when Sentinel names the new master (step sentinel)`);
       else if (clients.length) ctx.warn(`--repoint none: ${clients.length} client(s) still use the old master: ${describeClients(clients)}`);
       return { remainingClients: clients.length };
@@ -89,11 +92,11 @@ async function runHook(ctx: StepContext, command: string, timeoutMs: number): Pr
 }
 
 /** Polls CLIENT LIST every 500 ms and reports the application clients still on the old master. */
-function watchClients(source: Redis, progress: Parameters<Step['run']>[1]): { stop(): void } {
+function watchClients(source: () => Promise<ClientInfo[]>, progress: Parameters<Step['run']>[1]): { stop(): void } {
   let initial: number | undefined;
   let stopped = false;
   const poll = async () => {
-    const clients = await appClients(source).catch(() => undefined);
+    const clients = await source().catch(() => undefined);
     if (stopped || !clients) return;
     initial = Math.max(initial ?? 0, clients.length);
     progress({ phase: 'drain', done: initial - clients.length, total: initial, unit: 'clients', detail: { clients: clients.slice(0, 5) } });
@@ -133,15 +136,15 @@ function describeClients(cs: ClientInfo[]): string {
   return shown.join('; ') + (cs.length > 5 ? `; and ${cs.length - 5} more` : '');
 }
 
-async function drain(ctx: StepContext, source: Redis, progress: Parameters<Step['run']>[1]): Promise<Record<string, unknown>> {
+async function drain(ctx: StepContext, source: () => Promise<ClientInfo[]>, progress: Parameters<Step['run']>[1]): Promise<Record<string, unknown>> {
   const deadline = Date.now() + ctx.spec.drainTimeoutMs;
   const started = Date.now();
-  let clients = await appClients(source);
+  let clients = await source();
   const initial = clients.length;
   while (clients.length > 0 && Date.now() < deadline) {
     progress({ phase: 'drain', done: initial - clients.length, total: initial, unit: 'clients' });
     await sleep(100, ctx.signal);
-    clients = await appClients(source);
+    clients = await source();
   }
   if (clients.length > 0) {
     ctx.warn(`${clients.length} client(s) still on the old master after ${ctx.spec.drainTimeoutMs} ms: ${describeClients(clients)}; the fence pauses their writes, --retire replica makes them fail loudly`);

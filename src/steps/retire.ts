@@ -14,19 +14,23 @@
 import { info } from '../core/connect.js';
 import { hasWritePause } from '../core/compat.js';
 import { StepError } from '../core/errors.js';
+import { plannedSourceMasters } from '../core/source-nodes.js';
 import { SECRET, cmd, type Step, type StepContext } from './step.js';
-import { PAUSED_ALL, PAUSED_AT, forgetPause, isPausedByFerry, unpause } from './fence.js';
+import { PAUSED_ALL, PAUSED_AT, PAUSED_NODES, forgetPause, isPausedByFerry, unpauseAll } from './fence.js';
 
 export const retire: Step = {
   id: 'retire',
   title: 'Retire the old master',
   describe(pc) {
     const t = pc.target;
+    // Every source master (one for a single source): a cluster source's keep and shutdown apply to each.
+    const masters = plannedSourceMasters(pc.spec.from, pc.facts);
+    const cluster = !!pc.facts.source?.cluster;
     switch (pc.spec.retire) {
       case 'keep':
-        return [cmd('source', ['CLIENT', 'UNPAUSE'], 'the old master takes writes again: they are NOT copied to the new one')];
+        return masters.map((m) => cmd(m.on, ['CLIENT', 'UNPAUSE'], 'the old master takes writes again: they are NOT copied to the new one'));
       case 'shutdown':
-        return [cmd('source', ['SHUTDOWN'], 'after your confirmation (--yes)')];
+        return masters.map((m) => cmd(m.on, ['SHUTDOWN'], cluster ? "after your confirmation (--yes); the source cluster's replicas stay up, replicas of a master that is gone, and with no master left to vote none can be promoted: the old cluster is down (CLUSTERDOWN); stop them yourself" : 'after your confirmation (--yes)'));
       case 'replica':
         if (pc.facts.source && !hasWritePause(pc.facts.source)) {
           return [
@@ -55,20 +59,20 @@ export const retire: Step = {
     }
   },
   async run(ctx) {
-    const source = await ctx.sourceClient();
     if (ctx.spec.retire === 'keep') {
-      await unpause(source, ctx.state);
+      await unpauseAll(ctx);
       ctx.warn('--retire keep: the old master accepts writes again; writes that still reach it are lost');
       return { policy: 'keep' };
     }
     if (ctx.spec.retire === 'shutdown') return shutdown(ctx);
+    const source = await ctx.sourceClient();
     if (typeof ctx.state.data[PAUSED_AT] === 'number' && !isPausedByFerry(ctx.state)) {
       ctx.warn('the fence\'s pause on the old master ended before it became a replica: writes it took since are not on the new master; a larger --pause-timeout avoids that');
     }
     if (ctx.state.data[PAUSED_ALL] === true && isPausedByFerry(ctx.state)) return retireBehindPause(ctx, source);
     await demoteOldMaster(ctx);
     const killed = Number(await source.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes'));
-    await unpause(source, ctx.state);
+    await unpauseAll(ctx);
     return { policy: 'replica', disconnectedClients: killed };
   },
 };
@@ -98,21 +102,27 @@ async function retireBehindPause(ctx: StepContext, source: Awaited<ReturnType<St
   const res = (await p.exec()) ?? [];
   const failed = res.find(([err]) => err);
   if (failed) throw new StepError('retire', `the old master refused a retire command: ${(failed[0] as Error).message}`);
-  await unpause(source, ctx.state);
+  await unpauseAll(ctx);
   return { policy: 'replica', disconnectedClients: Number(res[res.length - 1]?.[1] ?? 0) };
 }
 
 async function shutdown(ctx: StepContext): Promise<Record<string, unknown>> {
-  if (!ctx.yes && !(await ctx.confirm(`Shut down the old master ${ctx.spec.from.host}:${ctx.spec.from.port}?`))) {
+  // The masters the fence paused (a cluster source: each of them), else the source's masters now.
+  const paused = ctx.state.data[PAUSED_NODES] as string[] | undefined;
+  const masters = paused ?? (await ctx.sourceMasters()).map((m) => m.addr);
+  const what = paused || masters.length > 1 ? `the ${masters.length} masters of the old cluster (${masters.join(', ')})` : `the old master ${ctx.spec.from.host}:${ctx.spec.from.port}`;
+  if (!ctx.yes && !(await ctx.confirm(`Shut down ${what}?`))) {
     throw new StepError('retire', 'shutdown not confirmed; the old master is still paused until the pause times out; resume to try again');
   }
-  const source = await ctx.sourceClient();
-  try {
-    await source.call('SHUTDOWN');
-  } catch (err) {
-    // The server closes the connection as it goes: that is the success case.
-    if (!/closed|ECONNRESET|EPIPE/i.test((err as Error).message)) throw err;
-  }
+  const one = async (client: Awaited<ReturnType<StepContext['sourceClient']>>): Promise<void> => {
+    try {
+      await client.call('SHUTDOWN');
+    } catch (err) {
+      // The server closes the connection as it goes: that is the success case.
+      if (!/closed|ECONNRESET|EPIPE/i.test((err as Error).message)) throw err;
+    }
+  };
+  await Promise.all(masters.map(async (addr) => one(await ctx.sourceNode(addr))));
   forgetPause(ctx.state);
-  return { policy: 'shutdown' };
+  return masters.length > 1 || paused ? { policy: 'shutdown', masters } : { policy: 'shutdown' };
 }

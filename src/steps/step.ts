@@ -55,6 +55,13 @@ export interface StepContext extends PlanContext {
   confirm(question: string): Promise<boolean>;
   /** A connected client to the old master (reconnects if the last one dropped). */
   sourceClient(): Promise<Redis>;
+  /**
+   * The source masters now, each with a connected client (core/source-nodes.ts): the old master
+   * alone for a single source, every master with slots for a Redis Cluster source.
+   */
+  sourceMasters(): Promise<Array<{ addr: string; client: Redis }>>;
+  /** A connected client to one node of the source (`host:port`; the `--from` node is sourceClient). */
+  sourceNode(addr: string): Promise<Redis>;
   /** A connected client to the new instance (after provision). */
   targetClient(): Promise<Redis>;
   /** Persists the state file now (e.g. before a risky command). */

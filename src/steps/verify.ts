@@ -14,11 +14,12 @@
  * changed and is not paused, the state is saved; after a fix `ferry resume` runs the gate again.
  */
 import { ExitCode, FerryError } from '../core/errors.js';
+import { plannedSourceMasters } from '../core/source-nodes.js';
 import type { VerifyReport } from '../verify/report.js';
 import { refId } from '../verify/rounds.js';
 import type { PersistingKeys, VerifyOptions } from '../verify/verifier.js';
 import { waitConverged } from './converge.js';
-import { PAUSED_AT, PAUSED_UNTIL, forgetPause } from './fence.js';
+import { PAUSED_AT, PAUSED_UNTIL, pauseWrites, unpauseAll } from './fence.js';
 import { cmd, sleep, type PlanContext, type PlannedCommand, type Step, type StepContext } from './step.js';
 
 /** How long the gate may pause writes to compare keys still being written (ms). */
@@ -34,7 +35,7 @@ export const verify: Step = {
     if (mode === 'off') return [cmd('local', ['(skipped)'], '--verify off: no comparison before the cutover')];
     return [
       ...compareCommands(pc, mode),
-      cmd('source', ['CLIENT', 'PAUSE', GATE_PAUSE_MS, 'WRITE'], `only if keys still change in every round: compare up to ${MAX_PAUSED_KEYS} of them at rest, then CLIENT UNPAUSE at once (redis >= 6.2)`),
+      ...plannedSourceMasters(pc.spec.from, pc.facts).map((m) => cmd(m.on, ['CLIENT', 'PAUSE', GATE_PAUSE_MS, 'WRITE'], `only if keys still change in every round: compare up to ${MAX_PAUSED_KEYS} of them at rest, then CLIENT UNPAUSE at once (redis >= 6.2)`)),
     ];
   },
   async check() {
@@ -133,19 +134,17 @@ async function pausedCheck(ctx: StepContext, keys: PersistingKeys): Promise<Veri
   const [maj, min] = ctx.facts.source.version.split('.').map(Number);
   if (maj < 6 || (maj === 6 && min < 2)) return { skipped: `${keys.changing.length} keys were still being written; redis ${ctx.facts.source.version} has no CLIENT PAUSE … WRITE to compare them at rest` };
   if (keys.changing.length > MAX_PAUSED_KEYS) return { skipped: `${keys.changing.length} keys were still being written, more than the ${MAX_PAUSED_KEYS} ferry compares with writes paused` };
-  const source = await ctx.sourceClient();
   const at = Date.now();
   ctx.state.data[PAUSED_AT] = at;
   ctx.state.data[PAUSED_UNTIL] = at + GATE_PAUSE_MS;
-  await ctx.save();
-  await source.call('CLIENT', 'PAUSE', String(GATE_PAUSE_MS), 'WRITE');
   let still;
   try {
+    // Every source master (a cluster source: each of them, see fence.ts).
+    await pauseWrites(ctx, GATE_PAUSE_MS, 'verify');
     await settleByOffsets(ctx);
     still = await keys.recheck(keys.changing);
   } finally {
-    await source.call('CLIENT', 'UNPAUSE').catch(() => {});
-    forgetPause(ctx.state);
+    await unpauseAll(ctx, { record: false });
     await ctx.save();
   }
   const pauseMs = Date.now() - at;

@@ -1,6 +1,9 @@
 /**
  * Compares a batch of keys on both sides, pipelined (src/verify/conn.ts):
  *
+ *   stage 0:  (the first pass, one server per side) MGET k1 … kn on both sides, PTTL k on both
+ *             when TTLs are read: a plain string equal on both sides (and its TTL) is done; every
+ *             other key (not a string, a long string, anything that differs) goes on to stage 1
  *   stage 1:  source PTTL k · MEMORY USAGE k; target PTTL k    (existence, TTL, size: all O(1))
  *   stage 2:  small keys: DUMP k on both sides                → canonical.ts compares the payloads
  *             big keys:   windows.ts (HSCAN/SSCAN/ZSCAN/LRANGE/XRANGE/GETRANGE windows)
@@ -59,6 +62,8 @@ export interface CompareStats {
   windowed: number;
   /** Gone from both sides between the scan and the read (deleted or expired meanwhile). */
   vanished: number;
+  /** Plain strings found equal by MGET on both sides (stage 0). */
+  stringEqual: number;
 }
 
 interface Meta {
@@ -70,10 +75,15 @@ interface Meta {
 const MiB = 1024 * 1024;
 /** The smallest cap on a target DUMP reply (see `compare`). */
 const TARGET_CAP_MIN = 4096;
+/**
+ * Stage 0 reads strings up to this length (longer ones arrive as a SkippedBulk and take stage 1),
+ * so the MGET replies of the batches in flight stay small: 4,000 keys x 4 KiB = 16 MiB per side.
+ */
+const MGET_CAP = 4096;
 
 /** See the file comment. One per verification (it holds the budget and the figures). */
 export class Comparer {
-  readonly stats: CompareStats = { keys: 0, payloadEqual: 0, bodyEqual: 0, canonical: 0, windowed: 0, vanished: 0 };
+  readonly stats: CompareStats = { keys: 0, payloadEqual: 0, bodyEqual: 0, canonical: 0, windowed: 0, vanished: 0, stringEqual: 0 };
   private readonly budget: Budget;
   private readonly bigKeyBytes: number;
   private readonly bigKeys = new Budget(2);
@@ -101,6 +111,44 @@ export class Comparer {
   async compare(refs: readonly KeyRef[], settle?: () => Promise<void>, prints = false, ttls = true): Promise<Finding[]> {
     if (refs.length === 0) return [];
     this.stats.keys += refs.length;
+    // Stage 0 only in the first pass: the rechecks need stage 1's order (source, settle, target) and prints.
+    if (!settle && !prints && !this.src.cluster && !this.tgt.cluster && oneDbPair(refs)) {
+      const equal = await this.sameStrings(refs, ttls);
+      refs = refs.filter((_, i) => !equal[i]);
+      if (refs.length === 0) return [];
+    }
+    return this.compareKeys(refs, settle, prints, ttls);
+  }
+
+  /**
+   * Stage 0: which of `refs` (one db pair) are plain strings of at most MGET_CAP bytes with the
+   * same bytes on both sides and, with `ttls`, TTLs within the tolerance. One MGET per side for
+   * the batch instead of MEMORY USAGE and DUMP per key: each command costs a server about as much
+   * as the lookups of a thousand keys (see the file comment). MGET answers nil for a key of
+   * another type or none; such keys, strings that differ and long strings are not proven here,
+   * and stage 1 reads them again as any other key.
+   * NOTE: a string longer than the cap is still sent by the server in full (as a GET of it would
+   * be) and dropped as it arrives; stage 1 then compares it in windows when it is big.
+   */
+  private async sameStrings(refs: readonly KeyRef[], ttls: boolean): Promise<boolean[]> {
+    const keys = refs.map((r) => r.key);
+    const read = (conn: VerifyConn, db: number) => Promise.all([conn.batchCapped([['MGET', ...keys]], [db], [MGET_CAP]), ttls ? readPttls(conn, refs, db) : null]);
+    const [[[vs], ps], [[vt], pt]] = await Promise.all([read(this.src, refs[0].db), read(this.tgt, refs[0].tdb)]);
+    const equal = new Array<boolean>(refs.length).fill(false);
+    if (!Array.isArray(vs) || !Array.isArray(vt)) return equal; // an error reply: stage 1 says what is wrong
+    for (let i = 0; i < refs.length; i++) {
+      const a = vs[i];
+      const b = vt[i];
+      if (!Buffer.isBuffer(a) || !Buffer.isBuffer(b) || !a.equals(b)) continue;
+      if (ps && pt && ttlDiff(ps.pttl[i], ps.at, pt.pttl[i], pt.at, this.opts.ttlToleranceMs) !== null) continue;
+      equal[i] = true;
+      this.stats.stringEqual++;
+    }
+    return equal;
+  }
+
+  /** Stages 1 and 2 (see the file comment and `compare`). */
+  private async compareKeys(refs: readonly KeyRef[], settle: (() => Promise<void>) | undefined, prints: boolean, ttls: boolean): Promise<Finding[]> {
     let ms: Meta;
     let pt: { pttl: number[]; at: number } | null = null;
     const readT = async (): Promise<void> => {
@@ -201,14 +249,20 @@ export class Comparer {
   }
 }
 
-/** PTTL of each key (the target's stage 1), pipelined. */
-function readPttls(conn: VerifyConn, refs: readonly KeyRef[]): Promise<{ pttl: number[]; at: number }> {
+/** True when every ref is in the same source db and target db. */
+function oneDbPair(refs: readonly KeyRef[]): boolean {
+  const { db, tdb } = refs[0];
+  return refs.every((r) => r.db === db && r.tdb === tdb);
+}
+
+/** PTTL of each key (the target's stage 1; in `db` when given), pipelined. */
+function readPttls(conn: VerifyConn, refs: readonly KeyRef[], db?: number): Promise<{ pttl: number[]; at: number }> {
   return new Promise((resolve, reject) => {
     const pttl = new Array<number>(refs.length);
     let left = refs.length;
     let failed: Error | null = null;
     refs.forEach((r, i) => {
-      conn.use(r.tdb);
+      conn.use(db ?? r.tdb);
       conn.send(['PTTL', r.key], (v) => {
         if (typeof v === 'number') pttl[i] = v;
         else failed ??= conn.unexpected(['PTTL', r.key], v);

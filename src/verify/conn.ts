@@ -31,6 +31,11 @@ export class VerifyConn {
     private readonly conn: VerifyBackend,
   ) {}
 
+  /** A Redis Cluster (every key command routed by slot; no multi-key commands across slots). */
+  get cluster(): boolean {
+    return this.conn instanceof ClusterBackend;
+  }
+
   /** Checks the address like `ferry run` does, then opens the raw connection and names it. */
   static async open(e: Endpoint, side: Side, tls?: TlsOptions): Promise<VerifyConn> {
     const flag = side === 'source' ? '--from' : '--to';

@@ -60,6 +60,8 @@ export interface VerifyReport {
   sampleSize?: number;
   ms: number;
   keysPerSecond: number;
+  /** Wall time of each part (ms): the source → target pass, the target → source pass, the rounds. */
+  phases?: { sourcePassMs: number; targetPassMs: number; roundsMs: number };
   /** Keys read on each side in the first pass (rechecks not counted). */
   checked: { source: number; target: number };
   /** Differences that persisted through the rounds, per class. */
@@ -114,7 +116,7 @@ export function renderReport(r: VerifyReport): string {
   }
   if (r.outsideScope) out.push(`  ${n(r.outsideScope)} target keys outside the filter or the db mapping were not compared`);
   const v = r.values;
-  out.push(`  values: ${n(v.payloadEqual)} equal DUMP payloads, ${n(v.bodyEqual)} equal across RDB versions, ${n(v.canonical)} compared element by element, ${n(v.windowed)} big keys in windows`);
+  out.push(`  values: ${n(v.stringEqual ?? 0)} equal strings (MGET), ${n(v.payloadEqual)} equal DUMP payloads, ${n(v.bodyEqual)} equal across RDB versions, ${n(v.canonical)} compared element by element, ${n(v.windowed)} big keys in windows`);
   const rd = r.rounds;
   if (rd.differing[0] > 0) {
     out.push(`  rounds: ${n(rd.differing[0])} keys differed at first; ${rd.differing.slice(1).map((x, i) => `${n(x)} after recheck ${i + 1}`).join(', ') || 'not rechecked'} (${rd.intervalMs} ms apart)`);

@@ -3,13 +3,16 @@
  * command renders it, the run's gate stores it).
  *
  *   full:    SCAN each source db, compare every key with its target db (compare.ts);
- *            then SCAN each target db and look for keys the source lacks (EXISTS k1 … kn, one
- *            command per SCAN batch; only a batch that comes up short is looked at key by key)
+ *            at the same time SCAN each target db and look for keys the source lacks (EXISTS k1 …
+ *            kn, one command per SCAN batch; only a batch that comes up short is looked at key by
+ *            key): the first direction already read every source key's value, so the second only
+ *            needs to know which target keys the source has
  *   sample:  per db, RANDOMKEY draws on the source and on the target (half each), compared the
  *            same way; a db with no more keys than the sample is checked whole
  *   then:    the rounds (rounds.ts) recheck what differed; what persists is reported
  *
- * Memory is bounded by the SCAN batches in flight (4 × --scan-count keys), the DUMP byte budget,
+ * Memory is bounded by the SCAN batches in flight (4 × --scan-count keys per direction; MGET
+ * replies of at most 4 KiB per string), the DUMP byte budget,
  * one window per big key (two big keys at a time) and --max-recheck differing keys.
  */
 import type { Endpoint, TlsOptions } from '../core/endpoint.js';
@@ -106,6 +109,7 @@ class Run {
   private tExpires = new Map<number, number>();
   private done = 0;
   private total = 0;
+  private readonly phases = { sourcePassMs: 0, targetPassMs: 0, roundsMs: 0 };
   /** Sample draws per db pair: the ids of the drawn keys (their outcome is read after the rounds). */
   private draws = new Map<string, { source: string[]; target: string[]; rejected: number }>();
 
@@ -133,13 +137,26 @@ class Run {
     const pairs = this.pairs(sKeys, tKeys);
     if (this.o.sample === undefined) {
       this.total = [...sKeys.values()].reduce((a, b) => a + b, 0) + [...tKeys.values()].reduce((a, b) => a + b, 0);
-      for (const p of pairs) await this.scanSource(p.db, p.targetDb);
-      for (const [tdb] of tKeys) await this.scanTarget(tdb, [...sKeys.keys()]);
+      // The two directions at once: each pass's SCAN chain waits for its own server's replies,
+      // so together they keep both servers busy (the source's SCAN and MGETs and EXISTS, the
+      // target's MGETs and SCAN) instead of one pass leaving a server idle.
+      const t0 = Date.now();
+      await Promise.all([
+        (async () => {
+          for (const p of pairs) await this.scanSource(p.db, p.targetDb);
+          this.phases.sourcePassMs = Date.now() - t0;
+        })(),
+        (async () => {
+          for (const [tdb] of tKeys) await this.scanTarget(tdb, [...sKeys.keys()]);
+          this.phases.targetPassMs = Date.now() - t0;
+        })(),
+      ]);
     } else {
       for (const p of pairs) await this.sample(p, sKeys, tKeys);
     }
     this.progress('compare', this.done, this.total);
     const firstPassMs = Date.now() - started;
+    const t2 = Date.now();
     const settle = await this.settleFn();
     const rounds = await runRounds(this.findings, this.comparer, {
       rounds: this.o.rounds,
@@ -148,6 +165,7 @@ class Run {
       signal: this.o.signal,
       onRecheck: (done, total) => this.progress('recheck', done, total),
     });
+    this.phases.roundsMs = Date.now() - t2;
     const pausedCheck = this.o.afterRounds && this.findings.tracked.size > 0 ? await this.o.afterRounds(this.persisting(settle)) : undefined;
     return this.report(started, firstPassMs, rounds, pausedCheck);
   }
@@ -369,6 +387,7 @@ class Run {
       ms,
       // Source keys verified per second of the first pass (both directions, all reads included).
       keysPerSecond: (this.checked.source * 1000) / Math.max(1, firstPassMs),
+      phases: this.phases,
       checked: this.checked,
       differences,
       totalDifferences: total,

@@ -222,27 +222,50 @@ class KeyCmp {
   }
 
   /**
-   * The group's PEL from each side's first stream entry on (older pending entries point at
-   * trimmed entries: see canonical.ts compareGroups), page by page: ID, consumer and delivery
-   * count must match (idle time differs by nature).
+   * The group's pending entries whose stream entry exists, page by page: ID, consumer and delivery
+   * count must match (idle time differs by nature). Pending entries of deleted or trimmed entries
+   * are left out, as the canonical comparison leaves them out (canonical.ts compareGroups: native
+   * replication does not keep them exact). Both sides are paged from the same ID; a page that
+   * comes back full ends at its last ID, so each step compares what both sides hold up to the
+   * lower of those, and which of its IDs still exist is asked of the source's stream (its entries
+   * were found equal to the target's just before), one `XRANGE key id id` each.
    */
   private async comparePel(group: string, per: number, firstS: string | null, firstT: string | null): Promise<string | null> {
     if (firstS === null || firstT === null) return null; // an empty stream: every pending entry is gone
-    let [startS, startT] = [firstS, firstT];
+    // Below the first entry every pending entry is a trimmed one.
+    let start = cmpId(firstS, firstT) <= 0 ? firstS : firstT;
     for (;;) {
-      const [x, y] = await Promise.all([this.s(['XPENDING', this.ref.key, group, startS, '+', per]), this.t(['XPENDING', this.ref.key, group, startT, '+', per])]);
-      const a = x as Array<[Buffer, Buffer, number, number]>;
-      const b = y as Array<[Buffer, Buffer, number, number]>;
-      if (a.length !== b.length) return `stream: group ${JSON.stringify(group)} pending entries from ${startS} differ in number`;
-      for (let i = 0; i < a.length; i++) {
-        if (String(a[i][0]) !== String(b[i][0]) || String(a[i][1]) !== String(b[i][1]) || a[i][3] !== b[i][3]) {
-          return `stream: group ${JSON.stringify(group)} pending entry ${String(a[i][0])} differs (ID, consumer or delivery count)`;
+      const [x, y] = await Promise.all([this.s(['XPENDING', this.ref.key, group, start, '+', per]), this.t(['XPENDING', this.ref.key, group, start, '+', per])]);
+      const a = x as PelRow[];
+      const b = y as PelRow[];
+      const ends = [a, b].filter((p) => p.length >= per).map((p) => String(p[p.length - 1][0]));
+      const upto = ends.length === 0 ? null : ends.reduce((m, id) => (cmpId(id, m) < 0 ? id : m));
+      const within = (r: PelRow): boolean => upto === null || cmpId(String(r[0]), upto) <= 0;
+      const ids = [...new Set([...a, ...b].filter(within).map((r) => String(r[0])))];
+      const found = await this.src.batch(ids.map((id) => ['XRANGE', this.ref.key, id, id]), this.ref.db);
+      const live = new Set(ids.filter((_, i) => Array.isArray(found[i]) && (found[i] as RespValue[]).length > 0));
+      const pa = a.filter((r) => within(r) && live.has(String(r[0])));
+      const pb = b.filter((r) => within(r) && live.has(String(r[0])));
+      if (pa.length !== pb.length) return `stream: group ${JSON.stringify(group)} pending entries from ${start} differ in number`;
+      for (let i = 0; i < pa.length; i++) {
+        if (String(pa[i][0]) !== String(pb[i][0]) || String(pa[i][1]) !== String(pb[i][1]) || pa[i][3] !== pb[i][3]) {
+          return `stream: group ${JSON.stringify(group)} pending entry ${String(pa[i][0])} differs (ID, consumer or delivery count)`;
         }
       }
-      if (a.length < per) return null;
-      startS = startT = nextId(String(a[a.length - 1][0]));
+      if (upto === null) return null;
+      start = nextId(upto);
     }
   }
+}
+
+/** One XPENDING extended-form row: ID, consumer, idle ms, delivery count. */
+type PelRow = [Buffer, Buffer, number, number];
+
+/** Orders two stream IDs (`ms-seq`). */
+export function cmpId(x: string, y: string): number {
+  const [a, b] = x.split('-').map((v) => BigInt(v));
+  const [c, d] = y.split('-').map((v) => BigInt(v));
+  return a !== c ? (a < c ? -1 : 1) : b !== (d ?? 0n) ? (b < (d ?? 0n) ? -1 : 1) : 0;
 }
 
 /** The ID of XINFO STREAM's first-entry ([id, fields] or nil). */

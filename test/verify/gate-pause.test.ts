@@ -47,6 +47,8 @@ describe('the gate compares keys still being written with writes paused', () => 
       yes: true,
       confirm: async () => true,
       sourceClient: async () => s,
+      sourceMasters: async () => [{ addr: 'source', client: s }],
+      sourceNode: async () => s,
       targetClient: async () => t,
       save: async () => {},
       warn: (m: string) => warnings.push(m),

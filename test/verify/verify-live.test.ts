@@ -17,16 +17,29 @@ afterAll(async () => {
 
 const KEYS = 5000;
 
-/** Overwrites random keys k:0..KEYS-1 at `perSecond` (in 10 ms ticks) until stopped. */
-function writer(c: Redis, perSecond: number): { stop(): Promise<number> } {
+/**
+ * Writes at `perSecond` until stopped: paced by the clock, not by timer ticks (each 10 ms tick
+ * writes what is due since the start, at most one second's worth at once, the rest at the next
+ * ticks), so a busy machine that fires the timer late still writes at the rate on average. Every fourth write is a hash, zset or set member
+ * (bounded: 500 keys of 20 members each), the rest overwrite strings k:0..KEYS-1.
+ */
+function writer(c: Redis, perSecond: number): { stop(): Promise<{ writes: number; perSecond: number }> } {
   let n = 0;
   let stopped = false;
-  const perTick = Math.max(1, Math.round(perSecond / 100));
+  const started = Date.now();
   let inflight: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     if (stopped) return;
+    const due = Math.min(perSecond, Math.floor(((Date.now() - started) * perSecond) / 1000) - n);
+    if (due <= 0) return;
     const p = c.pipeline();
-    for (let i = 0; i < perTick; i++, n++) p.set(`k:${(n * 7919) % KEYS}`, `v${n}`);
+    for (let i = 0; i < due; i++, n++) {
+      const k = (n * 7919) % KEYS;
+      if (n % 4 !== 3) p.set(`k:${k}`, `v${n}`);
+      else if (n % 3 === 0) p.hset(`h:${k % 500}`, `f${n % 20}`, `v${n}`);
+      else if (n % 3 === 1) p.zadd(`z:${k % 500}`, String(n), `m${n % 20}`);
+      else p.sadd(`st:${k % 500}`, `m${n % 20}`);
+    }
     inflight = p.exec().catch(() => {});
   }, 10);
   return {
@@ -34,7 +47,7 @@ function writer(c: Redis, perSecond: number): { stop(): Promise<number> } {
       stopped = true;
       clearInterval(timer);
       await inflight;
-      return n;
+      return { writes: n, perSecond: (n * 1000) / Math.max(1, Date.now() - started) };
     },
   };
 }
@@ -80,7 +93,7 @@ describe('verify under live traffic (the rounds)', () => {
     } finally {
       const n = await w.stop();
       await env.stop();
-      expect(n).toBeGreaterThan(1000);
+      expect(n.writes).toBeGreaterThan(1000);
     }
   }, 60_000);
 
@@ -99,7 +112,9 @@ describe('verify under live traffic (the rounds)', () => {
     } finally {
       const n = await w.stop();
       await env.stop();
-      expect(n).toBeGreaterThan(1000);
+      // The acceptance's load: 2,000 writes/s on average over the five runs (paced by the clock,
+      // so late timer ticks are caught up), with the sync following it.
+      expect(n.perSecond).toBeGreaterThan(1800);
     }
   }, 90_000);
 });

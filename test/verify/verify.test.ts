@@ -11,6 +11,7 @@ import { fillEveryType } from '../helpers/dataset.js';
 import { digest } from '../helpers/engine.js';
 import { startRedis, type TestServer } from '../helpers/redis-server.js';
 import { runVerify } from '../../src/verify/verifier.js';
+import { expectDigestAgrees } from '../helpers/verify-digest.js';
 import { parseRedisUrl } from '../../src/core/endpoint.js';
 
 const servers: TestServer[] = [];
@@ -38,6 +39,13 @@ async function fillSeveralDbs(s: Redis): Promise<void> {
   await s.select(0);
 }
 
+/** runVerify, then its report checked against DEBUG DIGEST (both servers of `pair()` have DEBUG). */
+async function checked(s: Redis, t: Redis, o: Parameters<typeof runVerify>[0]): Promise<Awaited<ReturnType<typeof runVerify>>> {
+  const r = await runVerify(o);
+  expect(await expectDigestAgrees(s, t, r)).toBe(true);
+  return r;
+}
+
 function verifyOpts(source: TestServer, target: TestServer, more: Partial<Parameters<typeof runVerify>[0]> = {}) {
   return { from: parseRedisUrl(source.url, '--from'), to: parseRedisUrl(target.url, '--to'), roundIntervalMs: 100, rounds: 2, ...more };
 }
@@ -57,6 +65,7 @@ describe('ferry verify', () => {
     const total = Number(await s.dbsize()) + (await s.select(3).then(() => s.dbsize()));
     expect(done.report.checked.source).toBe(total);
     expect(done.report.checked.target).toBe(total);
+    expect(await expectDigestAgrees(s, t, done.report)).toBe(true);
     const human = await ferry(['verify', '--from', source.url, '--to', target.url]);
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/Result: the target agrees with the source/);
@@ -86,6 +95,7 @@ describe('ferry verify', () => {
     expect(failed.exitCode).toBe(5);
     const rep = failed.report;
     expect(rep.differences).toEqual({ missing: 1, extra: 1, type: 1, value: 2, ttl: 1 });
+    expect(await expectDigestAgrees(s, t, rep)).toBe(true);
     const classOf = Object.fromEntries(rep.keys.map((k: { key: string; class: string }) => [k.key, k.class]));
     expect(classOf).toEqual({
       'ds:str:raw': 'missing',
@@ -112,11 +122,11 @@ describe('ferry verify', () => {
     await sync(source, target);
     const at = Number(await s.call('PEXPIRETIME', 'k'));
     await t.pexpireat('k', at + 500);
-    expect((await runVerify(verifyOpts(source, target))).agree).toBe(true);
+    expect((await checked(s, t, verifyOpts(source, target))).agree).toBe(true);
     await t.pexpireat('k', at + 5000);
-    const r = await runVerify(verifyOpts(source, target));
+    const r = await checked(s, t, verifyOpts(source, target));
     expect(r.differences.ttl).toBe(1);
-    expect((await runVerify(verifyOpts(source, target, { ttlToleranceMs: 10_000 }))).agree).toBe(true);
+    expect((await checked(s, t, verifyOpts(source, target, { ttlToleranceMs: 10_000 }))).agree).toBe(true);
   });
 
   it('big keys of every type are compared in windows: equal, then one change in a window of each', async () => {
@@ -137,7 +147,7 @@ describe('ferry verify', () => {
     await s.xreadgroup('GROUP', 'g', 'alice', 'COUNT', '1500', 'STREAMS', 'w:stream', '>');
     await sync(source, target);
     const opts = verifyOpts(source, target, { bigKeyBytes: 16 * 1024, rounds: 0 });
-    const same = await runVerify(opts);
+    const same = await checked(s, t, opts);
     expect(same.agree).toBe(true);
     expect(same.values.windowed).toBe(6);
     await t.lset('w:list', 4321, 'changed');
@@ -147,7 +157,7 @@ describe('ferry verify', () => {
     await t.hset('w:hash', 'f3333', 'changed');
     await t.setrange('w:string', 2 * 1024 * 1024 + 5, 'b');
     await t.xack('w:stream', 'g', '700-1');
-    const diff = await runVerify(opts);
+    const diff = await checked(s, t, opts);
     expect(diff.differences.value).toBe(6);
     const detail = Object.fromEntries(diff.keys.map((k) => [k.key, k.detail]));
     expect(detail['w:list']).toBe('list: element 4321 differs');
@@ -156,6 +166,77 @@ describe('ferry verify', () => {
     expect(detail['w:hash']).toMatch(/hash: 1 field with a different value/);
     expect(detail['w:string']).toMatch(/string: bytes 2097152-3145727 differ/);
     expect(detail['w:stream']).toMatch(/group "g" pending entr(y .* differs|ies from .* differ in number)/);
+  });
+
+  it('plain strings are read by MGET in the first pass, and every class of difference in a string is still found', async () => {
+    const { source, target, s, t } = await pair();
+    const p = s.pipeline();
+    for (let i = 0; i < 3000; i++) p.set(`s:${i}`, `value-${i}`);
+    p.set('s:long', 'y'.repeat(10_000)); // over the MGET cap: DUMPed instead
+    p.set(Buffer.from([0xff, 0, 1]), Buffer.from([0, 1, 2, 255]));
+    p.set('s:ttl', 'v', 'PX', 600_000);
+    p.hset('h', 'a', '1');
+    await p.exec();
+    await sync(source, target);
+    expect(await digest(t)).toBe(await digest(s));
+    const opts = verifyOpts(source, target, { rounds: 0 });
+    const same = await checked(s, t, opts);
+    expect(same.agree).toBe(true);
+    expect(same.values.stringEqual).toBe(3002);
+    expect(same.values.payloadEqual).toBe(2); // s:long and h
+    await t.set('s:1', 'value-X'); // value, same length
+    await t.set('s:2', 'value-2 '); // value, longer
+    await t.del('s:3');
+    await t.rpush('s:3', 'value-3'); // type
+    await t.del('s:4'); // missing
+    await t.set('s:long', `${'y'.repeat(9_999)}z`); // value of a long string
+    await t.set(Buffer.from([0xff, 0, 1]), Buffer.from([0, 1, 2, 254])); // value, binary key and value
+    await t.pexpire('s:5', 600_000); // ttl: none on the source
+    await t.pexpire('s:ttl', 1_200_000); // ttl: 600 s apart
+    await t.set('s:extra', 'x'); // extra
+    expect(await digest(t)).not.toBe(await digest(s));
+    const d = await checked(s, t, opts);
+    const classOf = Object.fromEntries(d.keys.map((k) => [typeof k.key === 'string' ? k.key : `base64:${k.key.base64}`, k.class]));
+    expect(classOf).toEqual({
+      's:1': 'value',
+      's:2': 'value',
+      's:3': 'type',
+      's:4': 'missing',
+      's:long': 'value',
+      [`base64:${Buffer.from([0xff, 0, 1]).toString('base64')}`]: 'value',
+      's:5': 'ttl',
+      's:ttl': 'ttl',
+      's:extra': 'extra',
+    });
+    expect(d.differences).toEqual({ missing: 1, extra: 1, type: 1, value: 4, ttl: 2 });
+  });
+
+  it('a big stream compared in windows leaves out the pending entries of deleted entries, as the canonical comparison does', async () => {
+    const { source, target, s, t } = await pair();
+    const p = s.pipeline();
+    for (let i = 1; i <= 3000; i++) p.xadd('x', `${i}-0`, 'n', String(i), 'pad', 'p'.repeat(20));
+    await p.exec();
+    await s.xgroup('CREATE', 'x', 'g', '0');
+    await s.xreadgroup('GROUP', 'g', 'alice', 'COUNT', '2000', 'STREAMS', 'x', '>');
+    await sync(source, target);
+    // Entries 500-0 and 1500-0 deleted on both sides; their pending entries stay on the source and
+    // are gone on the target (as after an XCLAIM of a deleted entry on 7.0+: see canonical.ts).
+    for (const c of [s, t]) await c.xdel('x', '500-0', '1500-0');
+    await t.xack('x', 'g', '500-0', '1500-0');
+    const windowed = await checked(s, t, verifyOpts(source, target, { bigKeyBytes: 16 * 1024, rounds: 0 }));
+    expect(windowed.values.windowed).toBe(1);
+    const canonical = await checked(s, t, verifyOpts(source, target, { bigKeyBytes: 64 * 1024 * 1024, rounds: 0 }));
+    expect(canonical.values.windowed).toBe(0);
+    expect(canonical.agree).toBe(true);
+    expect(windowed.keys).toEqual([]);
+    expect(windowed.agree).toBe(true);
+    // A pending entry of an existing entry still counts, in either comparison.
+    await t.xack('x', 'g', '1999-0');
+    for (const more of [{ bigKeyBytes: 16 * 1024 }, { bigKeyBytes: 64 * 1024 * 1024 }]) {
+      const r = await checked(s, t, verifyOpts(source, target, { rounds: 0, ...more }));
+      expect(r.keys.map((k) => `${String(k.key)}:${k.class}`)).toEqual(['x:value']);
+      expect(r.keys[0].detail).toMatch(/group "g" (pending entr(y .* differs|ies from .* differ in number)|has 1,?998 pending entries on the source, 1,?997 on the target)/);
+    }
   });
 
   it('small keys whose encodings differ are compared element by element (canonical), not as bytes', async () => {
@@ -174,11 +255,11 @@ describe('ferry verify', () => {
     await t.zadd('z', '2', 'b', '1', 'a');
     expect(await t.object('ENCODING', 'h')).toBe('hashtable');
     expect(await t.object('ENCODING', 'st')).toBe('hashtable');
-    const r = await runVerify(verifyOpts(source, target, { rounds: 0 }));
+    const r = await checked(s, t, verifyOpts(source, target, { rounds: 0 }));
     expect(r.agree).toBe(true);
     expect(r.values.canonical).toBe(3);
     await t.zadd('z', '2.5', 'b');
-    const d = await runVerify(verifyOpts(source, target, { rounds: 0 }));
+    const d = await checked(s, t, verifyOpts(source, target, { rounds: 0 }));
     expect(d.keys).toEqual([{ db: 0, targetDb: 0, key: 'z', class: 'value', detail: 'zset: 1 member with a different score' }]);
   });
 
@@ -190,7 +271,7 @@ describe('ferry verify', () => {
     const fields: string[] = [];
     for (let i = 0; i < 20_000; i++) fields.push(`f${i}`, `v${i}`);
     await t.hset('grown', ...fields);
-    const r = await runVerify(verifyOpts(source, target, { rounds: 0 }));
+    const r = await checked(s, t, verifyOpts(source, target, { rounds: 0 }));
     expect(r.keys).toEqual([{ db: 0, targetDb: 0, key: 'grown', class: 'value', detail: 'hash: 1 field on the source, 20001 on the target' }]);
     expect(r.values.windowed).toBe(1);
   });

@@ -17,8 +17,8 @@
  *   EXECABORT and nothing of it ran; the queued replies say why (MOVED/ASK/…), and it is resent.
  *
  * Speed: the full sync's plain strings (key-writer.ts, handed over by `sendStrings`) are gathered
- * per slot (mset-gather.ts), so each master gets MSETs of up to 64 keys of one slot instead of one
- * SET per key; a slot's batch is flushed before any other command for that slot (order).
+ * per slot (mset-gather.ts), so each master gets MSETs of ~30 keys of one slot instead of one SET
+ * per key; a slot's batch is flushed before any other command for that slot (order).
  *
  * Order: the target must see the commands of one key in the order ferry sent them. A transaction
  * is alone in flight for its slot (the applier's rule), so it is simply resent. For plain commands

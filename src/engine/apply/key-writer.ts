@@ -243,17 +243,20 @@ export class KeyWriter {
   private batchString(e: KeyEntry, vlen: number): void {
     this.mset.push(e);
     this.msetBytes += stringPairLength(e.keyLength ?? e.key.length, vlen);
-    if (e.expireAt !== null) this.expires.push([e.key, e.expireAt]);
+    if (e.expireAt !== null && !this.conn.sendStrings) this.expires.push([e.key, e.expireAt]);
     this.stats.batchedStrings++;
     if (this.mset.length >= MSET_KEYS || this.msetBytes >= MSET_BYTES) this.flushStrings();
   }
 
   private flushStrings(): void {
     if (this.mset.length === 0) return;
-    // A sink that routes strings itself (the cluster router regathers them per slot) takes the keys.
+    // A sink that routes strings itself (the cluster router gathers them per slot) takes the keys
+    // and their TTLs.
     if (this.conn.sendStrings) this.conn.sendStrings(this.mset, this.onReply);
-    else this.conn.sendRaw(encodeMset(this.mset, this.msetBytes), this.onReply);
-    for (const [k, at] of this.expires) this.conn.send(['PEXPIREAT', k, at], this.onReply);
+    else {
+      this.conn.sendRaw(encodeMset(this.mset, this.msetBytes), this.onReply);
+      for (const [k, at] of this.expires) this.conn.send(['PEXPIREAT', k, at], this.onReply);
+    }
     this.mset = [];
     this.msetBytes = 0;
     this.expires = [];

@@ -10,7 +10,9 @@
  * SWEEP_KEYS more keys came in (so the masters work while the RDB is read, and little is left for
  * them at its end), and when the router flushes it (before any other command for the slot, and
  * whenever the engine waits for the window or for idle). A pair too big for a region goes out
- * alone, right after its slot's batch.
+ * alone, right after its slot's batch. A key's TTL (`PEXPIREAT`) goes right behind the MSET of its
+ * batch (SlotBatch.expires), so keys with TTLs are gathered like the others (a PEXPIREAT sent on its
+ * own would have to flush its slot's batch first: MSETs of one key when every key has a TTL).
  *
  * NOTE (why one arena): the keys of an RDB come in hash-table order, so consecutive keys land in
  * random slots. With one Buffer (and a list of callers) per slot, each key touched three or four
@@ -48,6 +50,8 @@ export interface SlotBatch {
   cmd: Buffer;
   /** Keys in it. */
   count: number;
+  /** `PEXPIREAT key at` to send right after the MSET, for its keys with a TTL. */
+  expires?: Array<[Buffer, number]>;
 }
 
 /** A caller waiting for the batches opened before `mark`. */
@@ -63,6 +67,8 @@ export class MsetGatherer {
   private readonly end = new Int32Array(SLOTS).fill(HEAD);
   private readonly count = new Int32Array(SLOTS);
   private readonly seqOf = new Float64Array(SLOTS);
+  /** Per slot: the TTLs of its gathered keys (only slots with such keys have a list). */
+  private expires: Array<Array<[Buffer, number]> | undefined> = new Array(SLOTS);
   /** The open batches, oldest first (a slot with the batch's number; stale once it went out). */
   private openSlots: number[] = [];
   private openSeqs: number[] = [];
@@ -100,12 +106,13 @@ export class MsetGatherer {
       } else slot = keySlot(e.key);
       const n = stringPairLength(klen, vlen);
       if (n > SLOT_BYTES - HEAD) {
-        this.sendAlone(slot, n, (out, p) => writeStringPair(out, p, e, klen, vlen));
+        this.sendAlone(slot, n, (out, p) => writeStringPair(out, p, e, klen, vlen), e.expireAt === null ? undefined : [[e.key, e.expireAt]]);
         continue;
       }
       const at = this.room(slot, n);
       const end = writeStringPair(arena, at, e, klen, vlen);
       if (end !== at + n) throw new Error(`MSET gathering: wrote ${end - at} bytes, expected ${n}`);
+      if (e.expireAt !== null) (this.expires[slot] ??= []).push([e.key, e.expireAt]);
       this.added(slot, n);
     }
     this.wait(onReply);
@@ -153,7 +160,9 @@ export class MsetGatherer {
     arena.copy(cmd, 0, base + start, base + this.end[slot]);
     this.end[slot] = HEAD;
     this.count[slot] = 0;
-    this.send(slot, { cmd, count }, this.answerer(this.seqOf[slot]));
+    const expires = this.expires[slot];
+    this.expires[slot] = undefined;
+    this.send(slot, { cmd, count, expires }, this.answerer(this.seqOf[slot]));
   }
 
   /** Sends every slot's gathered strings. */
@@ -169,6 +178,7 @@ export class MsetGatherer {
   clear(): void {
     this.end.fill(HEAD);
     this.count.fill(0);
+    this.expires.fill(undefined);
     this.openSlots = [];
     this.openSeqs = [];
     this.openHead = 0;
@@ -219,14 +229,14 @@ export class MsetGatherer {
   }
 
   /** A pair too big for a region: the slot's batch first (order), then a one-key MSET of its own. */
-  private sendAlone(slot: number, n: number, fill: (out: Buffer, at: number) => number): void {
+  private sendAlone(slot: number, n: number, fill: (out: Buffer, at: number) => number, expires?: Array<[Buffer, number]>): void {
     this.flushSlot(slot);
     const head = 1 + 1 + 2 + 10; // *3\r\n$4\r\nMSET\r\n
     const cmd = Buffer.allocUnsafe(head + n);
     const p = writeHeader(cmd, 0, 0x2a, 3);
     cmd.write('$4\r\nMSET\r\n', p, 'latin1');
     if (fill(cmd, head) !== head + n) throw new Error('MSET gathering: a pair of the wrong size');
-    this.send(slot, { cmd, count: 1 }, this.answerer(this.nextSeq++));
+    this.send(slot, { cmd, count: 1, expires }, this.answerer(this.nextSeq++));
   }
 
   /** A caller's keys are all in batches opened so far: answer it once they have answered. */

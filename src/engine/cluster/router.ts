@@ -138,9 +138,7 @@ export class SlotRouter implements CommandSink {
   private readonly retryMs: number;
   private seq = 0;
   /** The full sync's plain strings, gathered per slot into MSETs (mset-gather.ts). */
-  private readonly gather = new MsetGatherer((slot, batch, onReply) =>
-    this.sendSlot({ slot, args: [], gathered: batch, onReply, ask: null, delay: false, since: Date.now(), seq: this.seq++ }),
-  (err) => this.opts.onFatal(err));
+  private readonly gather = new MsetGatherer((slot, batch, onReply) => this.sendGathered(slot, batch, onReply), (err) => this.opts.onFatal(err));
 
   constructor(private readonly opts: RouterOptions) {
     this.retryMs = opts.retryMs ?? 60_000;
@@ -456,6 +454,23 @@ export class SlotRouter implements CommandSink {
   }
 
   // --- plain commands: per-slot order through redirects ---
+
+  /** A gathered MSET, then the PEXPIREATs of its keys with a TTL; `onReply` once all answered. */
+  private sendGathered(slot: number, batch: SlotBatch, onReply: ReplyHandler): void {
+    const since = Date.now();
+    const expires = batch.expires;
+    let answer = onReply;
+    if (expires) {
+      let left = 1 + expires.length;
+      let err: RespValue | null = null;
+      answer = (r) => {
+        if (r instanceof RespError) err ??= r;
+        if (--left === 0) onReply(err ?? r);
+      };
+    }
+    this.sendSlot({ slot, args: [], gathered: batch, onReply: answer, ask: null, delay: false, since, seq: this.seq++ });
+    for (const [key, at] of expires ?? []) this.sendSlot({ slot, args: ['PEXPIREAT', key, at], onReply: answer, ask: null, delay: false, since, seq: this.seq++ });
+  }
 
   private sendSlot(p: Pending): void {
     if (this.brokenErr) {

@@ -124,6 +124,9 @@ describe('sync into a 3-master cluster', () => {
     const src = await source();
     const sc = src.client();
     await sc.call('DEBUG', 'POPULATE', '60000', 'pop', '20');
+    // A third of them with a TTL: the full sync sends those as MSET + PEXPIREATs in one blob per slot,
+    // split into single commands when a moving slot answers -ASK or -TRYAGAIN.
+    await sc.call('EVAL', "for i = 0, 59999, 3 do redis.call('PEXPIRE', 'pop:' .. i, 3600000) end return 1", '0');
     const engine = new SyncEngine({ from: parseRedisUrl(src.url, '--from'), to: parseRedisUrl(cluster.url, '--to') });
     engines.push(engine);
     const load = slotWorkload(sc, { crossSlot: true });

@@ -21,6 +21,15 @@ function decode(b: Buffer): Buffer[] {
   return d.read() as Buffer[];
 }
 
+/** Every command encoded in `b`, one after another. */
+function decodeAll(b: Buffer): Buffer[][] {
+  const d = new RespDecoder();
+  d.write(b);
+  const out: Buffer[][] = [];
+  d.drain((v) => out.push(v as Buffer[]));
+  return out;
+}
+
 describe('MSET gathering per slot', () => {
   it('regathers the pairs of an MSET by slot, encodes each slot as one MSET, answers the caller once', () => {
     const sent: Array<{ slot: number; batch: SlotBatch; onReply: ReplyHandler }> = [];
@@ -145,18 +154,20 @@ describe('MSET gathering per slot', () => {
     const seen = new Map<string, string>();
     const seenTtls = new Map<string, number>();
     for (const b of sent) {
-      const argv = decode(b.cmd);
+      const [argv, ...ttlCmds] = decodeAll(b.cmd);
       expect(argv[0].toString()).toBe('MSET');
       expect(argv.length).toBe(1 + 2 * b.count);
+      expect(b.commands).toBe(1 + ttlCmds.length);
       const inBatch = new Set<string>();
       for (let i = 1; i < argv.length; i += 2) {
         seen.set(argv[i].toString(), argv[i + 1].toString());
         inBatch.add(argv[i].toString());
       }
-      // A key's TTL travels with the batch holding the key (sent right after its MSET).
-      for (const [k, at] of b.expires ?? []) {
+      // A key's TTL travels in the blob of the batch holding the key, right after its MSET.
+      for (const [name, k, at] of ttlCmds) {
+        expect(name.toString()).toBe('PEXPIREAT');
         expect(inBatch.has(k.toString())).toBe(true);
-        seenTtls.set(k.toString(), at);
+        seenTtls.set(k.toString(), Number(at.toString()));
       }
     }
     expect(seen).toEqual(want);

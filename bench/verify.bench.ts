@@ -11,7 +11,8 @@
  * and the TTLs, which the script does not). (a) and (a') are timed ROUNDS times alternating,
  * medians reported, with the CPU seconds of each process (the tool's from /proc/PID/stat, each
  * server's from INFO cpu) and the 1-minute load average (the machine is shared).
- * FERRY_BENCH_VERIFY_ROWS=a,ttl,b picks rows (default all).
+ * FERRY_BENCH_VERIFY_ROWS=a,ttl,b picks rows (default all). FERRY_BENCH_BASELINE=<other
+ * checkout>/bin/ferry also times another build's verify in the same rounds of (a) and (a').
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FERRY = join(root, 'bin', 'ferry');
 const SCRIPT = join(root, 'dist', 'bench', 'verify-script.js');
 const ROUNDS = Number(process.env.FERRY_BENCH_ROUNDS ?? 3);
+const BASELINE = process.env.FERRY_BENCH_BASELINE;
 
 const ROWS = (process.env.FERRY_BENCH_VERIFY_ROWS ?? 'a,ttl,b').split(',');
 
@@ -75,8 +77,8 @@ async function timeChild(args: string[], a: BenchServer, b: BenchServer, okCodes
   return { secs, rssMb: peakKb / 1024, out, cpu: { tool: ticks / 100, source: da - ca, target: db - cb }, load: loadavg()[0] };
 }
 
-function ferryVerify(a: BenchServer, b: BenchServer): Promise<Timed> {
-  return timeChild([FERRY, 'verify', '--from', `redis://127.0.0.1:${a.port}`, '--to', `redis://127.0.0.1:${b.port}`, '--json'], a, b);
+function ferryVerify(a: BenchServer, b: BenchServer, bin = FERRY): Promise<Timed> {
+  return timeChild([bin, 'verify', '--from', `redis://127.0.0.1:${a.port}`, '--to', `redis://127.0.0.1:${b.port}`, '--json'], a, b);
 }
 
 function script(a: BenchServer, b: BenchServer): Promise<Timed> {
@@ -139,7 +141,14 @@ export async function run(): Promise<void> {
       const ferryRuns: Timed[] = [];
       const scriptRuns: Timed[] = [];
       const phases: Phases[] = [];
+      const baseRuns: Timed[] = [];
       for (let i = 0; i < ROUNDS; i++) {
+        if (BASELINE) {
+          const o = await ferryVerify(a, b, BASELINE);
+          agreed(o);
+          baseRuns.push(o);
+          process.stdout.write(`  round ${i + 1}: baseline build ${o.secs.toFixed(2)} s (CPU ferry/source/target ${o.cpu.tool.toFixed(1)}/${o.cpu.source.toFixed(1)}/${o.cpu.target.toFixed(1)} s; load ${o.load.toFixed(1)})\n`);
+        }
         const f = await ferryVerify(a, b);
         phases.push(agreed(f));
         ferryRuns.push(f);
@@ -157,6 +166,10 @@ export async function run(): Promise<void> {
       const name = withTtl ? "(a') 1M small keys, each with a TTL" : '(a) 1M small keys';
       const loads = [...ferryRuns, ...scriptRuns].map((r) => r.load);
       process.stdout.write(`${name}: ferry ${range(ferryRuns)}, script ${range(scriptRuns)} over ${ROUNDS} rounds, load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}\n`);
+      if (BASELINE) {
+        const bs = median(baseRuns.map((r) => r.secs));
+        rows.push(`| ${name}: baseline build | ${bs.toFixed(2)} s · ${Math.round(1e6 / bs).toLocaleString('en-US')} keys/s | ${cpuText(baseRuns)} | ${Math.max(...baseRuns.map((r) => r.rssMb)).toFixed(0)} MB | | | | ${(ss / bs).toFixed(2)}x |`);
+      }
       const ps = median(phases.map((p) => p.sourcePassMs)) / 1000;
       const pt = median(phases.map((p) => p.targetPassMs)) / 1000;
       rows.push(

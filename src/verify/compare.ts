@@ -80,6 +80,8 @@ const TARGET_CAP_MIN = 4096;
  * so the MGET replies of the batches in flight stay small: 4,000 keys x 4 KiB = 16 MiB per side.
  */
 const MGET_CAP = 4096;
+/** Batches compared without stage 0 after a batch of mostly long strings (see `sameStrings`). */
+const STAGE0_PAUSE = 16;
 
 /** See the file comment. One per verification (it holds the budget and the figures). */
 export class Comparer {
@@ -87,6 +89,8 @@ export class Comparer {
   private readonly budget: Budget;
   private readonly bigKeyBytes: number;
   private readonly bigKeys = new Budget(2);
+  /** Batches left to compare without stage 0 (after one whose strings were mostly too long for it). */
+  private stage0Off = 0;
 
   constructor(
     private readonly src: VerifyConn,
@@ -113,9 +117,12 @@ export class Comparer {
     this.stats.keys += refs.length;
     // Stage 0 only in the first pass: the rechecks need stage 1's order (source, settle, target) and prints.
     if (!settle && !prints && !this.src.cluster && !this.tgt.cluster && oneDbPair(refs)) {
-      const equal = await this.sameStrings(refs, ttls);
-      refs = refs.filter((_, i) => !equal[i]);
-      if (refs.length === 0) return [];
+      if (this.stage0Off > 0) this.stage0Off--;
+      else {
+        const equal = await this.sameStrings(refs, ttls);
+        refs = refs.filter((_, i) => !equal[i]);
+        if (refs.length === 0) return [];
+      }
     }
     return this.compareKeys(refs, settle, prints, ttls);
   }
@@ -136,6 +143,9 @@ export class Comparer {
     const [[[vs], ps], [[vt], pt]] = await Promise.all([read(this.src, refs[0].db), read(this.tgt, refs[0].tdb)]);
     const equal = new Array<boolean>(refs.length).fill(false);
     if (!Array.isArray(vs) || !Array.isArray(vt)) return equal; // an error reply: stage 1 says what is wrong
+    // Strings over the cap were sent in full for nothing (stage 1 reads them again): when they are
+    // more than a quarter of a batch, the next STAGE0_PAUSE batches go straight to stage 1.
+    if (vs.filter((v) => v instanceof SkippedBulk).length * 4 > refs.length) this.stage0Off = STAGE0_PAUSE;
     for (let i = 0; i < refs.length; i++) {
       const a = vs[i];
       const b = vt[i];

@@ -100,8 +100,9 @@ export class VerifyConn {
    * Queues `cmds` (each in db `db`, or `db[i]`; default: the db of the last commands) and resolves
    * with their replies in order. An error reply that says the connection is gone, or a missing
    * permission, rejects (one line naming the rule to add); other error replies come as values.
+   * `caps[i]`: a bulk reply to command i longer than that comes as a SkippedBulk.
    */
-  batch(cmds: ReadonlyArray<readonly Arg[]>, db?: number | readonly number[]): Promise<RespValue[]> {
+  batch(cmds: ReadonlyArray<readonly Arg[]>, db?: number | readonly number[], caps?: readonly number[]): Promise<RespValue[]> {
     if (this.dead) return Promise.reject(this.dead);
     if (cmds.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
@@ -110,32 +111,22 @@ export class VerifyConn {
       let failed: Error | null = null;
       cmds.forEach((args, i) => {
         if (db !== undefined) this.use(typeof db === 'number' ? db : db[i]);
-        this.conn.send(args, (r) => {
-          if (r instanceof RespError && !failed) failed = this.fatalReply(args, r);
-          out[i] = r;
-          if (--left === 0) (failed ? reject(failed) : resolve(out));
-        });
+        this.conn.send(
+          args,
+          (r) => {
+            if (r instanceof RespError && !failed) failed = this.fatalReply(args, r);
+            out[i] = r;
+            if (--left === 0) (failed ? reject(failed) : resolve(out));
+          },
+          caps?.[i],
+        );
       });
     });
   }
 
   /** `batch` with a cap per command on the length of a bulk reply (over it: a SkippedBulk). */
   batchCapped(cmds: ReadonlyArray<readonly Arg[]>, db: readonly number[], caps: readonly number[]): Promise<RespValue[]> {
-    if (this.dead) return Promise.reject(this.dead);
-    if (cmds.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => {
-      const out = new Array<RespValue>(cmds.length);
-      let left = cmds.length;
-      let failed: Error | null = null;
-      cmds.forEach((args, i) => {
-        this.use(db[i]);
-        this.conn.send(args, (r) => {
-          if (r instanceof RespError && !failed) failed = this.fatalReply(args, r);
-          out[i] = r;
-          if (--left === 0) (failed ? reject(failed) : resolve(out));
-        }, caps[i]);
-      });
-    });
+    return this.batch(cmds, db, caps);
   }
 
   /** The error for a reply of an unexpected shape (or an error reply) to `args`. */

@@ -60,7 +60,10 @@ export interface VerifyReport {
   sampleSize?: number;
   ms: number;
   keysPerSecond: number;
-  /** Wall time of each part (ms): the source → target pass, the target → source pass, the rounds. */
+  /**
+   * Wall time of each part (ms): the source → target pass and the target → source pass (they run
+   * at the same time, each measured from the start; 0 with --sample), then the rounds.
+   */
   phases?: { sourcePassMs: number; targetPassMs: number; roundsMs: number };
   /** Keys read on each side in the first pass (rechecks not counted). */
   checked: { source: number; target: number };

@@ -211,6 +211,25 @@ describe('ferry verify', () => {
     expect(d.differences).toEqual({ missing: 1, extra: 1, type: 1, value: 4, ttl: 2 });
   });
 
+  it('strings over the MGET cap: after a batch of mostly such strings the next batches skip MGET (their bytes are not sent twice)', async () => {
+    const { source, target, s, t } = await pair();
+    const v = 'x'.repeat(5000);
+    for (const c of [s, t]) {
+      const p = c.pipeline();
+      for (let i = 0; i < 10_000; i++) p.set(`long:${i}`, v);
+      await p.exec();
+    }
+    await s.config('RESETSTAT');
+    const r = await checked(s, t, verifyOpts(source, target, { rounds: 0 }));
+    expect(r.agree).toBe(true);
+    expect(r.values.payloadEqual).toBe(10_000);
+    // ~10 SCAN batches of ~1,000 keys; only those already in flight (4) when the first MGET's
+    // reply came back used MGET.
+    const calls = Number(/cmdstat_mget:calls=(\d+)/.exec(await s.info('commandstats'))?.[1] ?? 0);
+    expect(calls).toBeGreaterThanOrEqual(1);
+    expect(calls).toBeLessThanOrEqual(5);
+  });
+
   it('a big stream compared in windows leaves out the pending entries of deleted entries, as the canonical comparison does', async () => {
     const { source, target, s, t } = await pair();
     const p = s.pipeline();
@@ -315,6 +334,23 @@ describe('ferry verify', () => {
     expect(rep.differences.missing).toBeGreaterThan(100);
     expect(rep.dbs[0].sample.draws).toBe(2000);
     expect(rep.dbs[0].sample.bound).toBeGreaterThan(0.05);
+  });
+
+  it('--rate KEYS/S: each side is read at no more than the rate (both directions share it)', async () => {
+    const { source, target, s, t } = await pair();
+    const p = s.pipeline();
+    for (let i = 0; i < 4000; i++) p.set(`k:${i}`, String(i));
+    await p.exec();
+    await sync(source, target);
+    const t0 = Date.now();
+    const r = await checked(s, t, verifyOpts(source, target, { rate: 2000 }));
+    const ms = Date.now() - t0;
+    expect(r.agree).toBe(true);
+    expect(r.checked).toEqual({ source: 4000, target: 4000 });
+    // 8,000 keys read from the source (4,000 compared, 4,000 looked up for the second direction)
+    // at 2,000/s, the bucket full (1 s) at the start: at least 3 s, however fast the machine.
+    expect(ms).toBeGreaterThanOrEqual(2900);
+    expect(r.keysPerSecond).toBeLessThanOrEqual(4000 / 2.9);
   });
 
   it('bad input: a one-line error naming the flag (exit 2)', async () => {

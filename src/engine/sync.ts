@@ -351,7 +351,9 @@ export class SyncEngine {
         onProgress?.(applied, master);
         if (applied >= master) return applied;
       }
-      await sleep(pollMs);
+      // NOTE: before the stream phase only local state is checked: look often, so the caller sees
+      // the end of the full sync at once (a 200 ms poll added ~100 ms to every `--until-caught-up`).
+      await sleep(this.phase === 'stream' ? pollMs : Math.min(pollMs, 10));
     }
   }
 

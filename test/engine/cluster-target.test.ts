@@ -124,6 +124,9 @@ describe('sync into a 3-master cluster', () => {
     const src = await source();
     const sc = src.client();
     await sc.call('DEBUG', 'POPULATE', '60000', 'pop', '20');
+    // A third of them with a TTL: the full sync sends those as MSET + PEXPIREATs in one blob per slot,
+    // split into single commands when a moving slot answers -ASK or -TRYAGAIN.
+    await sc.call('EVAL', "for i = 0, 59999, 3 do redis.call('PEXPIRE', 'pop:' .. i, 3600000) end return 1", '0');
     const engine = new SyncEngine({ from: parseRedisUrl(src.url, '--from'), to: parseRedisUrl(cluster.url, '--to') });
     engines.push(engine);
     const load = slotWorkload(sc, { crossSlot: true });
@@ -149,4 +152,49 @@ describe('sync into a 3-master cluster', () => {
       await load.stop();
     }
   }, 100_000);
+
+  it('follows -ASK for slots in migration during the full sync: MSET + PEXPIREAT blobs are resent as single commands', async () => {
+    const src = await source();
+    const sc = src.client();
+    // {mig}: a batch of 40 keys (the importing master answers a multi-key MSET -TRYAGAIN); {oneN}: a
+    // batch of one key with a TTL, alone in its slot (ASKING covers its MSET, and the PEXPIREAT after it would be
+    // answered -MOVED back to the owner, again and again, were the blob resent whole).
+    const pops = Array.from({ length: 2000 }, (_, i) => `pop:${i}`);
+    let one = 0;
+    while (pops.some((k) => keySlot(k) === keySlot(`{one${one}}`))) one++; // a slot with that key alone
+    for (let i = 0; i < 40; i++) await sc.set(`{mig}:${i}`, `v${i}`, ...((i % 2 ? ['PX', 3_600_000] : []) as []));
+    await sc.set(`{one${one}}:k`, 'v', 'PX', 3_600_000);
+    await sc.call('DEBUG', 'POPULATE', '2000', 'pop');
+    const ranges = (await cluster.masters[0].client().call('CLUSTER', 'SLOTS')) as Array<[number, number, [string, number, string]]>;
+    const moves = ['{mig}', `{one${one}}`].map((tag) => {
+      const slot = keySlot(tag);
+      const owner = ranges.find(([a, b]) => a <= slot && slot <= b)![2][1];
+      const from = cluster.masters.find((m) => m.port === Number(owner))!;
+      const to = cluster.masters.find((m) => m !== from)!;
+      const keys = (tag === '{mig}' ? 40 : 1) + pops.filter((k) => keySlot(k) === slot).length;
+      return { slot, from, to, keys, fromId: cluster.ids.get(from.port)!, toId: cluster.ids.get(to.port)! };
+    });
+    // Each slot is migrating from its owner, which holds none of its keys yet: every write there
+    // is answered -ASK towards the importing master (redis src/cluster.c getNodeByQuery).
+    for (const m of moves) {
+      await m.to.client().call('CLUSTER', 'SETSLOT', String(m.slot), 'IMPORTING', m.fromId);
+      await m.from.client().call('CLUSTER', 'SETSLOT', String(m.slot), 'MIGRATING', m.toId);
+    }
+    try {
+      const res = await execa(FERRY, ['sync', '--from', src.url, '--to', cluster.url, '--until-caught-up', '--json'], { reject: false, timeout: 50_000 });
+      expect(res.exitCode, res.stderr).toBe(0);
+      const done = res.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.event === 'done');
+      expect(done.report.cluster.ask).toBeGreaterThan(0);
+      for (const m of moves) {
+        expect(await m.to.client().call('CLUSTER', 'COUNTKEYSINSLOT', String(m.slot))).toBe(m.keys);
+        expect(await m.from.client().call('CLUSTER', 'COUNTKEYSINSLOT', String(m.slot))).toBe(0);
+        // The migration ends (the slot is the importing master's).
+        for (const n of cluster.masters) await n.client().call('CLUSTER', 'SETSLOT', String(m.slot), 'NODE', m.toId);
+      }
+      // Every key as on the source, TTLs too.
+      expect(diffBySlot(await keyDigests([src]), await keyDigests(cluster.masters, true))).toEqual([]);
+    } finally {
+      for (const m of moves) for (const n of [m.from, m.to]) await n.client().call('CLUSTER', 'SETSLOT', String(m.slot), 'STABLE').catch(() => {});
+    }
+  }, 90_000);
 });

@@ -21,6 +21,15 @@ function decode(b: Buffer): Buffer[] {
   return d.read() as Buffer[];
 }
 
+/** Every command encoded in `b`, one after another. */
+function decodeAll(b: Buffer): Buffer[][] {
+  const d = new RespDecoder();
+  d.write(b);
+  const out: Buffer[][] = [];
+  d.drain((v) => out.push(v as Buffer[]));
+  return out;
+}
+
 describe('MSET gathering per slot', () => {
   it('regathers the pairs of an MSET by slot, encodes each slot as one MSET, answers the caller once', () => {
     const sent: Array<{ slot: number; batch: SlotBatch; onReply: ReplyHandler }> = [];
@@ -107,12 +116,14 @@ describe('MSET gathering per slot', () => {
     expect(sent.slice(2).sort()).toEqual(keys.slice(2).map(keySlot).concat(keySlot(keys[0])).sort());
   });
 
-  it('gathers parser-made string keys straight from the RDB bytes: raw and int values, long keys, a pair over 64 KiB alone', () => {
+  it('gathers parser-made string keys straight from the RDB bytes: raw and int values, long keys, TTLs with their batch, a pair over 1 KiB alone', () => {
     const rdb = new RdbBuilder(9);
     const want = new Map<string, string>();
-    const add = (k: string, v: Buffer, shown: string): void => {
-      rdb.key(0, k, v);
+    const ttls = new Map<string, number>();
+    const add = (k: string, v: Buffer, shown: string, expireAt?: number): void => {
+      rdb.key(0, k, v, expireAt);
       want.set(k, shown);
+      if (expireAt !== undefined) ttls.set(k, expireAt);
     };
     for (let i = 0; i < 300; i++) add(i % 7 === 0 ? `{user${i % 3}}:${i}` : `key:${i}`, str(`value:${i}`), `value:${i}`);
     add('int8', Buffer.from([0xc0, 0xfb]), '-5');
@@ -120,7 +131,8 @@ describe('MSET gathering per slot', () => {
     add('int32', Buffer.from([0xc2, 0x15, 0xcd, 0x5b, 0x07]), '123456789');
     const longKey = `long:${'k'.repeat(2000)}`; // past the gatherer's scratch: sloted from the key itself
     add(longKey, str('lv'), 'lv');
-    add('big', str('b'.repeat(100 * 1024)), 'b'.repeat(100 * 1024));
+    add('big', str('b'.repeat(100 * 1024)), 'b'.repeat(100 * 1024), 4_000_000_000_000);
+    for (let i = 0; i < 20; i++) add(`ttl:${i}`, str('t'), 't', 4_000_000_000_000 + i);
     const { records } = parseRdbBuffer(rdb.build(), { mode: 'payload' });
     const keys = records.filter((r): r is KeyEntry => r.kind === 'key');
     expect(keys).toHaveLength(want.size);
@@ -140,13 +152,26 @@ describe('MSET gathering per slot', () => {
     expect(sent.filter((b) => b.count === 1 && b.cmd.length > 100 * 1024)).toHaveLength(1); // the big pair went at once
     g.flushAll();
     const seen = new Map<string, string>();
+    const seenTtls = new Map<string, number>();
     for (const b of sent) {
-      const argv = decode(b.cmd);
+      const [argv, ...ttlCmds] = decodeAll(b.cmd);
       expect(argv[0].toString()).toBe('MSET');
       expect(argv.length).toBe(1 + 2 * b.count);
-      for (let i = 1; i < argv.length; i += 2) seen.set(argv[i].toString(), argv[i + 1].toString());
+      expect(b.commands).toBe(1 + ttlCmds.length);
+      const inBatch = new Set<string>();
+      for (let i = 1; i < argv.length; i += 2) {
+        seen.set(argv[i].toString(), argv[i + 1].toString());
+        inBatch.add(argv[i].toString());
+      }
+      // A key's TTL travels in the blob of the batch holding the key, right after its MSET.
+      for (const [name, k, at] of ttlCmds) {
+        expect(name.toString()).toBe('PEXPIREAT');
+        expect(inBatch.has(k.toString())).toBe(true);
+        seenTtls.set(k.toString(), Number(at.toString()));
+      }
     }
     expect(seen).toEqual(want);
+    expect(seenTtls).toEqual(ttls);
     for (const r of replies) r('OK');
     expect(answers).toBe(2);
   });

@@ -119,36 +119,24 @@ function writeBulk(out: Buffer, p: number, i: number, itemLength: (i: number) =>
   return p;
 }
 
-/** Encoded size of a plain-string key's `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n` (an MSET's pair). */
-export function stringPairLength(e: KeyEntry): number {
-  const klen = e.keyLength ?? e.key.length;
-  const vlen = e.valueLength ?? e.value!.length;
+/** Encoded size of an MSET pair `$<klen>\r\n<key>\r\n$<vlen>\r\n<value>\r\n`. */
+export function stringPairLength(klen: number, vlen: number): number {
   return 1 + decimalLength(klen) + 2 + klen + 2 + 1 + decimalLength(vlen) + 2 + vlen + 2;
 }
 
 /**
- * Writes a plain-string key's MSET pair (see stringPairLength) at out[p]; returns the end.
+ * Writes a plain-string key's MSET pair at out[p] (its key and value `klen` and `vlen` bytes long,
+ * as the caller read them); returns the end.
  * NOTE: through writeKey/writeValue (RdbKeyEntry) no Buffer view is made per key or value: with
  * two views per key the views were the largest cost of a full sync of small strings (profile).
  */
-export function writeStringPair(out: Buffer, p: number, e: KeyEntry): number {
-  if (e.writeKey && e.keyLength !== undefined) {
-    p = writeHeader(out, p, 0x24, e.keyLength);
-    p = e.writeKey(out, p);
-  } else {
-    p = writeHeader(out, p, 0x24, e.key.length);
-    p += e.key.copy(out, p);
-  }
+export function writeStringPair(out: Buffer, p: number, e: KeyEntry, klen: number, vlen: number): number {
+  p = writeHeader(out, p, 0x24, klen);
+  p = e.writeKey ? e.writeKey(out, p) : p + e.key.copy(out, p);
   out[p++] = 13;
   out[p++] = 10;
-  if (e.writeValue && e.valueLength !== undefined) {
-    p = writeHeader(out, p, 0x24, e.valueLength);
-    p = e.writeValue(out, p);
-  } else {
-    const v = e.value!;
-    p = writeHeader(out, p, 0x24, v.length);
-    p += v.copy(out, p);
-  }
+  p = writeHeader(out, p, 0x24, vlen);
+  p = e.writeValue ? e.writeValue(out, p) : p + e.value!.copy(out, p);
   out[p++] = 13;
   out[p++] = 10;
   return p;
@@ -160,7 +148,7 @@ function encodeMset(entries: readonly KeyEntry[], argBytes: number): Buffer {
   const out = Buffer.allocUnsafe(1 + decimalLength(argc) + 2 + 10 + argBytes); // 10: $4\r\nMSET\r\n
   let p = writeHeader(out, 0, 0x2a, argc);
   p += out.write('$4\r\nMSET\r\n', p, 'latin1');
-  for (const e of entries) p = writeStringPair(out, p, e);
+  for (const e of entries) p = writeStringPair(out, p, e, e.keyLength ?? e.key.length, e.valueLength ?? e.value!.length);
   if (p !== out.length) throw new Error(`MSET encoding: wrote ${p} bytes, expected ${out.length}`);
   return out;
 }
@@ -253,20 +241,22 @@ export class KeyWriter {
   }
 
   private batchString(e: KeyEntry, vlen: number): void {
-    const klen = e.keyLength ?? e.key.length;
     this.mset.push(e);
-    this.msetBytes += 1 + decimalLength(klen) + 2 + klen + 2 + 1 + decimalLength(vlen) + 2 + vlen + 2;
-    if (e.expireAt !== null) this.expires.push([e.key, e.expireAt]);
+    this.msetBytes += stringPairLength(e.keyLength ?? e.key.length, vlen);
+    if (e.expireAt !== null && !this.conn.sendStrings) this.expires.push([e.key, e.expireAt]);
     this.stats.batchedStrings++;
     if (this.mset.length >= MSET_KEYS || this.msetBytes >= MSET_BYTES) this.flushStrings();
   }
 
   private flushStrings(): void {
     if (this.mset.length === 0) return;
-    // A sink that routes strings itself (the cluster router regathers them per slot) takes the keys.
+    // A sink that routes strings itself (the cluster router gathers them per slot) takes the keys
+    // and their TTLs.
     if (this.conn.sendStrings) this.conn.sendStrings(this.mset, this.onReply);
-    else this.conn.sendRaw(encodeMset(this.mset, this.msetBytes), this.onReply);
-    for (const [k, at] of this.expires) this.conn.send(['PEXPIREAT', k, at], this.onReply);
+    else {
+      this.conn.sendRaw(encodeMset(this.mset, this.msetBytes), this.onReply);
+      for (const [k, at] of this.expires) this.conn.send(['PEXPIREAT', k, at], this.onReply);
+    }
     this.mset = [];
     this.msetBytes = 0;
     this.expires = [];

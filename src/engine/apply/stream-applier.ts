@@ -12,10 +12,10 @@
  * `--db-map`). Batches are pipelined; the offset applied to the target advances when each EXEC
  * reply arrives, and only then may it be acknowledged to the source.
  *
- * Commands are rewritten into the target's dialect first (dialect.ts): a 7.0+ source's
- * `XGROUP SETID … ENTRIESREAD n` reaches a 6.2 target without the 7.0 argument; a hash-field TTL
- * command reaches a target without field TTLs only as a drop (--drop-field-ttl, counted) or stops
- * the sync with a message naming that flag.
+ * Commands are rewritten into the target's dialect first (dialect.ts, through stream-command.ts,
+ * which the cluster applier shares): a 7.0+ source's `XGROUP SETID … ENTRIESREAD n` reaches a 6.2
+ * target without the 7.0 argument; a hash-field TTL command reaches a target without field TTLs
+ * only as a drop (--drop-field-ttl, counted) or stops the sync with a message naming that flag.
  *
  * NOTE: a command the target refuses when queueing it (unknown command, wrong arity, OOM) makes the
  * EXEC fail with EXECABORT. Nothing of that batch is applied and the checkpoint stays before it, so
@@ -25,32 +25,13 @@ import type { Arg } from '../resp/encoder.js';
 import { RespError, type RespValue } from '../resp/decoder.js';
 import { isWord } from '../replication/source-link.js';
 import { CHECKPOINT_KEY, encodeCheckpoint, type Checkpoint } from '../checkpoint.js';
-import { knowsEverything, translateCommand, type Dialect, type Translation } from './dialect.js';
-import { ScriptCache } from './script-cache.js';
-import type { KeyFilter } from './filter.js';
+import { controlWord, StreamCommands } from './stream-command.js';
 import type { Applier, ApplierOptions, CommandSink } from './target.js';
 
-export interface StreamApplierOptions extends Pick<ApplierOptions, 'refuse' | 'checkpointKey'> {
+export interface StreamApplierOptions extends ApplierOptions {
   conn: CommandSink;
-  filter: KeyFilter;
-  replid: string;
-  /** Offset already applied (the FULLRESYNC offset after the RDB, or the checkpoint's). */
-  offset: number;
-  /** Source db at `offset`. */
-  db: number;
-  /** A batch failed as a whole: the sync must stop. */
-  fail(err: Error): void;
-  /** A command inside an applied batch returned an error (the target diverges). */
-  warn(message: string): void;
-  /** Called after each applied batch. */
-  onApplied?(cp: Checkpoint): void;
-  /** What the target's version understands (default: everything). */
-  dialect?: Dialect;
-  /** --drop-field-ttl: drop hash-field TTL commands a target without them cannot apply. */
-  dropFieldTtl?: boolean;
 }
 
-const KEEP: Translation = { action: 'keep' };
 const BATCH_COMMANDS = 5000;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -65,18 +46,14 @@ export class StreamApplier implements Applier {
   replid: string;
   commandsApplied = 0;
   errors = 0;
-  /** Scripts the source assumes this replica knows (script-cache.ts). */
-  readonly scripts = new ScriptCache();
-  /** EVALSHA sent as EVAL (the body was known). */
-  evalshaRewritten = 0;
+  /** Refusal, scripts, filter and dialect of each command (stream-command.ts). */
+  private readonly prep: StreamCommands;
   /**
    * Offset after the last command that changed the target (PING, REPLCONF, SELECT, MULTI/EXEC,
    * PUBLISH and filtered-out commands do not): the stream after it is data-neutral, so the target
    * holds exactly the data of the source at this offset too (see SyncEngine.rewindNeutralTail).
    */
   lastDataOffset: number;
-  /** Commands not applied because the target cannot hold what they set (see translateCommand). */
-  dropped = { fieldTtl: 0, consumer: 0 };
 
   private srcDb: number;
   private open = false;
@@ -92,11 +69,9 @@ export class StreamApplier implements Applier {
   private stopped = false;
   private readonly onQueued: (v: RespValue) => void;
   private readonly key: string;
-  /** The target's dialect when it lacks something, else null (nothing to translate). */
-  private readonly dialect: Dialect | null;
 
   constructor(private readonly opts: StreamApplierOptions) {
-    this.dialect = opts.dialect && !knowsEverything(opts.dialect) ? opts.dialect : null;
+    this.prep = new StreamCommands(opts);
     this.applied = opts.offset;
     this.received = opts.offset;
     this.committed = opts.offset;
@@ -114,46 +89,30 @@ export class StreamApplier implements Applier {
     if (this.stopped) return;
     this.received = offset;
     const name = argv[0];
-    if (isWord(name, 'SELECT')) {
-      this.srcDb = Number(argv[1]?.toString());
-      return;
+    switch (controlWord(name)) {
+      case 'select':
+        this.srcDb = Number(argv[1]?.toString());
+        return;
+      case 'skip':
+        return;
+      case 'multi':
+        if (this.batchCommands > 0) this.commit();
+        this.inTx = true;
+        return;
+      case 'exec':
+        this.inTx = false;
+        if (this.batchCommands >= BATCH_COMMANDS || this.batchBytes >= BATCH_BYTES) this.commit();
+        return;
     }
-    if (isWord(name, 'PING') || isWord(name, 'REPLCONF')) return;
-    if (isWord(name, 'MULTI')) {
-      if (this.batchCommands > 0) this.commit();
-      this.inTx = true;
-      return;
-    }
-    if (isWord(name, 'EXEC')) {
-      this.inTx = false;
-      if (this.batchCommands >= BATCH_COMMANDS || this.batchBytes >= BATCH_BYTES) this.commit();
-      return;
-    }
-    const refusal = this.opts.refuse?.(argv);
-    if (refusal) {
-      this.stopped = true;
-      this.opts.fail(new Error(refusal));
-      return;
-    }
-    const cmd = this.scriptCommand(argv) ?? argv;
-    let args: Arg[] = cmd;
-    const d = this.opts.filter.filterCommand(cmd);
-    if (d.action === 'drop') return;
-    if (d.action === 'rewrite') args = d.argv;
-    // NOTE: skipped for a target that knows every form (the common case): one string per command.
-    const t = this.dialect ? translateCommand(d.action === 'rewrite' ? d.argv : cmd, this.dialect, { dropFieldTtl: this.opts.dropFieldTtl }) : KEEP;
-    if (t.action === 'drop') {
-      if (t.lost === 'field-ttl') this.dropped.fieldTtl++;
-      else if (t.lost === 'consumer') this.dropped.consumer++;
-      return;
-    }
-    if (t.action === 'refuse') {
+    const prepared = this.prep.prepare(argv);
+    if (prepared === null) return;
+    if (!Array.isArray(prepared)) {
       // Nothing of the open batch is committed: the checkpoint stays before it.
       this.stopped = true;
-      this.opts.fail(new Error(t.message));
+      this.opts.fail(new Error(prepared.refuse));
       return;
     }
-    if (t.action === 'rewrite') args = t.argv;
+    let args: Arg[] = prepared;
     if (!isWord(name, 'PUBLISH')) this.lastDataOffset = offset;
     this.ensureOpen();
     if (isWord(name, 'SWAPDB')) {
@@ -178,24 +137,19 @@ export class StreamApplier implements Applier {
     if (!this.inTx && (this.batchCommands >= BATCH_COMMANDS || this.batchBytes >= BATCH_BYTES)) this.commit();
   }
 
-  /**
-   * Verbatim script replication (script-cache.ts): records EVAL and SCRIPT LOAD bodies, forgets
-   * them on SCRIPT FLUSH, and returns an EVALSHA of a known script as `EVAL body …`.
-   */
-  private scriptCommand(argv: Buffer[]): Buffer[] | null {
-    const n = argv[0];
-    if (isWord(n, 'EVAL') && argv[1]) this.scripts.add(argv[1]);
-    else if (isWord(n, 'EVALSHA') && argv[1]) {
-      const body = this.scripts.get(argv[1]);
-      if (body) {
-        this.evalshaRewritten++;
-        return [Buffer.from('EVAL'), body, ...argv.slice(2)];
-      }
-    } else if (isWord(n, 'SCRIPT')) {
-      if (argv[1] && isWord(argv[1], 'LOAD') && argv[2]) this.scripts.add(argv[2]);
-      else if (argv[1] && isWord(argv[1], 'FLUSH')) this.scripts.clear();
-    }
-    return null;
+  /** Scripts the source assumes this replica knows (script-cache.ts). */
+  get scripts(): StreamCommands['scripts'] {
+    return this.prep.scripts;
+  }
+
+  /** EVALSHA sent as EVAL (the body was known). */
+  get evalshaRewritten(): number {
+    return this.prep.evalshaRewritten;
+  }
+
+  /** Commands not applied because the target cannot hold what they set (see translateCommand). */
+  get dropped(): StreamCommands['dropped'] {
+    return this.prep.dropped;
   }
 
   /** End of a socket read: close the batch unless inside a source transaction. */

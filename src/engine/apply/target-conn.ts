@@ -103,6 +103,23 @@ export class TargetConn implements CommandSink {
     this.afterQueue();
   }
 
+  /**
+   * Queues bytes that are `count` RESP commands; `onReply` gets one reply for them all, once the
+   * last has come: the first error among them, else the last reply.
+   */
+  sendRawMany(bytes: Buffer, count: number, onReply?: ReplyHandler): void {
+    this.out.pushRaw(bytes);
+    let left = count;
+    let err: RespError | null = null;
+    const each: ReplyHandler = (r) => {
+      if (r instanceof RespError) err ??= r;
+      if (--left === 0) onReply?.(err ?? r);
+    };
+    for (let i = 1; i < count; i++) this.expect(0, each);
+    this.expect(bytes.length, each);
+    this.afterQueue();
+  }
+
   /** Queues one command of `n` bytes that `fill` encodes in place (see CommandBuffer.pushWith). */
   sendWith(n: number, fill: (buf: Buffer, off: number) => number, onReply?: ReplyHandler): void {
     this.out.pushWith(n, fill);

@@ -31,8 +31,9 @@ export interface CommandSink {
   sendWith(n: number, fill: (buf: Buffer, off: number) => number, onReply?: ReplyHandler): void;
   /**
    * Optional: plain-string keys of the full sync (raw or int-encoded values, key-writer.ts), to be
-   * written as by one MSET, `onReply` answered once. Without it the KeyWriter encodes the MSET
-   * itself and sends it with sendRaw; the cluster router takes the keys to regather them per slot.
+   * written as by one MSET followed by a PEXPIREAT of each key with a TTL (`expireAt`), `onReply`
+   * answered once. Without it the KeyWriter encodes the MSET and the PEXPIREATs itself; the
+   * cluster router takes the keys to gather them per slot, each TTL behind its slot's MSET.
    */
   sendStrings?(entries: readonly KeyEntry[], onReply?: ReplyHandler): void;
 }

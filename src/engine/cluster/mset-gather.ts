@@ -10,7 +10,11 @@
  * SWEEP_KEYS more keys came in (so the masters work while the RDB is read, and little is left for
  * them at its end), and when the router flushes it (before any other command for the slot, and
  * whenever the engine waits for the window or for idle). A pair too big for a region goes out
- * alone, right after its slot's batch.
+ * alone, right after its slot's batch. A key's TTL goes right behind the MSET of its batch: its
+ * `PEXPIREAT key ms` is written into the same region, from the region's end backwards, and the
+ * batch goes out as the MSET followed by them, one blob (SlotBatch.commands; a PEXPIREAT sent on
+ * its own had to flush its slot's batch first: MSETs of one key when every key has a TTL, and a
+ * command object per key cost ~3 µs).
  *
  * NOTE (why one arena): the keys of an RDB come in hash-table order, so consecutive keys land in
  * random slots. With one Buffer (and a list of callers) per slot, each key touched three or four
@@ -48,6 +52,8 @@ export interface SlotBatch {
   cmd: Buffer;
   /** Keys in it. */
   count: number;
+  /** Commands in `cmd`: the MSET, then a `PEXPIREAT` for each of its keys with a TTL. */
+  commands: number;
 }
 
 /** A caller waiting for the batches opened before `mark`. */
@@ -63,6 +69,9 @@ export class MsetGatherer {
   private readonly end = new Int32Array(SLOTS).fill(HEAD);
   private readonly count = new Int32Array(SLOTS);
   private readonly seqOf = new Float64Array(SLOTS);
+  /** Per slot: where its PEXPIREATs start (they fill the region from its end down), and how many. */
+  private readonly tail = new Int32Array(SLOTS).fill(SLOT_BYTES);
+  private readonly ttls = new Int32Array(SLOTS);
   /** The open batches, oldest first (a slot with the batch's number; stale once it went out). */
   private openSlots: number[] = [];
   private openSeqs: number[] = [];
@@ -92,19 +101,27 @@ export class MsetGatherer {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       const klen = e.keyLength ?? e.key.length;
+      const vlen = e.valueLength ?? e.value!.length;
       let slot: number;
       if (e.writeKey && klen <= SCRATCH) {
         e.writeKey(scratch, 0);
         slot = slotOfBytes(scratch, 0, klen);
       } else slot = keySlot(e.key);
-      const n = stringPairLength(e);
-      if (n > SLOT_BYTES - HEAD) {
-        this.sendAlone(slot, n, (out, p) => writeStringPair(out, p, e));
+      const n = stringPairLength(klen, vlen);
+      const ttl = e.expireAt;
+      const m = ttl === null ? 0 : pexpireatLength(klen, ttl);
+      if (n + m > SLOT_BYTES - HEAD) {
+        this.sendAlone(slot, n, (out, p) => writeStringPair(out, p, e, klen, vlen), ttl === null ? null : (out, p) => writePexpireat(out, p, e, klen, ttl), m);
         continue;
       }
-      const at = this.room(slot, n);
-      const end = writeStringPair(arena, at, e);
+      const at = this.room(slot, n + m);
+      const end = writeStringPair(arena, at, e, klen, vlen);
       if (end !== at + n) throw new Error(`MSET gathering: wrote ${end - at} bytes, expected ${n}`);
+      if (ttl !== null) {
+        const from = (this.tail[slot] -= m);
+        writePexpireat(arena, slot * SLOT_BYTES + from, e, klen, ttl);
+        this.ttls[slot]++;
+      }
       this.added(slot, n);
     }
     this.wait(onReply);
@@ -129,7 +146,7 @@ export class MsetGatherer {
       p += 2 + vlen + 2;
       const slot = slotOfBytes(bytes, kdata, kdata + klen);
       if (p - start > SLOT_BYTES - HEAD) {
-        this.sendAlone(slot, p - start, (out, at) => at + bytes.copy(out, at, start, p));
+        this.sendAlone(slot, p - start, (out, at) => at + bytes.copy(out, at, start, p), null, 0);
         continue;
       }
       bytes.copy(arena, this.room(slot, p - start), start, p);
@@ -148,11 +165,17 @@ export class MsetGatherer {
     const arena = this.arena!;
     writeHeader(arena, base + start, 0x2a, argc);
     arena.write('$4\r\nMSET\r\n', base + HEAD - 10, 'latin1');
-    const cmd = Buffer.allocUnsafe(this.end[slot] - start);
+    const mset = this.end[slot] - start;
+    const tail = this.tail[slot];
+    const cmd = Buffer.allocUnsafe(mset + SLOT_BYTES - tail);
     arena.copy(cmd, 0, base + start, base + this.end[slot]);
+    if (tail < SLOT_BYTES) arena.copy(cmd, mset, base + tail, base + SLOT_BYTES);
+    const commands = 1 + this.ttls[slot];
     this.end[slot] = HEAD;
     this.count[slot] = 0;
-    this.send(slot, { cmd, count }, this.answerer(this.seqOf[slot]));
+    this.tail[slot] = SLOT_BYTES;
+    this.ttls[slot] = 0;
+    this.send(slot, { cmd, count, commands }, this.answerer(this.seqOf[slot]));
   }
 
   /** Sends every slot's gathered strings. */
@@ -168,6 +191,8 @@ export class MsetGatherer {
   clear(): void {
     this.end.fill(HEAD);
     this.count.fill(0);
+    this.tail.fill(SLOT_BYTES);
+    this.ttls.fill(0);
     this.openSlots = [];
     this.openSeqs = [];
     this.openHead = 0;
@@ -180,7 +205,7 @@ export class MsetGatherer {
 
   /** The arena offset where the slot's next `n` bytes go (its batch flushed first when full). */
   private room(slot: number, n: number): number {
-    if (this.end[slot] + n > SLOT_BYTES) this.flushSlot(slot);
+    if (this.end[slot] + n > this.tail[slot]) this.flushSlot(slot);
     return slot * SLOT_BYTES + this.end[slot];
   }
 
@@ -217,15 +242,18 @@ export class MsetGatherer {
     }
   }
 
-  /** A pair too big for a region: the slot's batch first (order), then a one-key MSET of its own. */
-  private sendAlone(slot: number, n: number, fill: (out: Buffer, at: number) => number): void {
+  /**
+   * A pair too big for a region: the slot's batch first (order), then a one-key MSET of its own
+   * (`n` bytes of pair), and its PEXPIREAT (`m` bytes) when it has a TTL.
+   */
+  private sendAlone(slot: number, n: number, fill: (out: Buffer, at: number) => number, ttl: ((out: Buffer, at: number) => number) | null, m: number): void {
     this.flushSlot(slot);
     const head = 1 + 1 + 2 + 10; // *3\r\n$4\r\nMSET\r\n
-    const cmd = Buffer.allocUnsafe(head + n);
+    const cmd = Buffer.allocUnsafe(head + n + m);
     const p = writeHeader(cmd, 0, 0x2a, 3);
     cmd.write('$4\r\nMSET\r\n', p, 'latin1');
-    if (fill(cmd, head) !== head + n) throw new Error('MSET gathering: a pair of the wrong size');
-    this.send(slot, { cmd, count: 1 }, this.answerer(this.nextSeq++));
+    if (fill(cmd, head) !== head + n || (ttl && ttl(cmd, head + n) !== head + n + m)) throw new Error('MSET gathering: a pair of the wrong size');
+    this.send(slot, { cmd, count: 1, commands: ttl ? 2 : 1 }, this.answerer(this.nextSeq++));
   }
 
   /** A caller's keys are all in batches opened so far: answer it once they have answered. */
@@ -271,6 +299,30 @@ export class MsetGatherer {
     for (const [seq, err] of this.errors) if (seq < mark) return err;
     return null;
   }
+}
+
+const PEXPIREAT_HEAD = Buffer.from('*3\r\n$9\r\nPEXPIREAT\r\n', 'latin1');
+
+/** Encoded size of `PEXPIREAT <key of klen bytes> <at>`. */
+function pexpireatLength(klen: number, at: number): number {
+  const d = decimalLength(at);
+  return PEXPIREAT_HEAD.length + 1 + decimalLength(klen) + 2 + klen + 2 + 1 + decimalLength(d) + 2 + d + 2;
+}
+
+/** Writes `PEXPIREAT <e's key> <at>` at out[p]; returns the end. */
+function writePexpireat(out: Buffer, p: number, e: KeyEntry, klen: number, at: number): number {
+  for (let i = 0; i < PEXPIREAT_HEAD.length; i++) out[p++] = PEXPIREAT_HEAD[i];
+  p = writeHeader(out, p, 0x24, klen);
+  p = e.writeKey ? e.writeKey(out, p) : p + e.key.copy(out, p);
+  out[p++] = 13;
+  out[p++] = 10;
+  const d = decimalLength(at);
+  p = writeHeader(out, p, 0x24, d);
+  for (let i = d - 1, v = at; i >= 0; i--, v = Math.floor(v / 10)) out[p + i] = 48 + (v % 10);
+  p += d;
+  out[p++] = 13;
+  out[p++] = 10;
+  return p;
 }
 
 /** True when `bytes` is an encoded MSET (`*N\r\n$4\r\nMSET\r\n…`, any case). */

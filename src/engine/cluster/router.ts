@@ -17,8 +17,8 @@
  *   EXECABORT and nothing of it ran; the queued replies say why (MOVED/ASK/…), and it is resent.
  *
  * Speed: the full sync's plain strings (key-writer.ts, handed over by `sendStrings`) are gathered
- * per slot (mset-gather.ts), so each master gets MSETs of up to 64 keys of one slot instead of one
- * SET per key; a slot's batch is flushed before any other command for that slot (order).
+ * per slot (mset-gather.ts), so each master gets MSETs of ~30 keys of one slot instead of one SET
+ * per key; a slot's batch is flushed before any other command for that slot (order).
  *
  * Order: the target must see the commands of one key in the order ferry sent them. A transaction
  * is alone in flight for its slot (the applier's rule), so it is simply resent. For plain commands
@@ -476,7 +476,7 @@ export class SlotRouter implements CommandSink {
     p.ask = null;
     if (ask) node.conn.send(['ASKING'], IGNORE);
     this.inflight[p.slot]++;
-    if (p.gathered) node.conn.sendRaw(p.gathered.cmd, (reply) => this.onSlotReply(p, reply));
+    if (p.gathered) node.conn.sendRawMany(p.gathered.cmd, p.gathered.commands, (reply) => this.onSlotReply(p, reply));
     else node.conn.send(p.args, (reply) => this.onSlotReply(p, reply));
   }
 
@@ -494,9 +494,10 @@ export class SlotRouter implements CommandSink {
           return;
         }
         const next = this.follow(p.slot, red);
-        if (red.kind === 'wait' && p.gathered) {
-          // A gathered MSET during a migration of its slot: resent as one SET per key.
-          for (const single of this.singles(p)) this.hold(single);
+        if (p.gathered && (red.kind === 'wait' || (red.kind === 'ask' && p.gathered.commands > 1))) {
+          // A gathered MSET during a migration of its slot: resent as one SET per key (and its
+          // PEXPIREATs one by one: an ASKING covers only the command right after it).
+          for (const single of this.singles(p, red.kind === 'wait')) this.hold(single);
           return;
         }
         if (red.kind === 'ask') p.ask = next;
@@ -510,20 +511,22 @@ export class SlotRouter implements CommandSink {
     if (this.held.has(p.slot)) this.release(p.slot);
   }
 
-  /** A gathered MSET as one SET per key, in its place in the order, answering the MSET's caller once. */
-  private singles(p: Pending): Pending[] {
-    const argv = splitCommand(p.gathered!.cmd);
-    let left = (argv.length - 1) / 2;
+  /**
+   * A gathered MSET as one SET per key, then its PEXPIREATs, in its place in the order, answering
+   * the MSET's caller once.
+   */
+  private singles(p: Pending, delay: boolean): Pending[] {
+    const [mset, ...rest] = splitCommands(p.gathered!.cmd);
+    const cmds: Arg[][] = [];
+    for (let i = 1; i + 1 < mset.length; i += 2) cmds.push(['SET', mset[i], mset[i + 1]]);
+    cmds.push(...rest);
+    let left = cmds.length;
     let err: RespValue | null = null;
     const each: ReplyHandler = (r) => {
       if (r instanceof RespError && !err) err = r;
       if (--left === 0) p.onReply?.(err ?? r);
     };
-    const out: Pending[] = [];
-    for (let i = 1; i + 1 < argv.length; i += 2) {
-      out.push({ seq: p.seq, slot: p.slot, args: ['SET', argv[i], argv[i + 1]], onReply: each, ask: null, delay: true, since: p.since });
-    }
-    return out;
+    return cmds.map((args) => ({ seq: p.seq, slot: p.slot, args, onReply: each, ask: null, delay, since: p.since }));
   }
 
   /** Puts a command in its slot's hold, in sending order, and releases the hold when it can go. */
@@ -702,6 +705,11 @@ function keyText(a: Arg): string {
 
 /** The arguments of one encoded RESP command (views into `bytes`). */
 export function splitCommand(bytes: Buffer): Buffer[] {
+  return splitCommands(bytes)[0];
+}
+
+/** The arguments of each of the encoded RESP commands in `bytes`, one after another (views). */
+export function splitCommands(bytes: Buffer): Buffer[][] {
   let p = 0;
   const line = (): number => {
     const end = bytes.indexOf(13, p);
@@ -709,14 +717,18 @@ export function splitCommand(bytes: Buffer): Buffer[] {
     p = end + 2;
     return n;
   };
-  const argc = line();
-  const out: Buffer[] = new Array(argc);
-  for (let i = 0; i < argc; i++) {
-    const len = line();
-    out[i] = bytes.subarray(p, p + len);
-    p += len + 2;
+  const cmds: Buffer[][] = [];
+  while (p < bytes.length) {
+    const argc = line();
+    const out: Buffer[] = new Array(argc);
+    for (let i = 0; i < argc; i++) {
+      const len = line();
+      out[i] = bytes.subarray(p, p + len);
+      p += len + 2;
+    }
+    cmds.push(out);
   }
-  return out;
+  return cmds;
 }
 
 function sleep(ms: number, timers: Set<NodeJS.Timeout>): Promise<void> {

@@ -31,8 +31,7 @@
  * - The source's own MULTI/EXEC stays atomic when its keys share a slot; when they do not, it is
  *   applied as one transaction per slot, counted (`crossSlotTransactions`) and warned about.
  */
-import { knowsEverything, translateCommand, type Dialect } from '../apply/dialect.js';
-import { ScriptCache } from '../apply/script-cache.js';
+import { controlWord, StreamCommands } from '../apply/stream-command.js';
 import type { Applier, ApplierOptions } from '../apply/target.js';
 import { encodeCheckpoint, type Checkpoint } from '../checkpoint.js';
 import { isWord } from '../replication/source-link.js';
@@ -107,8 +106,6 @@ export class SlotApplier implements Applier {
   replid: string;
   commandsApplied = 0;
   errors = 0;
-  dropped = { fieldTtl: 0, consumer: 0 };
-  readonly scripts = new ScriptCache();
   lastDataOffset: number;
   readonly appliedDb = 0;
   /** Bytes of commands accepted and not yet answered (plus what waits behind a barrier). */
@@ -137,14 +134,14 @@ export class SlotApplier implements Applier {
   private checkpointWritten: number;
   private warnedCrossSlot = false;
   private queueWaiters: Array<{ limit: number; resolve(): void }> = [];
-  /** The target's dialect when it lacks something, else null (nothing to translate). */
-  private readonly dialect: Dialect | null;
+  /** Refusal, scripts, filter and dialect of each command (stream-command.ts). */
+  private readonly prep: StreamCommands;
   private idleWaiters: Array<() => void> = [];
   /** Barriers waiting for every earlier batch to answer (they check again on each wake). */
   private drainWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: SlotApplierOptions) {
-    this.dialect = opts.dialect && !knowsEverything(opts.dialect) ? opts.dialect : null;
+    this.prep = new StreamCommands(opts);
     this.appliedOffset = opts.offset;
     this.lastDataOffset = opts.offset;
     this.received = opts.offset;
@@ -156,6 +153,16 @@ export class SlotApplier implements Applier {
     this.skip = opts.skip;
     if (this.skip) for (const v of this.skip) this.skipMax = Math.max(this.skipMax, v);
     this.current = this.newBatch();
+  }
+
+  /** Scripts the source assumes this replica knows (script-cache.ts). */
+  get scripts(): StreamCommands['scripts'] {
+    return this.prep.scripts;
+  }
+
+  /** Commands not applied because the target cannot hold what they set (see translateCommand). */
+  get dropped(): StreamCommands['dropped'] {
+    return this.prep.dropped;
   }
 
   /** See Applier: -1 holds every write back until the full sync is applied. */
@@ -185,39 +192,26 @@ export class SlotApplier implements Applier {
     this.received = offset;
     if (offset > this.skipMax) this.skip = null;
     const name = argv[0];
-    if (isWord(name, 'SELECT')) {
-      this.srcDb = Number(argv[1]?.toString());
-      return;
-    }
-    if (isWord(name, 'PING') || isWord(name, 'REPLCONF')) return;
-    if (isWord(name, 'MULTI')) {
-      if (this.batchCommands > 0) this.seal();
-      this.inTx = true;
-      this.txSlots.clear();
-      return;
-    }
-    if (isWord(name, 'EXEC')) {
-      this.inTx = false;
-      if (this.txSlots.size > 1) this.countCrossSlot();
-      if (this.batchCommands >= BATCH_COMMANDS || this.batchBytes >= BATCH_BYTES) this.seal();
-      return;
-    }
-    const refusal = this.opts.refuse?.(argv);
-    if (refusal) return this.fail(refusal);
-    let args: Buffer[] = this.scriptCommand(argv) ?? argv;
-    const d = this.opts.filter.filterCommand(args);
-    if (d.action === 'drop') return;
-    if (d.action === 'rewrite') args = d.argv;
-    if (this.dialect) {
-      const t = translateCommand(args, this.dialect, { dropFieldTtl: this.opts.dropFieldTtl });
-      if (t.action === 'drop') {
-        if (t.lost === 'field-ttl') this.dropped.fieldTtl++;
-        else if (t.lost === 'consumer') this.dropped.consumer++;
+    switch (controlWord(name)) {
+      case 'select':
+        this.srcDb = Number(argv[1]?.toString());
         return;
-      }
-      if (t.action === 'refuse') return this.fail(t.message);
-      if (t.action === 'rewrite') args = t.argv;
+      case 'skip':
+        return;
+      case 'multi':
+        if (this.batchCommands > 0) this.seal();
+        this.inTx = true;
+        this.txSlots.clear();
+        return;
+      case 'exec':
+        this.inTx = false;
+        if (this.txSlots.size > 1) this.countCrossSlot();
+        if (this.batchCommands >= BATCH_COMMANDS || this.batchBytes >= BATCH_BYTES) this.seal();
+        return;
     }
+    const args = this.prep.prepare(argv);
+    if (args === null) return;
+    if (!Array.isArray(args)) return this.fail(args.refuse);
     if (isWord(name, 'SWAPDB') || isWord(name, 'MOVE') || (isWord(name, 'COPY') && args.some((a, i) => i > 2 && isWord(a, 'DB')))) {
       return this.fail(`the source ran ${name.toString().toUpperCase()} (offset ${offset}), which moves keys between dbs, and a cluster has only db 0`);
     }
@@ -309,23 +303,6 @@ export class SlotApplier implements Applier {
   waitQueue(limit: number): Promise<void> {
     if (this.queuedBytes < limit || this.stopped) return Promise.resolve();
     return new Promise((resolve) => this.queueWaiters.push({ limit, resolve }));
-  }
-
-  /**
-   * Verbatim script replication (script-cache.ts, as stream-applier.ts): records EVAL and SCRIPT
-   * LOAD bodies, forgets them on SCRIPT FLUSH, and returns an EVALSHA of a known script as EVAL.
-   */
-  private scriptCommand(argv: Buffer[]): Buffer[] | null {
-    const n = argv[0];
-    if (isWord(n, 'EVAL') && argv[1]) this.scripts.add(argv[1]);
-    else if (isWord(n, 'EVALSHA') && argv[1]) {
-      const body = this.scripts.get(argv[1]);
-      if (body) return [Buffer.from('EVAL'), body, ...argv.slice(2)];
-    } else if (isWord(n, 'SCRIPT')) {
-      if (argv[1] && isWord(argv[1], 'LOAD') && argv[2]) this.scripts.add(argv[2]);
-      else if (argv[1] && isWord(argv[1], 'FLUSH')) this.scripts.clear();
-    }
-    return null;
   }
 
   private fail(message: string): void {

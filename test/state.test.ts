@@ -61,3 +61,12 @@ describe('state file', () => {
     expect(() => statSync(`${p}.lock`)).toThrow();
   });
 });
+
+describe('the default state file name', () => {
+  it('holds the start time and the pid: two runs started in the same second get one file each', async () => {
+    const { defaultStatePath } = await import('../src/core/runner.js');
+    const at = new Date('2026-12-01T12:19:05.123Z');
+    expect(defaultStatePath(at, 4242)).toBe(join('.ferry', 'run-20261201T121905-4242.json'));
+    expect(defaultStatePath(at, 4243)).not.toBe(defaultStatePath(at, 4242));
+  });
+});

@@ -14,7 +14,7 @@ export interface RunFlags extends MigrationFlags {
 
 export function register(program: Command): void {
   addPlaybookOption(addMigrationOptions(program.command('run').description('migrate the live dataset from --from to --to')))
-    .option('--state <file>', 'state file for status and resume (default .ferry/run-<time>.json)')
+    .option('--state <file>', 'state file for status and resume (default .ferry/run-<time>-<pid>.json)')
     .option('--yes', 'answer every confirmation with yes (needed without a terminal)')
     .option('--json', 'one JSON event per line on stdout')
     .option('--dry-run', 'print the plan (like ferry plan) and change nothing')

@@ -66,9 +66,12 @@ export interface RunReport {
   warnings: string[];
 }
 
-/** Default state file path for a new run. */
-export function defaultStatePath(now = new Date()): string {
-  return join('.ferry', `run-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}.json`);
+/**
+ * Default state file path for a new run: its start time and pid, so two runs started in the same
+ * second from one directory get a state file (and a lock) each.
+ */
+export function defaultStatePath(now = new Date(), pid = process.pid): string {
+  return join('.ferry', `run-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${pid}.json`);
 }
 
 /** Runs (or resumes) a migration. Throws a FerryError carrying the exit code on failure. */

@@ -88,13 +88,16 @@ describe('ferry run: one server into a 3-master cluster', () => {
   });
 
   it('refuses what a cluster target cannot do, in preflight (exit 3)', async () => {
-    const replica = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none']);
+    // Its own directory: a run without --state names its state file by the second (another test
+    // file's run in the same second must not find it locked).
+    const cwd = mkdtempSync(join(tmpdir(), 'ferry-cluster-run-'));
+    const replica = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none'], { cwd });
     expect(replica.code).toBe(3);
     expect(replica.stderr).toMatch(/--retire replica would make the old master a replica of one master of the target cluster/);
-    const native = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none', '--retire', 'keep', '--sync', 'native']);
+    const native = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none', '--retire', 'keep', '--sync', 'native'], { cwd });
     expect(native.code).toBe(3);
     expect(native.stderr).toMatch(/cannot REPLICAOF the source; use --sync engine/);
-    const plan = await ferry(['plan', '--from', source.url, '--to', target.url, '--retire', 'keep', '--repoint', 'none']);
+    const plan = await ferry(['plan', '--from', source.url, '--to', target.url, '--retire', 'keep', '--repoint', 'none'], { cwd });
     expect(plan.code, plan.stderr).toBe(0);
     expect(`${plan.stdout}${plan.stderr}`).toMatch(/Redis Cluster of 3 masters/);
     for (const m of target.masters) expect(await m.client().dbsize()).toBe(0);

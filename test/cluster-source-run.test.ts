@@ -169,21 +169,42 @@ function withoutLaterWrites(m: Map<string, string>): Map<string, string> {
 
 describe('ferry run from a Redis Cluster', () => {
   it('refuses in preflight what a cluster source cannot do (exit 3, nothing changed), and plans every master', async () => {
-    const [source, target, small] = await Promise.all([startCluster({ masters: 3 }), startCluster({ masters: 2 }), startRedis({ args: ['--maxmemory', '1mb'] })]);
+    const [source, target, small, bare] = await Promise.all([startCluster({ masters: 3 }), startCluster({ masters: 2 }), startRedis({ args: ['--maxmemory', '1mb'] }), startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] })]);
     try {
       const client = source.client();
       for (let i = 0; i < 300; i++) await client.set(`k:${i}`, `v${i}`);
       client.disconnect();
-      const backlogs = await Promise.all(source.masters.map(async (m) => ((await m.client().config('GET', 'repl-backlog-size')) as string[])[1]));
-      const replica = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none']);
+      const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
+      // A directory of its own: a run without --state names its state file by the second, so
+      // two test files refused in the same second must not share a directory.
+      const cwd = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
+      const replica = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none'], { cwd });
       expect(replica.code, replica.stderr).toBe(3);
       expect(replica.stderr).toMatch(/--retire replica: the source is a Redis Cluster, and a cluster node refuses REPLICAOF .*use --retire keep .* or --retire shutdown/);
-      const native = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep', '--sync', 'native']);
+      const native = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep', '--sync', 'native'], { cwd });
       expect(native.code).toBe(3);
       expect(native.stderr).toMatch(/native replication cannot follow/);
-      const fits = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep']);
+      const fits = await ferry(['run', '--from', source.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep'], { cwd });
       expect(fits.code).toBe(3);
       expect(fits.stderr).toMatch(/the data does not fit in one server/);
+      // A cluster node whose cluster serves no slot, on either side.
+      const noSlotsTo = await ferry(['run', '--from', source.url, '--to', bare.url, '--yes', '--repoint', 'none', '--retire', 'keep'], { cwd });
+      expect(noSlotsTo.code).toBe(3);
+      expect(noSlotsTo.stderr).toMatch(/no master of its cluster serves slots: assign the slots first/);
+      const noSlotsFrom = await ferry(['run', '--from', bare.url, '--to', small.url, '--yes', '--repoint', 'none', '--retire', 'keep'], { cwd });
+      expect(noSlotsFrom.code).toBe(3);
+      expect(noSlotsFrom.stderr).toMatch(/no master of its cluster serves slots \(CLUSTER NODES\): there is nothing to migrate/);
+      // A slot migration open on a source master (here slot 0, MIGRATING to another master).
+      const m0 = new Redis({ port: source.masters[0].port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await m0.call('CLUSTER', 'SETSLOT', '0', 'MIGRATING', source.ids.get(source.masters[1].port)!);
+        const migrating = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none', '--retire', 'keep'], { cwd });
+        expect(migrating.code).toBe(3);
+        expect(migrating.stderr).toMatch(/slot 0 is migrating on the source master 127\.0\.0\.1:\d+; ferry cannot migrate a cluster while slots move/);
+      } finally {
+        await m0.call('CLUSTER', 'SETSLOT', '0', 'STABLE');
+        m0.disconnect();
+      }
       // Nothing changed: the targets are empty, every source master has its keys, backlog and role.
       for (const m of target.masters) expect(await m.client().dbsize()).toBe(0);
       expect(await small.client().dbsize()).toBe(0);
@@ -196,7 +217,7 @@ describe('ferry run from a Redis Cluster', () => {
       }
       expect(keys).toBe(300);
       // The plan names every source master's commands: its link, its pause, its retire command.
-      const plan = await ferry(['plan', '--from', source.url, '--to', target.url, '--retire', 'shutdown', '--repoint', 'none', '--json']);
+      const plan = await ferry(['plan', '--from', source.url, '--to', target.url, '--retire', 'shutdown', '--repoint', 'none', '--json'], { cwd });
       expect(plan.code, plan.stderr).toBe(0);
       const p = JSON.parse(plan.stdout);
       const on = (step: string, command: RegExp): string[] => p.steps.find((s: { id: string }) => s.id === step).commands.filter((c: { command: string }) => command.test(c.command)).map((c: { on: string }) => c.on);
@@ -206,7 +227,7 @@ describe('ferry run from a Redis Cluster', () => {
       expect(on('retire', /^SHUTDOWN$/).sort()).toEqual(masters);
       expect(p.findings.refusals).toEqual([]);
     } finally {
-      await Promise.all([source.stop(), target.stop(), small.stop()]);
+      await Promise.all([source.stop(), target.stop(), small.stop(), bare.stop()]);
     }
   }, 90_000);
 
@@ -220,8 +241,11 @@ describe('ferry run from a Redis Cluster', () => {
       const load = appLoad(file);
       await new Promise((res) => setTimeout(res, 300));
       const hook = `exec:printf 'cluster %s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${file}.tmp && mv ${file}.tmp ${file}`;
-      const backlogs = await Promise.all(source.masters.map(async (m) => ((await m.client().config('GET', 'repl-backlog-size')) as string[])[1]));
-      const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--backlog', '8mb', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
+      const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
+      // A directory of its own: a run without --state names its state file by the second, so
+      // two test files refused in the same second must not share a directory.
+      const cwd = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
+      const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--backlog', '8mb', '--pause-timeout', '20000', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
       await new Promise((res) => setTimeout(res, 300)); // the app keeps writing to the target cluster
       const app = await load.stop();
       expect(run.code, run.stderr.slice(-3000)).toBe(0);
@@ -234,12 +258,19 @@ describe('ferry run from a Redis Cluster', () => {
       const offsets = done.report.finalOffsets as Record<string, number>;
       expect(Object.keys(offsets).sort()).toEqual(source.masters.map((m) => `127.0.0.1:${m.port}`).sort());
       expect(done.report.finalOffset).toBe(Object.values(offsets).reduce((a, b) => a + b, 0));
+      const status = await ferry(['status', '--state', join(dir, 'state.json')], { cwd: dir });
+      expect(status.stdout).toMatch(new RegExp(`per source master: .*127\\.0\\.0\\.1:${source.masters[0].port} ${offsets[`127.0.0.1:${source.masters[0].port}`]}`));
       expect(events.find((e) => e.event === 'step.done' && e.step === 'verify')?.detail?.agree).toBe(true);
+      // The final check read the frozen source cluster (every master still paused) against the target.
+      expect(done.report.finalCheck?.skipped).toBeUndefined();
+      expect(done.report.finalCheck?.checked?.source).toBeGreaterThan(0);
+      // The drain watched every master: the application's cluster client left all of them.
+      expect(events.find((e) => e.event === 'step.done' && e.step === 'repoint')?.detail?.remainingClients).toBe(0);
       // --backlog 8mb raised every master's backlog for the run, and the end put each one back.
       const sized = events.find((e) => e.event === 'step.done' && e.step === 'backlog')?.detail;
       expect(sized.set).toBe(8 * 1024 * 1024);
       expect(Object.values(sized.otherMasters as Record<string, { set: number }>).map((m) => m.set)).toEqual([8 * 1024 * 1024, 8 * 1024 * 1024]);
-      for (const [i, m] of source.masters.entries()) expect(((await m.client().config('GET', 'repl-backlog-size')) as string[])[1]).toBe(backlogs[i]);
+      for (const [i, m] of source.masters.entries()) expect(await backlogOf(m)).toBe(backlogs[i]);
       const tc = target.client();
       assertNoLostWrites(app, await keyDigests(target.masters), await readCounters(tc, app));
       // Identical key by key (the frozen source against the target without the later writes), and ferry verify agrees.
@@ -270,9 +301,12 @@ describe('ferry run from a Redis Cluster', () => {
       await new Promise((res) => setTimeout(res, 300));
       const app = await load.stop();
       expect(run.code, run.stderr.slice(-3000)).toBe(0);
-      const done = jsonEvents(run.stdout).pop()!;
+      const events = jsonEvents(run.stdout);
+      const done = events[events.length - 1];
       expect(done.event).toBe('done');
       expect(Object.keys(done.report.finalOffsets).length).toBe(2);
+      expect(events.find((e) => e.event === 'step.done' && e.step === 'repoint')?.detail?.remainingClients).toBe(0);
+      expect(events.find((e) => e.event === 'step.done' && e.step === 'retire')?.detail.masters.sort()).toEqual(source.masters.map((m) => `127.0.0.1:${m.port}`).sort());
       expect(app.switches).toBe(1);
       expect(app.sets.size).toBeGreaterThan(200);
       const tc = target.client();
@@ -302,6 +336,88 @@ describe('ferry run from a Redis Cluster', () => {
       await Promise.all([source.stop(), target.stop()]);
     }
   }, 150_000);
+});
+
+describe('ferry run from a Redis Cluster: a source failover during the run', () => {
+  it('CLUSTER FAILOVER of a source master in the repoint hook: the fence pauses the promoted replica, 0 acknowledged writes lost, identical', async () => {
+    const [source, target] = await Promise.all([startCluster({ masters: 2, replicas: 1 }), startRedis({ args: ['--enable-debug-command', 'yes'] })]);
+    try {
+      await seed(source);
+      const dir = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
+      const file = join(dir, 'where');
+      writeFileSync(file, `cluster 127.0.0.1:${source.masters[0].port}\n`);
+      // The replica of masters[0] (startCluster: replicas[i] follows masters[i % masters]).
+      const promoted = source.replicas[0].port;
+      // The hook fails masters[0] over to its replica (asked again if a busy machine lets a manual
+      // failover time out; 30 s at most), then moves the application to the target.
+      const script = join(dir, 'hook.sh');
+      writeFileSync(script, [
+        'for try in 1 2 3 4; do',
+        `  redis-cli -p ${promoted} CLUSTER FAILOVER >/dev/null`,
+        '  for i in $(seq 70); do',
+        `    if redis-cli -p ${promoted} ROLE | head -1 | grep -q master; then printf 'single %s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${file}.tmp && mv ${file}.tmp ${file}; exit 0; fi`,
+        '    sleep 0.1',
+        '  done',
+        'done',
+        'exit 1',
+        '',
+      ].join('\n'));
+      const load = appLoad(file);
+      let app: AppReport | undefined;
+      let run;
+      try {
+        await new Promise((res) => setTimeout(res, 300));
+        run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', `exec:sh ${script}`, '--retire', 'keep', '--verify', 'sample', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
+        await new Promise((res) => setTimeout(res, 300));
+      } finally {
+        app = await load.stop();
+      }
+      expect(run.code, run.stderr.slice(-3000)).toBe(0);
+      const done = jsonEvents(run.stdout).pop()!;
+      expect(done.event).toBe('done');
+      // The fence paused the shard's master NOW (the promoted replica), not the old one.
+      expect(Object.keys(done.report.finalOffsets as Record<string, number>).sort()).toEqual([`127.0.0.1:${promoted}`, `127.0.0.1:${source.masters[1].port}`].sort());
+      expect(app.switches).toBe(1);
+      assertNoLostWrites(app, await keyDigests([target]), await readCounters(target.client(), app));
+      const now = [source.replicas[0], source.masters[1]];
+      const before = await keyDigests(now);
+      const after = withoutLaterWrites(await keyDigests([target], true));
+      expect(diffBySlot(before, after)).toEqual([]);
+      await assertWritable(now);
+      expect(((await source.masters[0].client().call('ROLE')) as unknown[])[0]).toBe('slave');
+    } finally {
+      await Promise.all([source.stop(), target.stop()]);
+    }
+  }, 180_000);
+});
+
+describe('ferry run from a Redis Cluster: killed, then rolled back', () => {
+  it('SIGKILL after converge, then ferry rollback: every link checkpoint leaves the target, every master gets its backlog back', async () => {
+    const [source, target] = await Promise.all([startCluster({ masters: 2 }), startRedis()]);
+    try {
+      await seed(source);
+      const dir = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
+      const state = join(dir, 'state.json');
+      const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
+      const killed = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', 'none', '--retire', 'keep', '--backlog', '8mb', '--yes', '--json', '--state', state], { cwd: dir, env: { FERRY_TEST_KILL_AFTER: 'converge' }, timeoutMs: 90_000 });
+      expect(killed.signal, killed.stderr.slice(-2000)).toBe('SIGKILL');
+      // Killed mid-run: both masters' backlogs are still raised, both link checkpoints in the target.
+      for (const m of source.masters) expect(await backlogOf(m)).toBe(String(8 * 1024 * 1024));
+      const t = new Redis({ port: target.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        expect((await t.keys('__ferry:*')).sort()).toEqual(['__ferry:sync:checkpoint', '__ferry:sync:checkpoint:1']);
+        const r = await ferry(['rollback', '--state', state, '--yes', '--json'], { cwd: dir });
+        expect(r.code, r.stderr).toBe(0);
+        expect(jsonEvents(r.stdout).pop()).toMatchObject({ event: 'done', report: { undone: ['replicate', 'backlog'] } });
+        expect(await t.keys('__ferry:*')).toEqual([]);
+      } finally {
+        t.disconnect();
+      }
+      for (const [i, m] of source.masters.entries()) expect(await backlogOf(m)).toBe(backlogs[i]);
+    } finally {
+      await Promise.all([source.stop(), target.stop()]);
+    }
+  }, 120_000);
 });
 
 describe('ferry run from a Redis Cluster: interrupted in the fence, then resumed', () => {
@@ -357,6 +473,16 @@ describe('ferry run from a Redis Cluster: interrupted in the fence, then resumed
     }
   }, 180_000);
 });
+
+/** repl-backlog-size of a server, on a connection closed right after (the drain waits for every client). */
+async function backlogOf(s: TestServer): Promise<string> {
+  const c = new Redis({ port: s.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    return ((await c.config('GET', 'repl-backlog-size')) as string[])[1];
+  } finally {
+    c.disconnect();
+  }
+}
 
 /** keyDigests on cluster replicas (READONLY first, so key commands are answered there). */
 async function replicaDigests(replicas: TestServer[]): Promise<Map<string, string>> {

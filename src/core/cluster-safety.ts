@@ -26,7 +26,9 @@ export function clusterFindings(spec: MigrationSpec, facts: Facts): { refusals: 
   const warnings: string[] = [];
   const t = facts.target?.cluster;
   const c = facts.source.cluster;
-  if (c) {
+  if (c && c.masters.length === 0) refusals.push(`the source ${spec.from.host}:${spec.from.port} is a Redis Cluster node, but no master of its cluster serves slots (CLUSTER NODES): there is nothing to migrate; point --from at a node of a working cluster`);
+  if (t && t.masters.length === 0) refusals.push('the target is a Redis Cluster node, but no master of its cluster serves slots: assign the slots first (redis-cli --cluster create, or CLUSTER ADDSLOTS)');
+  if (c && c.masters.length > 0) {
     const n = c.masters.length;
     if (spec.sync === 'native') refusals.push(`the source is a Redis Cluster (${n} masters), which native replication cannot follow (one REPLICAOF follows one server); use --sync engine (the default: one link per master)`);
     if (spec.retire === 'replica') refusals.push(`--retire replica: the source is a Redis Cluster, and a cluster node refuses REPLICAOF of a server outside its cluster ("REPLICAOF not allowed in cluster mode"); use --retire keep (the old masters take writes again, not copied) or --retire shutdown (every old master is shut down)`);

@@ -9,6 +9,10 @@
  * - open-writes: nothing to do, the target is already writable;
  * - fence (the step sends CLIENT PAUSE WRITE): applied offset == master_repl_offset;
  * - promote: stop the engine after the final offset and remove its checkpoint key from the target.
+ *
+ * A Redis Cluster source runs the orchestrator instead (engine/cluster/orchestrator.ts, one link
+ * per master, seen through engine-links.ts): every phase above is then per link, each link's
+ * applied offset against its own master's master_repl_offset.
  */
 import { hostPort } from '../core/endpoint.js';
 import { FerryError } from '../core/errors.js';
@@ -58,7 +62,7 @@ export class EngineDriver implements ReplicationDriver {
           // A cluster source: one link per master, each with its own checkpoint (engine/cluster/orchestrator.ts).
           return [
             cmd('source', ['CLUSTER', 'NODES'], `the masters and their slots; a slot migration open on any of them stops the run${filters.length ? `; filters: ${filters.join(' ')}` : ''}`),
-            ...masters.map((m, i) => cmd(m.on, ['PSYNC', '?', -1], `link ${i}: ferry connects to ${m.addr} as a replica (REPLCONF capa eof psync2); ${writer}`)),
+            ...masters.map((m) => cmd(m.on, ['PSYNC', '?', -1], `a link of its own: ferry connects to ${m.addr} as a replica (REPLCONF capa eof psync2); ${writer}`)),
             cmd('target', ['RESTORE|MSET|…', '…'], `the RDB keys of every shard, pipelined; then each link's command stream in MULTI/EXEC batches with its own checkpoint key (${CHECKPOINT_KEY}:<link>)`),
           ];
         }

@@ -38,6 +38,7 @@ export async function waitConverged(ctx: StepContext, progress: Progress, stepId
   let lastMark = '';
   let lastChange = Date.now();
   let prevMaster: number | undefined;
+  let prevLinks = new Map<string, number>();
   const loop = await syncLoopGuard(ctx, stepId);
   for (;;) {
     await loop.check();
@@ -53,9 +54,14 @@ export async function waitConverged(ctx: StepContext, progress: Progress, stepId
     // NOTE: under a heavy write load the two offsets are never read at the same instant; a
     // target that has passed where the master was one poll ago has caught up. Exact equality is
     // the fence's job, with writes paused.
-    const caughtUp = lag <= ctx.spec.convergeMaxLagBytes || (prevMaster !== undefined && o.replicaOffset >= prevMaster);
+    // Several links (a cluster source): each one against its own master, so that one link ahead
+    // cannot make up for another behind.
+    const caughtUp = o.links
+      ? o.links.every((l) => l.masterOffset - l.replicaOffset <= ctx.spec.convergeMaxLagBytes || (prevLinks.has(l.master) && l.replicaOffset >= prevLinks.get(l.master)!))
+      : lag <= ctx.spec.convergeMaxLagBytes || (prevMaster !== undefined && o.replicaOffset >= prevMaster);
     if (o.linkUp && !o.syncing && caughtUp) return { offset: o.replicaOffset, lagBytes: lag };
     prevMaster = o.masterOffset;
+    prevLinks = new Map((o.links ?? []).map((l) => [l.master, l.masterOffset]));
     const mark = `${o.replicaOffset}/${o.syncBytes?.done ?? ''}/${o.linkUp}`;
     if (mark !== lastMark) {
       lastMark = mark;

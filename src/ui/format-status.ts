@@ -19,6 +19,8 @@ export function formatStatus(state: RunState, path: string): string {
   if (t) lines.push(`Target: ${t.host}:${t.port}${t.pid ? ` (redis-server pid ${t.pid}, data in ${t.dataDir})` : ''}`);
   if (state.cutover.pauseMs !== undefined || state.cutover.finalOffset !== undefined) {
     lines.push(`Cutover: writes paused ${state.cutover.pauseMs ?? '-'} ms, final offset ${state.cutover.finalOffset ?? '-'}`);
+    const per = state.cutover.finalOffsets;
+    if (per) lines.push(`  per source master: ${Object.entries(per).map(([m, o]) => `${m} ${o}`).join(', ')}`);
   }
   if (state.status !== 'done' && state.status !== 'rolled-back') {
     lines.push(`Continue with: ferry resume --state ${path}`);

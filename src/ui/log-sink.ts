@@ -24,12 +24,14 @@ export function createLogSink(out: NodeJS.WritableStream = process.stderr): Even
       case 'info':
         return write(`  ${e.message}`);
       case 'done': {
-        const r = e.report as { pauseMs?: number; finalOffset?: number; statePath?: string; undone?: string[]; startedServerPid?: number };
+        const r = e.report as { pauseMs?: number; finalOffset?: number; finalOffsets?: Record<string, number>; statePath?: string; undone?: string[]; startedServerPid?: number };
         if (r.undone) {
           const pid = r.startedServerPid ? ` The redis-server ferry started (pid ${r.startedServerPid}) is still running.` : '';
           return write(`Rolled back: undid ${r.undone.join(', ') || 'nothing'}; state in ${r.statePath}.${pid}`);
         }
         write(`Done. Writes paused ${r.pauseMs ?? '-'} ms on the old master; final offset ${r.finalOffset ?? '-'}; state in ${r.statePath}`);
+        // A cluster source: each master's own offset (finalOffset is their sum).
+        if (r.finalOffsets) write(`  final offset per source master: ${Object.entries(r.finalOffsets).map(([m, o]) => `${m} ${o}`).join(', ')}`);
         for (const line of [gateLine(e.report.verify), finalCheckLine(e.report.finalCheck)]) if (line) write(`  ${line}`);
         return;
       }

@@ -14,6 +14,7 @@
  * masterTryPartialResynchronization when the offset asked is at most that).
  */
 import type { Endpoint } from '../../core/endpoint.js';
+import { ferryClientName } from '../../core/connect.js';
 import { hostPort } from '../../core/endpoint.js';
 import { TargetConn } from '../apply/target-conn.js';
 import { RespError } from '../resp/decoder.js';
@@ -117,6 +118,9 @@ export async function withConn<T>(e: Endpoint, tls: ShardLinkOptions['tls'], fn:
   const conn = new TargetConn({ endpoint: e, tls, onFatal: (err) => (failure = err) });
   try {
     await Promise.race([conn.connect(), new Promise((_, reject) => setTimeout(() => reject(new Error(`${hostPort(e)} did not answer within 5 s`)), 5000).unref())]);
+    // Named as ferry's own (best effort: its reply is not checked), so `ferry run`'s drain, which
+    // waits for the application's connections to leave every source master, never counts it.
+    void conn.call(['CLIENT', 'SETNAME', ferryClientName('source')]).catch(() => {});
     const out = await fn(conn);
     if (failure) throw failure;
     if (out instanceof RespError) throw new Error(out.message);

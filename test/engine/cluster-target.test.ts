@@ -153,12 +153,12 @@ describe('sync into a 3-master cluster', () => {
     }
   }, 100_000);
 
-  it('follows -ASK for slots in migration during the full sync: MSET + PEXPIREAT blobs are resent as single commands', async () => {
+  it('follows -ASK for slots in migration during the full sync: batch blobs are resent as single commands, TTLs kept', async () => {
     const src = await source();
     const sc = src.client();
-    // {mig}: a batch of 40 keys (the importing master answers a multi-key MSET -TRYAGAIN); {oneN}: a
-    // batch of one key with a TTL, alone in its slot (ASKING covers its MSET, and the PEXPIREAT after it would be
-    // answered -MOVED back to the owner, again and again, were the blob resent whole).
+    // {mig}: a batch of 40 keys, half with a TTL (the importing master answers a multi-key MSET
+    // -TRYAGAIN, and ASKING covers one command: the blob is resent as single SETs); {oneN}: one key
+    // with a TTL alone in its slot (one SET … PXAT, resent after ASKING).
     const pops = Array.from({ length: 2000 }, (_, i) => `pop:${i}`);
     let one = 0;
     while (pops.some((k) => keySlot(k) === keySlot(`{one${one}}`))) one++; // a slot with that key alone

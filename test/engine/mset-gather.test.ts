@@ -116,7 +116,7 @@ describe('MSET gathering per slot', () => {
     expect(sent.slice(2).sort()).toEqual(keys.slice(2).map(keySlot).concat(keySlot(keys[0])).sort());
   });
 
-  it('gathers parser-made string keys straight from the RDB bytes: raw and int values, long keys, TTLs with their batch, a pair over 1 KiB alone', () => {
+  it('gathers parser-made string keys straight from the RDB bytes: raw and int values, long keys, TTLs as SET … PXAT in their batch, a key over 1 KiB alone', () => {
     const rdb = new RdbBuilder(9);
     const want = new Map<string, string>();
     const ttls = new Map<string, number>();
@@ -141,32 +141,33 @@ describe('MSET gathering per slot', () => {
     const g = new MsetGatherer((slot, batch, onReply) => {
       sent.push(batch);
       replies.push(onReply);
-      const argv = decode(batch.cmd);
-      for (let i = 1; i < argv.length; i += 2) expect(keySlot(argv[i])).toBe(slot);
+      for (const argv of decodeAll(batch.cmd)) {
+        if (argv[0].toString() === 'MSET') for (let i = 1; i < argv.length; i += 2) expect(keySlot(argv[i])).toBe(slot);
+        else expect(keySlot(argv[1])).toBe(slot);
+      }
     }, (e) => {
       throw e;
     });
     let answers = 0;
-    g.addStrings(keys.slice(0, 200), () => answers++);
-    g.addStrings(keys.slice(200), () => answers++);
-    expect(sent.filter((b) => b.count === 1 && b.cmd.length > 100 * 1024)).toHaveLength(1); // the big pair went at once
+    g.addStrings(keys.slice(0, 200), true, () => answers++);
+    g.addStrings(keys.slice(200), true, () => answers++);
+    expect(sent.filter((b) => b.cmd.length > 100 * 1024)).toHaveLength(1); // the big key went at once, alone
     g.flushAll();
     const seen = new Map<string, string>();
     const seenTtls = new Map<string, number>();
     for (const b of sent) {
-      const [argv, ...ttlCmds] = decodeAll(b.cmd);
-      expect(argv[0].toString()).toBe('MSET');
-      expect(argv.length).toBe(1 + 2 * b.count);
-      expect(b.commands).toBe(1 + ttlCmds.length);
-      const inBatch = new Set<string>();
-      for (let i = 1; i < argv.length; i += 2) {
-        seen.set(argv[i].toString(), argv[i + 1].toString());
-        inBatch.add(argv[i].toString());
-      }
-      // A key's TTL travels in the blob of the batch holding the key, right after its MSET.
-      for (const [name, k, at] of ttlCmds) {
-        expect(name.toString()).toBe('PEXPIREAT');
-        expect(inBatch.has(k.toString())).toBe(true);
+      const cmds = decodeAll(b.cmd);
+      expect(b.commands).toBe(cmds.length);
+      const [first, ...rest] = cmds;
+      const pxats = first[0].toString() === 'MSET' ? rest : cmds;
+      if (first[0].toString() === 'MSET') {
+        expect(first.length).toBe(1 + 2 * b.count);
+        for (let i = 1; i < first.length; i += 2) seen.set(first[i].toString(), first[i + 1].toString());
+      } else expect(b.count).toBe(0);
+      // A key with a TTL goes as SET key value PXAT ms, in the blob of its slot's batch.
+      for (const [name, k, v, px, at] of pxats) {
+        expect([name.toString(), px.toString()]).toEqual(['SET', 'PXAT']);
+        seen.set(k.toString(), v.toString());
         seenTtls.set(k.toString(), Number(at.toString()));
       }
     }
@@ -174,6 +175,22 @@ describe('MSET gathering per slot', () => {
     expect(seenTtls).toEqual(ttls);
     for (const r of replies) r('OK');
     expect(answers).toBe(2);
+  });
+
+  it('sends batches of keys that all have a TTL (SET … PXAT only) at the sweep and at flushAll', () => {
+    const rdb = new RdbBuilder(9);
+    for (let i = 0; i < 70; i++) rdb.key(0, `{t${i}}:k`, str('v'), 4_000_000_000_000 + i);
+    const keys = parseRdbBuffer(rdb.build(), { mode: 'payload' }).records.filter((r): r is KeyEntry => r.kind === 'key');
+    const got: string[] = [];
+    const g = new MsetGatherer((_slot, batch) => {
+      for (const argv of decodeAll(batch.cmd)) got.push(`${argv[0]} ${argv[1]} ${argv[3]}`);
+    }, (e) => {
+      throw e;
+    });
+    g.addStrings(keys, true);
+    expect(got).toHaveLength(2); // the sweep: the oldest batch at 32 keys and at 64
+    g.flushAll();
+    expect(got.sort()).toEqual(Array.from({ length: 70 }, (_, i) => `SET {t${i}}:k PXAT`).sort());
   });
 });
 

@@ -49,6 +49,8 @@ export interface Dialect {
   shardPubsub: boolean;
   /** EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT with NX|XX|GT|LT (Redis 7.0). */
   expireOptions: boolean;
+  /** SET … PXAT <unix ms> (Redis 6.2): a value and its absolute TTL in one command. */
+  setPxat: boolean;
 }
 
 /** Versions as INFO server reports them. */
@@ -68,7 +70,7 @@ export function dialectOf(v: ServerVersions): Dialect {
   if (v.valkeyVersion) {
     const n = versionNumber(v.valkeyVersion);
     // Valkey 7.2+ forked from Redis 7.2.4: everything of 7.2; field TTLs from Valkey 9.0.
-    return { name: `valkey ${v.valkeyVersion}`, streamMeta: true, createConsumer: true, fieldTtl: n >= 900, functions: true, shardPubsub: true, expireOptions: true };
+    return { name: `valkey ${v.valkeyVersion}`, streamMeta: true, createConsumer: true, fieldTtl: n >= 900, functions: true, shardPubsub: true, expireOptions: true, setPxat: true };
   }
   const n = versionNumber(v.redisVersion);
   const known = n > 0;
@@ -80,6 +82,7 @@ export function dialectOf(v: ServerVersions): Dialect {
     functions: !known || n >= 700,
     shardPubsub: !known || n >= 700,
     expireOptions: !known || n >= 700,
+    setPxat: !known || n >= 602,
   };
 }
 
@@ -89,7 +92,7 @@ export function knowsEverything(d: Dialect): boolean {
 }
 
 /** A dialect that knows everything (tests, unknown targets). */
-export const FULL_DIALECT: Dialect = { name: 'current', streamMeta: true, createConsumer: true, fieldTtl: true, functions: true, shardPubsub: true, expireOptions: true };
+export const FULL_DIALECT: Dialect = { name: 'current', streamMeta: true, createConsumer: true, fieldTtl: true, functions: true, shardPubsub: true, expireOptions: true, setPxat: true };
 
 /** What to do with one replicated command on this target. */
 export type Translation =

@@ -243,7 +243,8 @@ export class KeyWriter {
   private batchString(e: KeyEntry, vlen: number): void {
     this.mset.push(e);
     this.msetBytes += stringPairLength(e.keyLength ?? e.key.length, vlen);
-    if (e.expireAt !== null && !this.conn.sendStrings) this.expires.push([e.key, e.expireAt]);
+    // NOTE: a sink that takes strings writes their TTLs too when the target has SET … PXAT.
+    if (e.expireAt !== null && !(this.conn.sendStrings && this.dialect.setPxat)) this.expires.push([e.key, e.expireAt]);
     this.stats.batchedStrings++;
     if (this.mset.length >= MSET_KEYS || this.msetBytes >= MSET_BYTES) this.flushStrings();
   }
@@ -251,12 +252,10 @@ export class KeyWriter {
   private flushStrings(): void {
     if (this.mset.length === 0) return;
     // A sink that routes strings itself (the cluster router gathers them per slot) takes the keys
-    // and their TTLs.
-    if (this.conn.sendStrings) this.conn.sendStrings(this.mset, this.onReply);
-    else {
-      this.conn.sendRaw(encodeMset(this.mset, this.msetBytes), this.onReply);
-      for (const [k, at] of this.expires) this.conn.send(['PEXPIREAT', k, at], this.onReply);
-    }
+    // (and their TTLs, as SET … PXAT, where the target has it).
+    if (this.conn.sendStrings) this.conn.sendStrings(this.mset, this.dialect.setPxat, this.onReply);
+    else this.conn.sendRaw(encodeMset(this.mset, this.msetBytes), this.onReply);
+    for (const [k, at] of this.expires) this.conn.send(['PEXPIREAT', k, at], this.onReply);
     this.mset = [];
     this.msetBytes = 0;
     this.expires = [];

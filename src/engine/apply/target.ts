@@ -31,11 +31,12 @@ export interface CommandSink {
   sendWith(n: number, fill: (buf: Buffer, off: number) => number, onReply?: ReplyHandler): void;
   /**
    * Optional: plain-string keys of the full sync (raw or int-encoded values, key-writer.ts), to be
-   * written as by one MSET followed by a PEXPIREAT of each key with a TTL (`expireAt`), `onReply`
-   * answered once. Without it the KeyWriter encodes the MSET and the PEXPIREATs itself; the
-   * cluster router takes the keys to gather them per slot, each TTL behind its slot's MSET.
+   * written as by one MSET, `onReply` answered once; with `ttls`, the keys with a TTL (`expireAt`)
+   * as `SET key value PXAT ms` (Redis 6.2+), else their TTLs are the caller's (PEXPIREAT after).
+   * Without it the KeyWriter encodes the MSET and the PEXPIREATs itself; the cluster router takes
+   * the keys to gather them per slot.
    */
-  sendStrings?(entries: readonly KeyEntry[], onReply?: ReplyHandler): void;
+  sendStrings?(entries: readonly KeyEntry[], ttls: boolean, onReply?: ReplyHandler): void;
 }
 
 /** The stream applier as the engine drives it (stream-applier.ts, cluster/slot-applier.ts). */

@@ -10,11 +10,14 @@
  * SWEEP_KEYS more keys came in (so the masters work while the RDB is read, and little is left for
  * them at its end), and when the router flushes it (before any other command for the slot, and
  * whenever the engine waits for the window or for idle). A pair too big for a region goes out
- * alone, right after its slot's batch. A key's TTL goes right behind the MSET of its batch: its
- * `PEXPIREAT key ms` is written into the same region, from the region's end backwards, and the
- * batch goes out as the MSET followed by them, one blob (SlotBatch.commands; a PEXPIREAT sent on
- * its own had to flush its slot's batch first: MSETs of one key when every key has a TTL, and a
- * command object per key cost ~3 µs).
+ * alone, right after its slot's batch. A key with a TTL (when the caller says the target has SET …
+ * PXAT, 6.2+) is written as `SET key value PXAT ms` into the same region, from the region's end
+ * backwards, and the batch goes out as the MSET followed by those, one blob (SlotBatch.commands).
+ * NOTE: not MSET + PEXPIREAT: a PEXPIREAT that reaches a node without the key (a slot in
+ * migration, a resend) answers 0, not an error, and the TTL was lost (seen in the resharding test,
+ * 1 run in 7); a SET … PXAT carries its TTL wherever it lands, and no MSET holds such a key. And
+ * not one command object per key (the KeyWriter's PEXPIREAT also flushed the slot's batch first:
+ * MSETs of one key when every key has a TTL).
  *
  * NOTE (why one arena): the keys of an RDB come in hash-table order, so consecutive keys land in
  * random slots. With one Buffer (and a list of callers) per slot, each key touched three or four
@@ -52,7 +55,7 @@ export interface SlotBatch {
   cmd: Buffer;
   /** Keys in it. */
   count: number;
-  /** Commands in `cmd`: the MSET, then a `PEXPIREAT` for each of its keys with a TTL. */
+  /** Commands in `cmd`: the MSET (when `count` > 0), then a `SET … PXAT` per key with a TTL. */
   commands: number;
 }
 
@@ -69,7 +72,7 @@ export class MsetGatherer {
   private readonly end = new Int32Array(SLOTS).fill(HEAD);
   private readonly count = new Int32Array(SLOTS);
   private readonly seqOf = new Float64Array(SLOTS);
-  /** Per slot: where its PEXPIREATs start (they fill the region from its end down), and how many. */
+  /** Per slot: where its SET … PXATs start (they fill the region from its end down), and how many. */
   private readonly tail = new Int32Array(SLOTS).fill(SLOT_BYTES);
   private readonly ttls = new Int32Array(SLOTS);
   /** The open batches, oldest first (a slot with the batch's number; stale once it went out). */
@@ -95,7 +98,7 @@ export class MsetGatherer {
   ) {}
 
   /** Gathers plain-string keys (CommandSink.sendStrings): each pair written once, into its slot's region. */
-  addStrings(entries: readonly KeyEntry[], onReply?: ReplyHandler): void {
+  addStrings(entries: readonly KeyEntry[], ttls: boolean, onReply?: ReplyHandler): void {
     const arena = (this.arena ??= Buffer.allocUnsafe(SLOTS * SLOT_BYTES));
     const scratch = this.scratch;
     for (let i = 0; i < entries.length; i++) {
@@ -108,21 +111,28 @@ export class MsetGatherer {
         slot = slotOfBytes(scratch, 0, klen);
       } else slot = keySlot(e.key);
       const n = stringPairLength(klen, vlen);
-      const ttl = e.expireAt;
-      const m = ttl === null ? 0 : pexpireatLength(klen, ttl);
-      if (n + m > SLOT_BYTES - HEAD) {
-        this.sendAlone(slot, n, (out, p) => writeStringPair(out, p, e, klen, vlen), ttl === null ? null : (out, p) => writePexpireat(out, p, e, klen, ttl), m);
+      const ttl = ttls ? e.expireAt : null;
+      if (ttl !== null) {
+        const m = SET_HEAD.length + n + PXAT.length + 1 + decimalLength(decimalLength(ttl)) + 2 + decimalLength(ttl) + 2;
+        const write = (out: Buffer, p: number): number => writeSetPxat(out, p, e, klen, vlen, ttl);
+        if (m > SLOT_BYTES - HEAD) this.sendAlone(slot, m, write, false);
+        else {
+          this.room(slot, m);
+          const from = (this.tail[slot] -= m);
+          if (write(arena, slot * SLOT_BYTES + from) !== slot * SLOT_BYTES + from + m) throw new Error('MSET gathering: a SET of the wrong size');
+          this.ttls[slot]++;
+          this.added(slot, 0, false);
+        }
         continue;
       }
-      const at = this.room(slot, n + m);
+      if (n > SLOT_BYTES - HEAD) {
+        this.sendAlone(slot, n, (out, p) => writeStringPair(out, p, e, klen, vlen), true);
+        continue;
+      }
+      const at = this.room(slot, n);
       const end = writeStringPair(arena, at, e, klen, vlen);
       if (end !== at + n) throw new Error(`MSET gathering: wrote ${end - at} bytes, expected ${n}`);
-      if (ttl !== null) {
-        const from = (this.tail[slot] -= m);
-        writePexpireat(arena, slot * SLOT_BYTES + from, e, klen, ttl);
-        this.ttls[slot]++;
-      }
-      this.added(slot, n);
+      this.added(slot, n, true);
     }
     this.wait(onReply);
   }
@@ -146,11 +156,11 @@ export class MsetGatherer {
       p += 2 + vlen + 2;
       const slot = slotOfBytes(bytes, kdata, kdata + klen);
       if (p - start > SLOT_BYTES - HEAD) {
-        this.sendAlone(slot, p - start, (out, at) => at + bytes.copy(out, at, start, p), null, 0);
+        this.sendAlone(slot, p - start, (out, at) => at + bytes.copy(out, at, start, p), true);
         continue;
       }
       bytes.copy(arena, this.room(slot, p - start), start, p);
-      this.added(slot, p - start);
+      this.added(slot, p - start, true);
     }
     this.wait(onReply);
   }
@@ -158,19 +168,22 @@ export class MsetGatherer {
   /** Sends a slot's gathered strings as one MSET (nothing when it has none). */
   flushSlot(slot: number): void {
     const count = this.count[slot];
-    if (count === 0) return;
-    const base = slot * SLOT_BYTES;
-    const argc = 1 + 2 * count;
-    const start = HEAD - (1 + decimalLength(argc) + 2 + 10);
-    const arena = this.arena!;
-    writeHeader(arena, base + start, 0x2a, argc);
-    arena.write('$4\r\nMSET\r\n', base + HEAD - 10, 'latin1');
-    const mset = this.end[slot] - start;
     const tail = this.tail[slot];
+    if (count === 0 && tail === SLOT_BYTES) return;
+    const base = slot * SLOT_BYTES;
+    const arena = this.arena!;
+    let start = HEAD;
+    if (count > 0) {
+      const argc = 1 + 2 * count;
+      start = HEAD - (1 + decimalLength(argc) + 2 + 10);
+      writeHeader(arena, base + start, 0x2a, argc);
+      arena.write('$4\r\nMSET\r\n', base + HEAD - 10, 'latin1');
+    }
+    const mset = this.end[slot] - start;
     const cmd = Buffer.allocUnsafe(mset + SLOT_BYTES - tail);
-    arena.copy(cmd, 0, base + start, base + this.end[slot]);
+    if (mset > 0) arena.copy(cmd, 0, base + start, base + this.end[slot]);
     if (tail < SLOT_BYTES) arena.copy(cmd, mset, base + tail, base + SLOT_BYTES);
-    const commands = 1 + this.ttls[slot];
+    const commands = (count > 0 ? 1 : 0) + this.ttls[slot];
     this.end[slot] = HEAD;
     this.count[slot] = 0;
     this.tail[slot] = SLOT_BYTES;
@@ -209,10 +222,14 @@ export class MsetGatherer {
     return slot * SLOT_BYTES + this.end[slot];
   }
 
-  /** A pair of `n` bytes was written at the slot's end: counts it, opens the batch; the sweep. */
-  private added(slot: number, n: number): void {
+  /**
+   * A key was written into the slot's region (`n` bytes at its end, a pair of the MSET; or a SET …
+   * PXAT at its tail): counts it, opens the batch; the sweep.
+   */
+  private added(slot: number, n: number, pair: boolean): void {
     this.end[slot] += n;
-    if (++this.count[slot] === 1) {
+    if (pair) this.count[slot]++;
+    if (this.count[slot] + this.ttls[slot] === 1) {
       this.seqOf[slot] = this.nextSeq;
       this.openSlots.push(slot);
       this.openSeqs.push(this.nextSeq++);
@@ -230,7 +247,7 @@ export class MsetGatherer {
     while (this.openHead < slots.length) {
       const i = this.openHead++;
       const slot = slots[i];
-      if (this.count[slot] > 0 && this.seqOf[slot] === seqs[i]) {
+      if (this.count[slot] + this.ttls[slot] > 0 && this.seqOf[slot] === seqs[i]) {
         this.flushSlot(slot);
         break;
       }
@@ -243,17 +260,16 @@ export class MsetGatherer {
   }
 
   /**
-   * A pair too big for a region: the slot's batch first (order), then a one-key MSET of its own
-   * (`n` bytes of pair), and its PEXPIREAT (`m` bytes) when it has a TTL.
+   * A key too big for a region: the slot's batch first (order), then a command of its own: a
+   * one-key MSET of its `n`-byte pair (`pair`), or its `n`-byte SET … PXAT.
    */
-  private sendAlone(slot: number, n: number, fill: (out: Buffer, at: number) => number, ttl: ((out: Buffer, at: number) => number) | null, m: number): void {
+  private sendAlone(slot: number, n: number, fill: (out: Buffer, at: number) => number, pair: boolean): void {
     this.flushSlot(slot);
-    const head = 1 + 1 + 2 + 10; // *3\r\n$4\r\nMSET\r\n
-    const cmd = Buffer.allocUnsafe(head + n + m);
-    const p = writeHeader(cmd, 0, 0x2a, 3);
-    cmd.write('$4\r\nMSET\r\n', p, 'latin1');
-    if (fill(cmd, head) !== head + n || (ttl && ttl(cmd, head + n) !== head + n + m)) throw new Error('MSET gathering: a pair of the wrong size');
-    this.send(slot, { cmd, count: 1, commands: ttl ? 2 : 1 }, this.answerer(this.nextSeq++));
+    const head = pair ? 1 + 1 + 2 + 10 : 0; // *3\r\n$4\r\nMSET\r\n
+    const cmd = Buffer.allocUnsafe(head + n);
+    if (pair) cmd.write('*3\r\n$4\r\nMSET\r\n', 0, 'latin1');
+    if (fill(cmd, head) !== head + n) throw new Error('MSET gathering: a key of the wrong size');
+    this.send(slot, { cmd, count: pair ? 1 : 0, commands: 1 }, this.answerer(this.nextSeq++));
   }
 
   /** A caller's keys are all in batches opened so far: answer it once they have answered. */
@@ -301,21 +317,14 @@ export class MsetGatherer {
   }
 }
 
-const PEXPIREAT_HEAD = Buffer.from('*3\r\n$9\r\nPEXPIREAT\r\n', 'latin1');
+const SET_HEAD = Buffer.from('*5\r\n$3\r\nSET\r\n', 'latin1');
+const PXAT = Buffer.from('$4\r\nPXAT\r\n', 'latin1');
 
-/** Encoded size of `PEXPIREAT <key of klen bytes> <at>`. */
-function pexpireatLength(klen: number, at: number): number {
-  const d = decimalLength(at);
-  return PEXPIREAT_HEAD.length + 1 + decimalLength(klen) + 2 + klen + 2 + 1 + decimalLength(d) + 2 + d + 2;
-}
-
-/** Writes `PEXPIREAT <e's key> <at>` at out[p]; returns the end. */
-function writePexpireat(out: Buffer, p: number, e: KeyEntry, klen: number, at: number): number {
-  for (let i = 0; i < PEXPIREAT_HEAD.length; i++) out[p++] = PEXPIREAT_HEAD[i];
-  p = writeHeader(out, p, 0x24, klen);
-  p = e.writeKey ? e.writeKey(out, p) : p + e.key.copy(out, p);
-  out[p++] = 13;
-  out[p++] = 10;
+/** Writes `SET <key> <value> PXAT <at>` of a plain-string key at out[p]; returns the end. */
+function writeSetPxat(out: Buffer, p: number, e: KeyEntry, klen: number, vlen: number, at: number): number {
+  for (let i = 0; i < SET_HEAD.length; i++) out[p++] = SET_HEAD[i];
+  p = writeStringPair(out, p, e, klen, vlen);
+  for (let i = 0; i < PXAT.length; i++) out[p++] = PXAT[i];
   const d = decimalLength(at);
   p = writeHeader(out, p, 0x24, d);
   for (let i = d - 1, v = at; i >= 0; i--, v = Math.floor(v / 10)) out[p + i] = 48 + (v % 10);

@@ -282,8 +282,8 @@ export class SlotRouter implements CommandSink {
   }
 
   /** The full sync's plain strings (CommandSink.sendStrings): gathered per slot into MSETs. */
-  sendStrings(entries: readonly KeyEntry[], onReply?: ReplyHandler): void {
-    this.gather.addStrings(entries, onReply);
+  sendStrings(entries: readonly KeyEntry[], ttls: boolean, onReply?: ReplyHandler): void {
+    this.gather.addStrings(entries, ttls, onReply);
   }
 
 
@@ -495,8 +495,8 @@ export class SlotRouter implements CommandSink {
         }
         const next = this.follow(p.slot, red);
         if (p.gathered && (red.kind === 'wait' || (red.kind === 'ask' && p.gathered.commands > 1))) {
-          // A gathered MSET during a migration of its slot: resent as one SET per key (and its
-          // PEXPIREATs one by one: an ASKING covers only the command right after it).
+          // A gathered batch during a migration of its slot: resent as one SET per key (an
+          // ASKING covers only the command right after it).
           for (const single of this.singles(p, red.kind === 'wait')) this.hold(single);
           return;
         }
@@ -512,14 +512,15 @@ export class SlotRouter implements CommandSink {
   }
 
   /**
-   * A gathered MSET as one SET per key, then its PEXPIREATs, in its place in the order, answering
-   * the MSET's caller once.
+   * A gathered batch (an MSET, then `SET … PXAT` of its keys with a TTL) as one SET per key, in its
+   * place in the order, answering the batch's caller once.
    */
   private singles(p: Pending, delay: boolean): Pending[] {
-    const [mset, ...rest] = splitCommands(p.gathered!.cmd);
     const cmds: Arg[][] = [];
-    for (let i = 1; i + 1 < mset.length; i += 2) cmds.push(['SET', mset[i], mset[i + 1]]);
-    cmds.push(...rest);
+    for (const argv of splitCommands(p.gathered!.cmd)) {
+      if (!isMsetArgs(argv)) cmds.push(argv);
+      else for (let i = 1; i + 1 < argv.length; i += 2) cmds.push(['SET', argv[i], argv[i + 1]]);
+    }
     let left = cmds.length;
     let err: RespValue | null = null;
     const each: ReplyHandler = (r) => {
@@ -702,6 +703,10 @@ function keyText(a: Arg): string {
   return s.length > 40 ? `${s.slice(0, 40)}…` : s;
 }
 
+
+function isMsetArgs(argv: Buffer[]): boolean {
+  return argv[0].length === 4 && argv[0].toString('latin1').toUpperCase() === 'MSET';
+}
 
 /** The arguments of one encoded RESP command (views into `bytes`). */
 export function splitCommand(bytes: Buffer): Buffer[] {

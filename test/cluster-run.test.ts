@@ -6,14 +6,14 @@
  * identical per slot; the cutover gate (`--verify full`) reads the cluster. Preflight refuses what a
  * cluster target cannot do (exit 3).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diffBySlot, keyDigests, startCluster, type TestCluster } from './helpers/cluster.js';
 import { ferry, jsonEvents } from './helpers/cli.js';
 import { trackLoad, untrackLoad } from './helpers/loads.js';
+import { RepointedClient } from './helpers/repointed-client.js';
 import { startRedis, type TestServer } from './helpers/redis-server.js';
 
 /**
@@ -24,35 +24,14 @@ function appLoad(file: string, lanes = 4, maxMs = 60_000): { stop(): Promise<{ a
   let stop = false;
   let seq = 0;
   let failed = 0;
-  let switches = 0;
   const acked: string[] = [];
-  const open = (text: string): Redis | Cluster => {
-    const [kind, addr] = text.startsWith('cluster ') ? ['cluster', text.slice(8)] : ['single', text];
-    const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
-    const c = kind === 'cluster'
-      ? new Cluster([{ host, port }], { redisOptions: { maxRetriesPerRequest: 1 }, clusterRetryStrategy: () => 100 })
-      : new Redis({ host, port, maxRetriesPerRequest: 0, retryStrategy: (n) => (n > 50 ? null : 50) });
-    c.on('error', () => {});
-    return c;
-  };
-  let text = readFileSync(file, 'utf8').trim();
-  let client = open(text);
+  const app = new RepointedClient(file);
   const started = Date.now();
-  const watch = setInterval(() => {
-    const next = readFileSync(file, 'utf8').trim();
-    if (next && next !== text) {
-      const old = client;
-      text = next;
-      client = open(next);
-      switches++;
-      old.quit().catch(() => old.disconnect());
-    }
-  }, 20);
   const lane = async (): Promise<void> => {
     while (!stop && Date.now() - started < maxMs) {
       const key = `app:${seq++}`;
       try {
-        await client.set(key, String(seq));
+        await app.client.set(key, String(seq));
         acked.push(key);
         // Paced (at most ~2000 writes/s over 4 lanes): the check at the end reads every key.
         await new Promise((r) => setTimeout(r, 2));
@@ -69,9 +48,8 @@ function appLoad(file: string, lanes = 4, maxMs = 60_000): { stop(): Promise<{ a
     async stop() {
       await load.halt();
       untrackLoad(load);
-      clearInterval(watch);
-      client.disconnect();
-      return { acked, failed, switches };
+      app.close();
+      return { acked, failed, switches: app.switches };
     },
   };
 }

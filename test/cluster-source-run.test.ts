@@ -16,6 +16,7 @@ import { keySlot } from '../src/engine/cluster/slots.js';
 import { diffBySlot, keyDigests, slotWorkload, startCluster, type TestCluster } from './helpers/cluster.js';
 import { ferry, jsonEvents, spawnFerry } from './helpers/cli.js';
 import { trackLoad, untrackLoad } from './helpers/loads.js';
+import { RepointedClient } from './helpers/repointed-client.js';
 import { startRedis, type TestServer } from './helpers/redis-server.js';
 
 interface AppReport {
@@ -35,35 +36,13 @@ interface AppReport {
 function appLoad(file: string, lanes = 4, maxMs = 90_000): { stop(): Promise<AppReport> } {
   let stop = false;
   let seq = 0;
-  let gen = 0;
   const r: AppReport = { sets: new Map(), incrs: new Map(), failed: 0, switches: 0 };
-  const open = (text: string): Redis | Cluster => {
-    const [kind, addr] = text.split(' ');
-    const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
-    const c = kind === 'cluster'
-      ? new Cluster([{ host, port }], { redisOptions: { maxRetriesPerRequest: 1 }, clusterRetryStrategy: () => 100 })
-      : new Redis({ host, port, maxRetriesPerRequest: 0, retryStrategy: (n) => (n > 50 ? null : 50) });
-    c.on('error', () => {});
-    return c;
-  };
-  let text = readFileSync(file, 'utf8').trim();
-  let client = open(text);
+  const app = new RepointedClient(file);
   const started = Date.now();
-  const watch = setInterval(() => {
-    const next = readFileSync(file, 'utf8').trim();
-    if (next && next !== text) {
-      const old = client;
-      text = next;
-      client = open(next);
-      gen++;
-      r.switches++;
-      old.quit().catch(() => old.disconnect());
-    }
-  }, 20);
   const lane = async (l: number): Promise<void> => {
     while (!stop && Date.now() - started < maxMs) {
-      const g = gen;
-      const c = client;
+      const g = app.switches;
+      const c = app.client;
       const key = `app:g${g}:${seq++}`;
       const ctr = `ctr:g${g}:${l}`;
       const count = r.incrs.get(ctr) ?? { acked: 0, unknown: 0 };
@@ -92,8 +71,8 @@ function appLoad(file: string, lanes = 4, maxMs = 90_000): { stop(): Promise<App
     async stop() {
       await load.halt();
       untrackLoad(load);
-      clearInterval(watch);
-      client.disconnect();
+      app.close();
+      r.switches = app.switches;
       return r;
     },
   };
@@ -175,8 +154,7 @@ describe('ferry run from a Redis Cluster', () => {
       for (let i = 0; i < 300; i++) await client.set(`k:${i}`, `v${i}`);
       client.disconnect();
       const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
-      // A directory of its own: a run without --state names its state file by the second, so
-      // two test files refused in the same second must not share a directory.
+      // A directory of its own for the refused runs' state files (they run without --state).
       const cwd = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
       const replica = await ferry(['run', '--from', source.url, '--to', target.url, '--yes', '--repoint', 'none'], { cwd });
       expect(replica.code, replica.stderr).toBe(3);
@@ -242,9 +220,6 @@ describe('ferry run from a Redis Cluster', () => {
       await new Promise((res) => setTimeout(res, 300));
       const hook = `exec:printf 'cluster %s:%s\\n' "$FERRY_NEW_HOST" "$FERRY_NEW_PORT" > ${file}.tmp && mv ${file}.tmp ${file}`;
       const backlogs = await Promise.all(source.masters.map((m) => backlogOf(m)));
-      // A directory of its own: a run without --state names its state file by the second, so
-      // two test files refused in the same second must not share a directory.
-      const cwd = mkdtempSync(join(tmpdir(), 'ferry-cluster-src-'));
       const run = await ferry(['run', '--from', source.url, '--to', target.url, '--repoint', hook, '--retire', 'keep', '--verify', 'full', '--backlog', '8mb', '--pause-timeout', '20000', '--yes', '--json', '--state', join(dir, 'state.json'), '--drain-timeout', '10000'], { cwd: dir, timeoutMs: 120_000 });
       await new Promise((res) => setTimeout(res, 300)); // the app keeps writing to the target cluster
       const app = await load.stop();

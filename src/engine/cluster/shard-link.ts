@@ -72,8 +72,9 @@ export class ShardLink {
    */
   async resolve(): Promise<Endpoint> {
     const deadline = Date.now() + (this.opts.resolveMs ?? 30_000);
-    let why = 'no node answered';
     for (;;) {
+      // What each node said in this round, for the error: every one of them, not only the last.
+      const said: string[] = [];
       for (const node of [this.master, ...this.known]) {
         try {
           const found = await this.askNode(node);
@@ -81,12 +82,12 @@ export class ShardLink {
             this.master = found;
             return found;
           }
-          why = `no node of the shard is master yet (asked ${hostPort(node)})`;
+          said.push(`${hostPort(node)}: its view names no healthy master with slots among the shard's nodes`);
         } catch (e) {
-          why = (e as Error).message;
+          said.push(`${hostPort(node)}: ${(e as Error).message}`);
         }
       }
-      if (Date.now() > deadline) throw new Error(`the source shard of ${this.describe()} has no reachable master: ${why}`);
+      if (Date.now() > deadline) throw new Error(`the source shard of ${this.describe()} has no reachable master (${said.join('; ') || 'no node to ask'})`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -104,7 +105,8 @@ export class ShardLink {
     for (const r of shard.replicas) this.nodeIds.add(r.id);
     const e = this.endpoint(shard.master.host || node.host, shard.master.port);
     const role = await withConn(e, this.opts.tls, (conn) => conn.call(['ROLE']));
-    return Array.isArray(role) && String(role[0]) === 'master' ? e : null;
+    if (Array.isArray(role) && String(role[0]) === 'master') return e;
+    throw new Error(`its view names ${hostPort(e)} (node ${shard.master.id.slice(0, 8)}) master, which answers ROLE ${Array.isArray(role) ? String(role[0]) : 'with an error'}`);
   }
 
   private endpoint(host: string, port: number): Endpoint {

@@ -56,6 +56,37 @@ export interface FerryRun {
 }
 
 /**
+ * Runs `node args…` to completion: wall seconds from spawn to exit, the process's peak RSS (VmHWM)
+ * and CPU seconds (utime + stime from /proc/PID/stat, polled every 20 ms), its output.
+ */
+export async function runMeasured(args: string[]): Promise<{ code: number | null; secs: number; rssMb: number; cpuSecs: number; out: string; err: string }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  let peakKb = 0;
+  let ticks = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakKb = Math.max(peakKb, Number(m[1]));
+      // Fields 14 and 15 of /proc/PID/stat (after the parenthesized name): utime, stime in ticks.
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks = Number(f[11]) + Number(f[12]);
+    } catch {
+      /* exited */
+    }
+  }, 20);
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  clearInterval(poll);
+  // NOTE: USER_HZ is 100 on Linux (getconf CLK_TCK).
+  return { code, secs: (performance.now() - t0) / 1000, rssMb: peakKb / 1024, cpuSecs: ticks / 100, out, err };
+}
+
+/**
  * `ferry sync --until-caught-up --json [args]` from source into a fresh target; throws unless exit 0
  * and `check` passes. `opts.targetBin`: the target's redis-server binary; `opts.ferry`: another
  * build's bin/ferry (a baseline measured in the same run).
@@ -63,36 +94,13 @@ export interface FerryRun {
 export async function timeFerry(source: BenchServer, args: string[] = [], check?: (target: BenchServer) => Promise<void>, opts: { targetBin?: string; ferry?: string } = {}): Promise<FerryRun> {
   const target = await startServer([], { bin: opts.targetBin });
   try {
-    const t0 = performance.now();
     // --backlog keep: auto would add its 1 s write-rate sample to the engine's time.
-    const child = spawn(process.execPath, [opts.ferry ?? FERRY, 'sync', '--from', `redis://127.0.0.1:${source.port}`, '--to', `redis://127.0.0.1:${target.port}`, '--until-caught-up', '--json', '--backlog', 'keep', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    let peakKb = 0;
-    let ticks = 0;
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peakKb = Math.max(peakKb, Number(m[1]));
-        // Fields 14 and 15 of /proc/PID/stat (after the parenthesized name): utime, stime in ticks.
-        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        ticks = Number(f[11]) + Number(f[12]);
-      } catch {
-        /* exited */
-      }
-    }, 20);
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    clearInterval(poll);
-    const secs = (performance.now() - t0) / 1000;
+    const { code, secs, rssMb, cpuSecs, out, err } = await runMeasured([opts.ferry ?? FERRY, 'sync', '--from', `redis://127.0.0.1:${source.port}`, '--to', `redis://127.0.0.1:${target.port}`, '--until-caught-up', '--json', '--backlog', 'keep', ...args]);
     if (code !== 0) throw new Error(`ferry sync exited ${code}: ${err.slice(-1000)}`);
     const done = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; report?: Record<string, unknown> }).find((e) => e.event === 'done');
     const cpu = await serverCpu(target.client);
     await check?.(target);
-    // NOTE: USER_HZ is 100 on Linux (getconf CLK_TCK).
-    return { secs, rssMb: peakKb / 1024, cpu, ferryCpu: ticks / 100, report: done?.report ?? {} };
+    return { secs, rssMb, cpu, ferryCpu: cpuSecs, report: done?.report ?? {} };
   } finally {
     await target.stop();
   }

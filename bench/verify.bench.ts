@@ -14,13 +14,12 @@
  * FERRY_BENCH_VERIFY_ROWS=a,ttl,b picks rows (default all). FERRY_BENCH_BASELINE=<other
  * checkout>/bin/ferry also times another build's verify in the same rounds of (a) and (a').
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { startServer, type BenchServer } from './redis-procs.js';
+import { runMeasured } from './timing.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FERRY = join(root, 'bin', 'ferry');
@@ -49,32 +48,10 @@ async function serverCpu(c: Redis): Promise<number> {
 /** Runs a node child to completion against servers `a` and `b`, polling its peak RSS and CPU time. */
 async function timeChild(args: string[], a: BenchServer, b: BenchServer, okCodes = [0]): Promise<Timed> {
   const [ca, cb] = await Promise.all([serverCpu(a.client), serverCpu(b.client)]);
-  const t0 = performance.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  let peakKb = 0;
-  let ticks = 0;
-  const poll = setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (m) peakKb = Math.max(peakKb, Number(m[1]));
-      // Fields 14 and 15 of /proc/PID/stat (after the parenthesized name): utime, stime in ticks (USER_HZ 100).
-      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks = Number(f[11]) + Number(f[12]);
-    } catch {
-      /* exited */
-    }
-  }, 20);
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  clearInterval(poll);
-  const secs = (performance.now() - t0) / 1000;
+  const { code, secs, rssMb, cpuSecs, out, err } = await runMeasured(args);
   if (!okCodes.includes(code ?? -1)) throw new Error(`${args.join(' ')} exited ${code}: ${err.slice(-1000)}`);
   const [da, db] = await Promise.all([serverCpu(a.client), serverCpu(b.client)]);
-  return { secs, rssMb: peakKb / 1024, out, cpu: { tool: ticks / 100, source: da - ca, target: db - cb }, load: loadavg()[0] };
+  return { secs, rssMb, out, cpu: { tool: cpuSecs, source: da - ca, target: db - cb }, load: loadavg()[0] };
 }
 
 function ferryVerify(a: BenchServer, b: BenchServer, bin = FERRY): Promise<Timed> {
